@@ -1,0 +1,17 @@
+# snacs workflow: dense -> prune (timed) -> finetune -> evaluate -> tables -> figures -> results/all.
+# Run `snakemake --cores 8 results/all` (paper config) or add `--configfile config/demo.yaml`.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+# Only fall back to the paper config when no --configfile was given: Snakemake would
+# otherwise merge the paper benchmarks into a demo config.
+if not config:
+
+    configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/dense.smk"
+include: "workflow/rules/prune.smk"
+include: "workflow/rules/report.smk"

@@ -1,0 +1,1 @@
+"""The SNACS pruning algorithm (registered as pruners ``snacs`` and ``snacs_filter``)."""

@@ -1,0 +1,129 @@
+"""Loading and validating experiment configs against the workflow's JSON schema.
+
+The Snakefile and the ``snacs`` command line validate through this one module, so a
+config means the same thing whether a rule or a person runs a step. Validation fills
+every default from the schema, and an invalid value is reported with its key path.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from snacs.errors import ConfigError, UnknownNameError
+from snacs.pruning.target import Target
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator that also writes schema defaults into the instance."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, subschema in properties.items():
+                if isinstance(subschema, dict) and "default" in subschema:
+                    instance.setdefault(key, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def validate_config(config: Mapping[str, Any]) -> dict:
+    """Return a defaulted copy of ``config``; raise ConfigError naming the first bad key."""
+    instance = copy.deepcopy(dict(config))
+    validator = _with_defaults(jsonschema.Draft202012Validator)(load_schema())
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+        raise ConfigError(f"invalid config at {key}: {error.message}")
+    for name, bench in instance["benchmarks"].items():
+        if bench["dense"].get("source", "train") == "train" and "recipe" not in bench["dense"]:
+            raise ConfigError(
+                f"invalid config at benchmarks.{name}.dense: source 'train' needs a recipe"
+            )
+        unknown = set(bench.get("methods", [])) - set(instance["methods"])
+        if unknown:
+            raise ConfigError(
+                f"invalid config at benchmarks.{name}.methods: {sorted(unknown)} are not "
+                f"configured under top-level methods ({sorted(instance['methods'])})"
+            )
+    return instance
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    return validate_config(raw)
+
+
+def benchmark(config: Mapping[str, Any], name: str) -> dict:
+    try:
+        return config["benchmarks"][name]
+    except KeyError:
+        raise UnknownNameError("benchmark", name, list(config["benchmarks"])) from None
+
+
+def methods_for(config: Mapping[str, Any], name: str) -> list[str]:
+    return list(benchmark(config, name).get("methods") or config["methods"])
+
+
+def targets(config: Mapping[str, Any]) -> list[Target]:
+    return [Target(**t) for t in config["targets"]]
+
+
+def runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
+    """Every (benchmark, method, target label, seed) the config asks for."""
+    labels = [t.label for t in targets(config)]
+    return [
+        (bench, method, label, seed)
+        for bench in config["benchmarks"]
+        for method, label, seed in product(methods_for(config, bench), labels, config["seeds"])
+    ]
+
+
+STEP_KEYS: dict[str, tuple[str, ...]] = {
+    "data": ("dataset",),
+    "dense": ("dataset", "model", "dense", "evaluation", "workers"),
+    "activations": ("dataset", "model", "statistics", "workers"),
+    "prune": ("dataset", "model", "statistics", "workers"),
+    "finetune": ("dataset", "model", "finetune", "evaluation", "workers"),
+    "evaluate": ("dataset", "model", "evaluation", "workers"),
+}
+
+
+def step_spec(config: Mapping[str, Any], name: str, step: str, method: str | None = None) -> dict:
+    """The part of benchmark ``name``'s config that step ``step`` reads.
+
+    Rules pass exactly this to the command line, so Snakemake reruns a step when, and
+    only when, something it reads has changed.
+    """
+    bench = benchmark(config, name)
+    spec = {key: copy.deepcopy(bench[key]) for key in STEP_KEYS[step] if key in bench}
+    spec["name"] = name
+    spec["title"] = bench.get("title", name)
+    if step == "prune":
+        if method is None:
+            raise ConfigError("the prune step needs a method")
+        if method not in config["methods"]:
+            raise UnknownNameError("configured method", method, list(config["methods"]))
+        spec["method_options"] = copy.deepcopy(config["methods"][method])
+        spec["pruner_modules"] = list(config["pruner_modules"])
+    return spec

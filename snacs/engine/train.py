@@ -1,0 +1,506 @@
+"""The one training loop, shared by dense training and by fine-tuning of pruned models.
+
+Using a single loop for every method is what makes the fine-tuned accuracies of different
+pruners comparable: same optimizer, schedule, loss, evaluation and checkpoint selection.
+
+Files written to ``out_dir``:
+
+* ``log.csv``: one row per finished epoch (rewritten atomically after each epoch).
+* ``last.pt``: everything needed to continue (model, optimizer, scheduler, grad scaler,
+  epoch, best so far, history, recipe, seed, torch RNG states, ``extra_state``).
+* ``best.pt``: model weights of the epoch with the highest eval top-1 so far, with
+  ``epoch``, ``top1``, ``top5`` and ``extra_state``. Selecting the best epoch on the test
+  set follows the paper's protocol (spec §7.4); callers load ``best.pt`` to get it.
+
+Resuming reproduces an uninterrupted run: at the start of each epoch, Python's ``random``,
+NumPy and torch, the train loader's own ``generator`` (if it has one) and a sampler with
+``set_epoch`` (e.g. ``DistributedSampler``) are reseeded from ``(seed, epoch)``. The batch
+order, augmentation and dropout of an epoch therefore depend on the seed and the epoch
+number only, not on how many epochs this process has already run. The same holds for
+loader worker processes, whose seeds are drawn from those generators.
+"""
+
+import csv
+import io
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from snacs.engine.device import resolve_device
+from snacs.engine.recipe import Recipe
+from snacs.engine.seed import seed_rngs
+from snacs.errors import CheckpointError, ConfigError, SnacsError
+from snacs.io import load_checkpoint, load_state_dict_strict, save_checkpoint, write_text
+
+LOG_COLUMNS = (
+    "epoch",
+    "lr",
+    "train_loss",
+    "train_top1",
+    "eval_top1",
+    "eval_top5",
+    "eval_loss",
+    "seconds",
+)
+# Reading the loss on the host stalls the GPU queue, so finiteness is checked in windows of
+# this many steps; the exact failing batch is still reported.
+_FINITE_CHECK_EVERY = 50
+_LAST_KEYS = (
+    "model",
+    "optimizer",
+    "scheduler",
+    "scaler",
+    "epoch",
+    "best_top1",
+    "best_epoch",
+    "history",
+    "recipe",
+    "seed",
+    "torch_rng_state",
+    "cuda_rng_states",
+    "extra_state",
+)
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit`; ``epochs_run`` counts all epochs completed in ``out_dir``."""
+
+    best_top1: float
+    best_epoch: int
+    last_top1: float
+    epochs_run: int
+    history: list[dict]
+
+
+def evaluate(
+    model: nn.Module,
+    loader: Iterable,
+    device: torch.device | str,
+    ks: Sequence[int] = (1, 5),
+    amp: bool | None = None,
+) -> dict:
+    """Top-k accuracies in percent (keys ``top1``, ``top5``, ...), mean ``loss`` and ``n``.
+
+    Runs in eval mode without gradients and restores the model's previous train/eval mode.
+    ``amp=None`` means autocast on CUDA only. ``k`` larger than the number of classes counts
+    every sample as a hit, as it should.
+    """
+    device = _as_device(device)
+    if not ks or any(k < 1 for k in ks):
+        raise ValueError(f"ks must be positive integers, got {ks!r}")
+    amp_dtype = _amp_dtype(device, device.type == "cuda" if amp is None else amp)
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros(len(ks), dtype=torch.long, device=device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    n = 0
+    try:
+        with torch.no_grad():
+            for inputs, targets in loader:
+                inputs = inputs.to(device, non_blocking=True)
+                targets = targets.to(device, non_blocking=True)
+                with _autocast(device, amp_dtype):
+                    logits = model(inputs)
+                logits = logits.float()
+                loss_sum += F.cross_entropy(logits, targets, reduction="sum")
+                correct += _topk_hits(logits, targets, ks)
+                n += targets.numel()
+    finally:
+        model.train(was_training)
+    if n == 0:
+        raise SnacsError("the evaluation loader yielded no samples")
+    result: dict[str, Any] = {
+        f"top{k}": 100.0 * hits / n for k, hits in zip(ks, correct.tolist(), strict=True)
+    }
+    result["loss"] = loss_sum.item() / n
+    result["n"] = n
+    return result
+
+
+def fit(
+    model: nn.Module,
+    train_loader: Iterable,
+    eval_loader: Iterable,
+    recipe: Recipe,
+    out_dir: str | Path,
+    *,
+    device: torch.device | str,
+    seed: int = 0,
+    after_step: Callable[[nn.Module], None] | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    amp: bool | None = None,
+    channels_last: bool | None = None,
+    extra_state: Mapping | None = None,
+) -> FitResult:
+    """Train ``model`` with ``recipe``, evaluating, logging and checkpointing every epoch.
+
+    The model is moved to ``device`` (and to channels-last memory format when enabled) and
+    is returned in its **last**-epoch state; load ``out_dir/best.pt`` for the best epoch.
+    ``after_step(model)`` runs after every optimizer step (pruning uses it to keep removed
+    weights at exactly zero). ``amp``/``channels_last`` ``None`` mean "on if CUDA": autocast
+    in bfloat16 where supported, else float16 with a gradient scaler. With ``resume`` and an
+    existing ``out_dir/last.pt`` training continues after its epoch; a finished run is
+    returned as stored without training. ``recipe.epochs == 0`` only evaluates the model
+    (recorded as epoch 0), so callers can always rely on ``best.pt`` existing afterwards.
+    ``extra_state`` (tensors and plain values only) is stored in both checkpoints.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    device = _as_device(device)
+    use_amp = device.type == "cuda" if amp is None else amp
+    use_channels_last = device.type == "cuda" if channels_last is None else channels_last
+    model.to(device)
+    if use_channels_last:
+        model.to(memory_format=torch.channels_last)
+    amp_dtype = _amp_dtype(device, use_amp)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+    )
+    session = _Session(
+        model=model,
+        recipe=recipe,
+        out_dir=Path(out_dir),
+        device=device,
+        seed=seed,
+        optimizer=optimizer,
+        scheduler=_make_scheduler(optimizer, recipe),
+        scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
+        criterion=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
+        amp_dtype=amp_dtype,
+        channels_last=use_channels_last,
+        extra_state=_checked_extra_state(extra_state),
+        progress=progress,
+    )
+    last_path = session.out_dir / "last.pt"
+    completed = _resume(session, last_path) if resume and last_path.is_file() else None
+    if completed is None and recipe.epochs == 0:
+        _end_epoch(session, 0, recipe.lr, None, _evaluate(session, eval_loader), 0.0)
+        return _result(session, 0)
+    completed = completed or 0
+    if completed >= recipe.epochs:
+        return _result(session, completed)
+    for epoch in range(completed + 1, recipe.epochs + 1):
+        started = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        _seed_epoch(train_loader, seed, epoch)
+        train_stats = _train_epoch(session, train_loader, epoch, after_step)
+        session.scheduler.step()
+        due = epoch % recipe.eval_every == 0 or epoch == recipe.epochs
+        metrics = _evaluate(session, eval_loader) if due else None
+        _end_epoch(session, epoch, lr, train_stats, metrics, time.perf_counter() - started)
+    return _result(session, recipe.epochs)
+
+
+@dataclass
+class _Session:
+    """The objects one call of :func:`fit` works with, kept together for the helpers."""
+
+    model: nn.Module
+    recipe: Recipe
+    out_dir: Path
+    device: torch.device
+    seed: int
+    optimizer: torch.optim.SGD
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    criterion: nn.Module
+    amp_dtype: torch.dtype | None  # None: autocast off
+    channels_last: bool
+    extra_state: dict
+    progress: bool
+    best_top1: float = -math.inf
+    best_epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def _as_device(device: torch.device | str) -> torch.device:
+    return device if isinstance(device, torch.device) else resolve_device(device)
+
+
+def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+    """bfloat16 needs no loss scaling, so it is preferred wherever the hardware has it."""
+    if not enabled:
+        return None
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def _make_scheduler(
+    optimizer: torch.optim.Optimizer, recipe: Recipe
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-epoch schedules; ``constant`` is a no-op scheduler so resuming is uniform."""
+    if recipe.schedule == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, milestones=list(recipe.milestones), gamma=recipe.gamma
+        )
+    if recipe.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(recipe.epochs, 1))
+    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+def _checked_extra_state(extra_state: Mapping | None) -> dict:
+    """Fail before training, not at the first checkpoint load, if it is not weights-only."""
+    extra = dict(extra_state or {})
+    buffer = io.BytesIO()
+    try:
+        torch.save(extra, buffer)
+        buffer.seek(0)
+        torch.load(buffer, weights_only=True)
+    except Exception as exc:
+        raise ConfigError(
+            "extra_state must hold only tensors and plain values (numbers, strings, lists, "
+            f"dicts) so checkpoints load with weights_only=True: {type(exc).__name__}: {exc}"
+        ) from exc
+    return extra
+
+
+def _resume(session: _Session, last_path: Path) -> int:
+    """Restore the session from ``last.pt``; return the number of epochs it completed."""
+    checkpoint = load_checkpoint(last_path)
+    missing = [key for key in _LAST_KEYS if key not in checkpoint]
+    if missing:
+        raise CheckpointError(f"{last_path} is not a training checkpoint; it lacks {missing}")
+    _check_same_run(checkpoint, session, last_path)
+    load_state_dict_strict(session.model, checkpoint["model"], str(last_path))
+    session.optimizer.load_state_dict(checkpoint["optimizer"])
+    session.scheduler.load_state_dict(checkpoint["scheduler"])
+    if session.scaler.is_enabled() and checkpoint["scaler"]:
+        session.scaler.load_state_dict(checkpoint["scaler"])
+    session.best_top1 = checkpoint["best_top1"]
+    session.best_epoch = checkpoint["best_epoch"]
+    session.history = list(checkpoint["history"])
+    # Leaves the process RNGs as the original run left them, which matters when a finished
+    # run is returned without training and the caller keeps drawing random numbers.
+    torch.set_rng_state(checkpoint["torch_rng_state"])
+    cuda_states = checkpoint["cuda_rng_states"]
+    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda_states)
+    return checkpoint["epoch"]
+
+
+def _check_same_run(checkpoint: dict, session: _Session, last_path: Path) -> None:
+    """Refuse to continue a run whose recipe or seed differ; extending ``epochs`` is fine."""
+    stored = checkpoint["recipe"]
+    current = session.recipe.to_dict()
+    # Cosine annealing spans all epochs, so changing their number changes every epoch's lr.
+    epochs_matter = session.recipe.schedule == "cosine"
+    differing = [
+        key
+        for key, value in current.items()
+        if stored.get(key) != value and (key != "epochs" or epochs_matter)
+    ]
+    problems = [
+        f"recipe {key}: {stored.get(key)!r} there, {current[key]!r} now" for key in differing
+    ]
+    if checkpoint["seed"] != session.seed:
+        problems.append(f"seed: {checkpoint['seed']} there, {session.seed} now")
+    if checkpoint["epoch"] > session.recipe.epochs:
+        problems.append(f"it already ran {checkpoint['epoch']} epochs, the recipe asks for fewer")
+    if problems:
+        raise ConfigError(
+            f"{last_path} belongs to a different run ({'; '.join(problems)}); delete "
+            f"{session.out_dir} or pass resume=False to start over"
+        )
+
+
+def _seed_epoch(loader: Iterable, seed: int, epoch: int) -> None:
+    """Make the epoch's randomness a function of (seed, epoch) only (see module docstring)."""
+    epoch_seed = int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+    seed_rngs(epoch_seed)
+    generator = getattr(loader, "generator", None)
+    if isinstance(generator, torch.Generator):
+        generator.manual_seed(epoch_seed)
+    for sampler in (getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+
+
+def _train_epoch(
+    session: _Session,
+    loader: Iterable,
+    epoch: int,
+    after_step: Callable[[nn.Module], None] | None,
+) -> tuple[float, float]:
+    """One pass over ``loader``; returns (mean loss, top-1 % on the training batches)."""
+    model, device = session.model, session.device
+    model.train()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    seen = 0
+    unchecked: list[torch.Tensor] = []  # losses of batches window_start, window_start + 1, ...
+    window_start = 0
+    bar = tqdm(
+        loader,
+        desc=f"epoch {epoch}/{session.recipe.epochs}",
+        disable=not session.progress,
+        mininterval=1,
+        leave=False,
+        dynamic_ncols=True,
+    )
+    for batch_index, (inputs, targets) in enumerate(bar):
+        inputs = inputs.to(device, non_blocking=True)
+        if session.channels_last and inputs.dim() == 4:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        targets = targets.to(device, non_blocking=True)
+        with _autocast(device, session.amp_dtype):
+            logits = model(inputs)
+            loss = session.criterion(logits, targets)
+        session.optimizer.zero_grad(set_to_none=True)
+        session.scaler.scale(loss).backward()
+        session.scaler.step(session.optimizer)
+        session.scaler.update()
+        if after_step is not None:
+            after_step(model)
+        loss = loss.detach()
+        loss_sum += loss * targets.size(0)
+        correct += (logits.detach().argmax(dim=1) == targets).sum()
+        seen += targets.size(0)
+        unchecked.append(loss)
+        if len(unchecked) == _FINITE_CHECK_EVERY:
+            _raise_if_not_finite(unchecked, epoch, window_start)
+            unchecked.clear()
+            window_start = batch_index + 1
+            bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", refresh=False)
+    if seen == 0:
+        raise SnacsError("the training loader yielded no batches")
+    _raise_if_not_finite(unchecked, epoch, window_start)
+    return loss_sum.item() / seen, 100.0 * correct.item() / seen
+
+
+def _raise_if_not_finite(losses: list[torch.Tensor], epoch: int, first_index: int) -> None:
+    if not losses:
+        return
+    bad = (~torch.isfinite(torch.stack(losses))).nonzero()
+    if len(bad):
+        offset = int(bad[0, 0])
+        raise SnacsError(
+            f"training loss became {losses[offset].item()} at epoch {epoch}, batch "
+            f"{first_index + offset} (0-based); lower the learning rate or check the data"
+        )
+
+
+def _evaluate(session: _Session, loader: Iterable) -> dict:
+    return evaluate(
+        session.model, loader, session.device, ks=(1, 5), amp=session.amp_dtype is not None
+    )
+
+
+def _end_epoch(
+    session: _Session,
+    epoch: int,
+    lr: float,
+    train_stats: tuple[float, float] | None,
+    metrics: dict | None,
+    seconds: float,
+) -> None:
+    """Record the epoch, then write best.pt (if improved), last.pt and log.csv, in that order.
+
+    last.pt goes after best.pt so that an interruption in between repeats the epoch, which
+    rewrites the same best.pt, rather than leaving best.pt behind last.pt.
+    """
+    train_loss, train_top1 = train_stats if train_stats is not None else (None, None)
+    row = {
+        "epoch": epoch,
+        "lr": float(lr),
+        "train_loss": train_loss,
+        "train_top1": train_top1,
+        "eval_top1": metrics["top1"] if metrics else None,
+        "eval_top5": metrics["top5"] if metrics else None,
+        "eval_loss": metrics["loss"] if metrics else None,
+        "seconds": float(seconds),
+    }
+    session.history.append(row)
+    improved = metrics is not None and metrics["top1"] > session.best_top1
+    if improved:
+        session.best_top1, session.best_epoch = metrics["top1"], epoch
+        best = {
+            "model": session.model.state_dict(),
+            "epoch": epoch,
+            "top1": metrics["top1"],
+            "top5": metrics["top5"],
+            "extra_state": session.extra_state,
+        }
+        save_checkpoint(session.out_dir / "best.pt", best)
+    save_checkpoint(session.out_dir / "last.pt", _last_payload(session, epoch))
+    _write_log(session.out_dir / "log.csv", session.history)
+    tqdm.write(_summary(session.recipe.epochs, row, improved))
+
+
+def _last_payload(session: _Session, epoch: int) -> dict:
+    """Keys must match ``_LAST_KEYS``."""
+    return {
+        "model": session.model.state_dict(),
+        "optimizer": session.optimizer.state_dict(),
+        "scheduler": session.scheduler.state_dict(),
+        "scaler": session.scaler.state_dict(),
+        "epoch": epoch,
+        "best_top1": session.best_top1,
+        "best_epoch": session.best_epoch,
+        "history": session.history,
+        "recipe": session.recipe.to_dict(),
+        "seed": session.seed,
+        "torch_rng_state": torch.get_rng_state(),
+        "cuda_rng_states": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "extra_state": session.extra_state,
+    }
+
+
+def _write_log(path: Path, history: list[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({key: "" if row[key] is None else row[key] for key in LOG_COLUMNS})
+    write_text(path, buffer.getvalue())
+
+
+def _summary(total_epochs: int, row: dict, improved: bool) -> str:
+    parts = [f"epoch {row['epoch']}/{total_epochs}", f"lr {row['lr']:.4g}"]
+    if row["train_loss"] is not None:
+        parts.append(f"train loss {row['train_loss']:.4f} top1 {row['train_top1']:.2f}%")
+    if row["eval_top1"] is not None:
+        parts.append(
+            f"eval top1 {row['eval_top1']:.2f}% top5 {row['eval_top5']:.2f}% "
+            f"loss {row['eval_loss']:.4f}"
+        )
+    parts.append(f"{row['seconds']:.1f}s")
+    return " | ".join(parts) + (" (best)" if improved else "")
+
+
+def _result(session: _Session, epochs_run: int) -> FitResult:
+    evaluated = [row["eval_top1"] for row in session.history if row["eval_top1"] is not None]
+    return FitResult(
+        best_top1=session.best_top1,
+        best_epoch=session.best_epoch,
+        last_top1=evaluated[-1],
+        epochs_run=epochs_run,
+        history=list(session.history),
+    )
+
+
+def _topk_hits(logits: torch.Tensor, targets: torch.Tensor, ks: Sequence[int]) -> torch.Tensor:
+    """Number of samples whose target is among the k highest logits, for each k."""
+    num_classes = logits.size(1)
+    ranked = logits.topk(min(max(ks), num_classes), dim=1).indices
+    found = ranked.eq(targets.unsqueeze(1))
+    return torch.stack([found[:, : min(k, num_classes)].any(dim=1).sum() for k in ks])

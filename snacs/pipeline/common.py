@@ -1,0 +1,90 @@
+"""Loading a benchmark's data and models from its (validated) config section."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+
+from snacs.data import DatasetBundle, class_balanced_indices, load_dataset, make_loader
+from snacs.data.synthetic import write_synthetic_cifar, write_synthetic_imagefolder
+from snacs.errors import SnacsError
+from snacs.io import load_checkpoint, load_state_dict_strict
+from snacs.models import build_model
+
+Spec = Mapping[str, Any]
+
+
+def prepare_dataset(spec: Spec) -> Path:
+    """Write the configured synthetic dataset, or check that the real one is where it should be."""
+    dataset = spec["dataset"]
+    root = Path(dataset["root"])
+    synthetic = dataset.get("synthetic")
+    if synthetic:
+        options = {k: v for k, v in synthetic.items() if k != "format"}
+        if synthetic["format"] == "cifar10":
+            return write_synthetic_cifar(root, **options)
+        options["val_per_class"] = options.pop("test_per_class")
+        return write_synthetic_imagefolder(root, **options)
+    load_bundle(spec)  # raises DatasetNotFoundError naming the path when missing
+    return root
+
+
+def load_bundle(spec: Spec) -> DatasetBundle:
+    dataset = spec["dataset"]
+    return load_dataset(
+        dataset["name"], dataset["root"], download=dataset["download"], **dataset["options"]
+    )
+
+
+def model_options(spec: Spec, *, for_loading: bool) -> dict:
+    """Model knobs; when loading our own checkpoint, never fetch pretrained weights again."""
+    options = dict(spec["model"]["options"])
+    if for_loading:
+        options.pop("weights_path", None)
+        if "pretrained" in options:
+            options["pretrained"] = False
+    return options
+
+
+def new_model(spec: Spec, num_classes: int) -> nn.Module:
+    return build_model(spec["model"]["arch"], num_classes, **model_options(spec, for_loading=False))
+
+
+def load_model(spec: Spec, num_classes: int, checkpoint: str | Path) -> nn.Module:
+    """Build the benchmark's architecture and load weights from one of our checkpoints."""
+    model = build_model(spec["model"]["arch"], num_classes, **model_options(spec, for_loading=True))
+    payload = load_checkpoint(checkpoint)
+    if "model" not in payload:
+        raise SnacsError(f"{checkpoint} has no 'model' entry; it was not written by snacs")
+    load_state_dict_strict(model, payload["model"], str(checkpoint))
+    return model
+
+
+def statistics_subset(spec: Spec, bundle: DatasetBundle) -> Subset:
+    """The class-balanced, non-augmented training subset pruners compute statistics on."""
+    stats = spec["statistics"]
+    indices = class_balanced_indices(
+        bundle.train_targets, stats["samples_per_class"], stats["seed"], replace=stats["replace"]
+    )
+    return Subset(bundle.train_eval, indices.tolist())
+
+
+def train_loader(spec: Spec, bundle: DatasetBundle, batch_size: int, seed: int) -> DataLoader:
+    # Dropping a ragged last batch keeps BatchNorm statistics sane, unless the set is tiny.
+    drop_last = len(bundle.train) >= 4 * batch_size
+    return make_loader(
+        bundle.train,
+        batch_size,
+        shuffle=True,
+        workers=spec["workers"],
+        seed=seed,
+        drop_last=drop_last,
+    )
+
+
+def eval_loader(spec: Spec, bundle: DatasetBundle, batch_size: int) -> DataLoader:
+    return make_loader(bundle.test, batch_size, shuffle=False, workers=spec["workers"])

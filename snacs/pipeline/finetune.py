@@ -1,0 +1,47 @@
+"""Step ``finetune``: retrain the dense weights under a plan's fixed masks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from snacs.engine import Recipe, fit, seed_everything
+from snacs.pipeline.common import Spec, eval_loader, load_bundle, load_model, train_loader
+from snacs.pruning.masking import MaskEnforcer, apply_masks
+from snacs.pruning.plan import PruningPlan
+
+
+def run_finetune(
+    spec: Spec,
+    plan_path: str | Path,
+    dense_checkpoint: str | Path,
+    out_dir: str | Path,
+    device: torch.device,
+    seed: int,
+    progress: bool = True,
+) -> None:
+    """Fine-tune with masks re-applied after every step; ``best.pt`` keeps the best epoch.
+
+    Every method gets the same recipe from the benchmark's ``finetune`` section, which is
+    what makes the accuracy columns of different pruners comparable.
+    """
+    bundle = load_bundle(spec)
+    plan = PruningPlan.load(plan_path)
+    model = load_model(spec, bundle.num_classes, dense_checkpoint)
+    plan.check_against(model)
+    apply_masks(model, plan.masks)
+    recipe = Recipe.from_dict(spec["finetune"]["recipe"])
+    seed_everything(seed)
+    model.to(device)
+    fit(
+        model,
+        train_loader(spec, bundle, recipe.batch_size, seed),
+        eval_loader(spec, bundle, spec["evaluation"]["batch_size"]),
+        recipe,
+        out_dir,
+        device=device,
+        seed=seed,
+        after_step=MaskEnforcer(model, plan.masks),
+        progress=progress,
+    )

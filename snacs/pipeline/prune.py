@@ -1,0 +1,111 @@
+"""Steps ``activations`` and ``prune``: shared statistics, then one timed pruner run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from snacs.engine import seed_everything
+from snacs.io import read_json, write_json
+from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
+from snacs.pipeline.counts import model_counts
+from snacs.pipeline.provenance import provenance
+from snacs.pruning.activations import collect_activations
+from snacs.pruning.context import PruneContext
+from snacs.pruning.pruner import PRUNERS, build_pruner, load_pruner_modules
+from snacs.pruning.run import run_pruner
+from snacs.pruning.target import Target
+
+
+def _context(
+    spec: Spec,
+    dense_checkpoint: str | Path,
+    device: torch.device,
+    seed: int,
+    activations_path: str | Path | None,
+    progress: bool,
+) -> PruneContext:
+    bundle = load_bundle(spec)
+    model = load_model(spec, bundle.num_classes, dense_checkpoint)
+    return PruneContext(
+        model=model,
+        input_shape=bundle.input_shape,
+        num_classes=bundle.num_classes,
+        subset=statistics_subset(spec, bundle),
+        device=device,
+        seed=seed,
+        batch_size=spec["statistics"]["batch_size"],
+        activations_path=Path(activations_path) if activations_path else None,
+        progress=progress,
+    )
+
+
+def run_activations(
+    spec: Spec,
+    dense_checkpoint: str | Path,
+    out: str | Path,
+    device: torch.device,
+    progress: bool = True,
+) -> float:
+    """Collect and cache pooled pre-BN activations of every layer; return the seconds taken."""
+    ctx = _context(spec, dense_checkpoint, device, 0, None, progress)
+    activations = collect_activations(
+        ctx.model, ctx.graph.names, ctx.subset_loader(), device, progress
+    )
+    activations.save(out)
+    return activations.seconds
+
+
+def needs_activations(method: str, pruner_modules: list[str]) -> bool:
+    """Whether ``method`` reads the shared activation cache (the workflow asks at DAG time)."""
+    load_pruner_modules(pruner_modules)
+    return PRUNERS.get(method).needs_activations
+
+
+def run_prune(
+    spec: Spec,
+    method: str,
+    target: Target,
+    seed: int,
+    dense_checkpoint: str | Path,
+    out_dir: str | Path,
+    device: torch.device,
+    activations_path: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
+    """Score and plan with one pruner; write ``plan.pt`` and ``prune.json``."""
+    out_dir = Path(out_dir)
+    load_pruner_modules(spec.get("pruner_modules", []))
+    pruner = build_pruner(method, spec.get("method_options", {}))
+    seed_everything(seed)
+    ctx = _context(spec, dense_checkpoint, device, seed, activations_path, progress)
+    outcome = run_pruner(pruner, ctx, target)
+    plan = outcome.plan
+    plan.info.update(seed=seed, pruner_options=spec.get("method_options", {}))
+    plan.save(out_dir / "plan.pt")
+    dense = model_counts(ctx.model, ctx.input_shape)
+    masked = model_counts(ctx.model, ctx.input_shape, plan.masks)
+    summary = {
+        "method": method,
+        "granularity": pruner.granularity,
+        "citation": pruner.citation,
+        "target": {"label": target.label, **target.__dict__},
+        "seed": seed,
+        "timings": outcome.timings,
+        "activations_cached": pruner.needs_activations and activations_path is not None,
+        "dense": dense,
+        "masked": masked,
+        "achieved": {
+            "params_reduction": 1 - masked["params"] / dense["params"],
+            "flops_reduction": 1 - masked["macs"] / dense["macs"],
+        },
+        "plan_info": {k: v for k, v in plan.info.items() if k != "timings"},
+        "provenance": provenance(device),
+    }
+    write_json(out_dir / "prune.json", summary)
+    return summary
+
+
+def prune_summary(path: str | Path) -> dict:
+    return read_json(path)

@@ -1,0 +1,1 @@
+"""The pruning core: layer graph, plans, masks, targets, context, pruner registry, slimming."""

@@ -1,0 +1,164 @@
+"""Compression targets and the choice of filters that meets one.
+
+Every filter-granularity pruner differs only in how it scores filters; how many filters
+to remove, and where, to reach "50 % of FLOPs" is the same search for all of them. Doing
+it here once keeps the comparison fair: all methods hit the same budget the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from snacs.errors import ConfigError, SnacsError
+from snacs.metrics.counting import count_params, layer_counts
+from snacs.pruning.graph import LayerGraph
+from snacs.pruning.masking import Masks, filter_masks
+
+Resource = Literal["params", "flops"]
+Scope = Literal["layerwise", "global"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Remove ``fraction`` of the model's parameters or FLOPs (conv+linear MACs)."""
+
+    fraction: float
+    resource: Resource = "flops"
+    scope: Scope = "layerwise"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fraction < 1.0:
+            raise ConfigError(f"target fraction must be in [0, 1), got {self.fraction}")
+        if self.resource not in ("params", "flops"):
+            raise ConfigError(f"target resource must be 'params' or 'flops', not {self.resource!r}")
+        if self.scope not in ("layerwise", "global"):
+            raise ConfigError(f"target scope must be 'layerwise' or 'global', not {self.scope!r}")
+
+    @property
+    def label(self) -> str:
+        """Stable short name used in result paths, e.g. ``flops50-layerwise``."""
+        return f"{self.resource}{round(self.fraction * 100):02d}-{self.scope}"
+
+    @classmethod
+    def parse(cls, label: str) -> Target:
+        """Inverse of ``label``."""
+        head, _, scope = label.partition("-")
+        resource = head.rstrip("0123456789")
+        digits = head[len(resource) :]
+        if not digits or not scope:
+            raise ConfigError(
+                f"cannot parse target label {label!r}; expected e.g. flops50-layerwise"
+            )
+        return cls(int(digits) / 100, resource, scope)  # type: ignore[arg-type]
+
+
+class CostModel:
+    """Parameters and MACs of a model under masks, without re-running the model.
+
+    One dense forward pass records how many times each weight element is used (the
+    output's spatial size); a masked cost is then a sum over masks, cheap enough to call
+    inside the target search.
+    """
+
+    def __init__(self, model: nn.Module, input_shape: tuple[int, ...]):
+        self.total_params = count_params(model)
+        counts = layer_counts(model, input_shape)
+        self.total_macs = sum(c.macs for c in counts)
+        self.uses_per_weight = {
+            f"{c.name}.weight": c.macs // math.prod(c.weight_shape) for c in counts
+        }
+
+    def params(self, masks: Mapping[str, torch.Tensor]) -> int:
+        return self.total_params - int(sum((~m).sum().item() for m in masks.values()))
+
+    def macs(self, masks: Mapping[str, torch.Tensor]) -> int:
+        removed = sum(
+            int((~m).sum().item()) * self.uses_per_weight[name]
+            for name, m in masks.items()
+            if name in self.uses_per_weight
+        )
+        return self.total_macs - removed
+
+    def reduction(self, masks: Mapping[str, torch.Tensor], resource: Resource) -> float:
+        """Fraction of the resource removed by ``masks``."""
+        if resource == "params":
+            return 1.0 - self.params(masks) / self.total_params
+        return 1.0 - self.macs(masks) / self.total_macs
+
+
+def select_filters(
+    scores: Mapping[str, torch.Tensor],
+    target: Target,
+    model: nn.Module,
+    graph: LayerGraph,
+    cost: CostModel,
+    max_layer_fraction: float = 0.9,
+) -> tuple[dict[str, list[int]], Masks]:
+    """Remove the lowest-scoring filters until ``target`` is met; return them and their masks.
+
+    ``layerwise`` removes the same share of filters from every scored layer (Li et al.'s
+    uniform setting); ``global`` ranks all filters together after dividing each layer's
+    scores by that layer's mean score, so layers with larger weights are not spared just
+    for their scale. No layer loses more than ``max_layer_fraction`` of its filters.
+    """
+    layers = [name for name in scores if graph[name].filter_prunable]
+    if not layers:
+        raise SnacsError("no scored layer can lose filters independently in this model")
+    order = {name: torch.argsort(scores[name].float().cpu(), stable=True) for name in layers}
+    caps = {name: int(max_layer_fraction * graph[name].out_channels) for name in layers}
+
+    if target.scope == "layerwise":
+
+        def removal(step: int) -> dict[str, list[int]]:
+            share = step / 1000
+            return {
+                n: order[n][: min(caps[n], int(share * graph[n].out_channels))].tolist()
+                for n in layers
+            }
+
+        steps = 1000
+    else:
+        ranked = _global_ranking(scores, layers)
+
+        def removal(step: int) -> dict[str, list[int]]:
+            chosen: dict[str, list[int]] = {n: [] for n in layers}
+            for name, channel in ranked[:step]:
+                if len(chosen[name]) < caps[name]:
+                    chosen[name].append(channel)
+            return chosen
+
+        steps = len(ranked)
+
+    def achieved(step: int) -> float:
+        return cost.reduction(filter_masks(model, graph, removal(step)), target.resource)
+
+    if achieved(steps) < target.fraction:
+        raise SnacsError(
+            f"target {target.label} is out of reach: removing {max_layer_fraction:.0%} of the "
+            f"filters of every prunable layer saves only {achieved(steps):.1%} of {target.resource}"
+        )
+    low, high = 0, steps
+    while low < high:
+        mid = (low + high) // 2
+        if achieved(mid) >= target.fraction:
+            high = mid
+        else:
+            low = mid + 1
+    chosen = {name: channels for name, channels in removal(low).items() if channels}
+    return chosen, filter_masks(model, graph, chosen)
+
+
+def _global_ranking(scores: Mapping[str, torch.Tensor], layers: list[str]) -> list[tuple[str, int]]:
+    entries: list[tuple[float, str, int]] = []
+    for name in layers:
+        values = scores[name].double().cpu()
+        scale = values.abs().mean().item() or 1.0
+        entries += [(v / scale, name, i) for i, v in enumerate(values.tolist())]
+    entries.sort(key=lambda e: (e[0], e[1], e[2]))
+    return [(name, i) for _, name, i in entries]

@@ -1,0 +1,42 @@
+"""Baseline pruners scored on a tiny network: shapes, determinism, known answers."""
+
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from snacs.models import build_model
+from snacs.pruning.context import PruneContext
+from snacs.pruning.pruner import build_pruner, load_pruner_modules
+from snacs.pruning.run import run_pruner
+from snacs.pruning.target import Target
+from tests.conftest import randomise_norms
+
+
+@pytest.fixture
+def ctx():
+    load_pruner_modules()
+    torch.manual_seed(0)
+    model = randomise_norms(build_model("vgg16_cifar", 10, width_mult=0.125))
+    data = TensorDataset(torch.randn(40, 3, 32, 32), torch.arange(40) % 10)
+    return PruneContext(model=model, input_shape=(3, 32, 32), num_classes=10, subset=data)
+
+
+@pytest.mark.parametrize("method", ["l1", "random"])
+def test_scores_cover_prunable_layers_and_are_deterministic(ctx, method):
+    first = build_pruner(method).score(ctx)
+    second = build_pruner(method).score(ctx)
+    assert set(first.per_layer) == set(ctx.graph.filter_prunable())
+    for name, values in first.per_layer.items():
+        assert values.shape == (ctx.graph[name].out_channels,)
+        torch.testing.assert_close(values, second.per_layer[name])
+
+
+def test_l1_ranks_a_zeroed_filter_least_important(ctx):
+    layer = ctx.graph.filter_prunable()[3]
+    with torch.no_grad():
+        ctx.model.get_submodule(layer).weight[5].zero_()
+    scores = build_pruner("l1").score(ctx).per_layer[layer]
+    assert scores.argmin().item() == 5
+    outcome = run_pruner(build_pruner("l1"), ctx, Target(0.3, "flops"))
+    assert not outcome.plan.masks[f"{layer}.weight"][5].any()
+    assert outcome.timings["score_seconds"] >= 0 and outcome.plan.info["target"] == "flops30-layerwise"

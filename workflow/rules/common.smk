@@ -1,0 +1,38 @@
+# Shared helpers: the validated config, result paths, and the JSON spec each step reads.
+import json
+
+from snacs.config import runs, step_spec, validate_config
+from snacs.pipeline.prune import needs_activations
+
+CFG = validate_config(config)
+R = CFG["results_dir"]
+RUNS = runs(CFG)
+BENCHMARKS = list(CFG["benchmarks"])
+TRAIN_THREADS = min(4, workflow.cores)
+
+
+wildcard_constraints:
+    benchmark=r"[A-Za-z0-9_]+",
+    method=r"[A-Za-z0-9_]+",
+    target=r"(params|flops)\d+-(layerwise|global)",
+    seed=r"\d+",
+
+
+def spec(step):
+    """Params function: the JSON of the config part that ``step`` reads."""
+
+    def make(wildcards):
+        method = getattr(wildcards, "method", None)
+        return json.dumps(step_spec(CFG, wildcards.benchmark, step, method), sort_keys=True)
+
+    return make
+
+
+RUN_DIR = "{benchmark}/{method}/{target}/seed{seed}"
+
+
+def run_files(pattern):
+    """``pattern`` expanded over every configured run."""
+    return [
+        pattern.format(benchmark=b, method=m, target=t, seed=s) for b, m, t, s in RUNS
+    ]

@@ -1,0 +1,68 @@
+# Pruning (timed, alone on the machine), fine-tuning under fixed masks, evaluation.
+
+
+def prune_inputs(wildcards):
+    inputs = {"dense": f"{R}/{wildcards.benchmark}/dense/best.pt"}
+    if needs_activations(wildcards.method, CFG["pruner_modules"]):
+        inputs["activations"] = f"{R}/{wildcards.benchmark}/activations.pt"
+    return inputs
+
+
+rule prune:
+    input:
+        unpack(prune_inputs),
+    output:
+        plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
+        summary=f"{R}/pruned/{RUN_DIR}/prune.json",
+    params:
+        spec=spec("prune"),
+        out=lambda w: f"{R}/pruned/{RUN_DIR.format(**w)}",
+        activations=lambda w, input: f"--activations {input.activations}"
+        if "activations" in input.keys()
+        else "",
+    # Every core, so no other job disturbs the measured scoring time.
+    threads: workflow.cores
+    log:
+        f"{R}/logs/prune/{RUN_DIR}.log",
+    shell:
+        "snacs prune --spec {params.spec:q} --method {wildcards.method} "
+        "--target {wildcards.target} --seed {wildcards.seed} --dense {input.dense} "
+        "{params.activations} --out {params.out} --threads {threads} --no-progress "
+        "> {log} 2>&1"
+
+
+rule finetune:
+    input:
+        plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
+        dense=f"{R}/{{benchmark}}/dense/best.pt",
+    output:
+        f"{R}/finetuned/{RUN_DIR}/best.pt",
+    params:
+        spec=spec("finetune"),
+        out=lambda w: f"{R}/finetuned/{RUN_DIR.format(**w)}",
+    threads: TRAIN_THREADS
+    log:
+        f"{R}/logs/finetune/{RUN_DIR}.log",
+    shell:
+        "snacs finetune --spec {params.spec:q} --plan {input.plan} --dense {input.dense} "
+        "--seed {wildcards.seed} --out {params.out} --threads {threads} --no-progress "
+        "> {log} 2>&1"
+
+
+rule evaluate:
+    input:
+        plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
+        prune=f"{R}/pruned/{RUN_DIR}/prune.json",
+        finetuned=f"{R}/finetuned/{RUN_DIR}/best.pt",
+        dense=f"{R}/{{benchmark}}/dense/dense.json",
+    output:
+        f"{R}/metrics/{RUN_DIR}.json",
+    params:
+        spec=spec("evaluate"),
+    threads: TRAIN_THREADS
+    log:
+        f"{R}/logs/evaluate/{RUN_DIR}.log",
+    shell:
+        "snacs evaluate --spec {params.spec:q} --plan {input.plan} --prune-json {input.prune} "
+        "--finetuned {input.finetuned} --dense-json {input.dense} --out {output} "
+        "--threads {threads} > {log} 2>&1"
