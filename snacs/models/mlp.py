@@ -1,0 +1,53 @@
+"""MINT's MNIST multilayer perceptron (784-500-300-10, ReLU, dropout 0.2).
+
+Used as the smallest benchmark: fully connected layers only, so connection-level
+pruning between ``fc1 -> fc2 -> fc3`` can be checked without any convolution.
+"""
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from torch import nn
+
+from snacs.errors import ConfigError
+
+
+class MLP(nn.Sequential):
+    """flatten, then (linear, ReLU, dropout) per hidden layer, then the output linear.
+
+    A ``Sequential`` subclass with explicit names keeps the layers as top-level
+    submodules ``fc1``, ``relu1``, ``drop1``, ..., ``fcN`` in execution order.
+    """
+
+    def __init__(self, in_features: int, hidden: Sequence[int], num_classes: int, dropout: float):
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        # Flattening from dim 1 accepts both 1x28x28 images and flat 784-vectors.
+        layers["flatten"] = nn.Flatten(start_dim=1)
+        width = in_features
+        for index, hidden_width in enumerate(hidden, start=1):
+            layers[f"fc{index}"] = nn.Linear(width, hidden_width)
+            layers[f"relu{index}"] = nn.ReLU(inplace=True)
+            layers[f"drop{index}"] = nn.Dropout(p=dropout)
+            width = hidden_width
+        layers[f"fc{len(hidden) + 1}"] = nn.Linear(width, num_classes)
+        super().__init__(layers)
+
+
+def mlp_mnist(
+    num_classes: int,
+    in_features: int = 784,
+    hidden: Sequence[int] = (500, 300),
+    dropout: float = 0.2,
+) -> MLP:
+    """Factory for the model registry; ``hidden`` lists the hidden layer widths."""
+    if (
+        isinstance(hidden, str)
+        or not isinstance(hidden, Sequence)
+        or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in hidden)
+    ):
+        raise ConfigError(f"model knob hidden must list positive integers, got {hidden!r}")
+    if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features <= 0:
+        raise ConfigError(f"model knob in_features must be a positive integer, got {in_features!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"model knob dropout must be in [0, 1), got {dropout!r}")
+    return MLP(in_features, list(hidden), num_classes, dropout)
