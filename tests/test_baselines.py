@@ -39,4 +39,6 @@ def test_l1_ranks_a_zeroed_filter_least_important(ctx):
     assert scores.argmin().item() == 5
     outcome = run_pruner(build_pruner("l1"), ctx, Target(0.3, "flops"))
     assert not outcome.plan.masks[f"{layer}.weight"][5].any()
-    assert outcome.timings["score_seconds"] >= 0 and outcome.plan.info["target"] == "flops30-layerwise"
+    assert (
+        outcome.timings["score_seconds"] >= 0 and outcome.plan.info["target"] == "flops30-layerwise"
+    )

@@ -84,7 +84,8 @@ def test_select_filters_meets_target_and_stays_close(small_model, resource, scop
     cost = CostModel(model, shape)
     scores = {n: torch.rand(graph[n].out_channels) for n in graph.filter_prunable()}
     target = Target(0.4, resource, scope)
-    removed, masks = select_filters(scores, target, model, graph, cost)
+    removed, masks, met = select_filters(scores, target, model, graph, cost)
+    assert met
     achieved = cost.reduction(masks, resource)
     assert achieved >= 0.4
     assert achieved < 0.55
@@ -95,18 +96,44 @@ def test_select_filters_meets_target_and_stays_close(small_model, resource, scop
 def test_select_filters_removes_lowest_scores_first():
     model = build_model("mlp_mnist", 10, in_features=64, hidden=[32, 16])
     graph = trace_layer_graph(model)
-    scores = {n: torch.arange(graph[n].out_channels, dtype=torch.float) for n in graph.filter_prunable()}
-    removed, _ = select_filters(scores, Target(0.3, "params"), model, graph, CostModel(model, (64,)))
-    for name, channels in removed.items():
+    scores = {
+        n: torch.arange(graph[n].out_channels, dtype=torch.float) for n in graph.filter_prunable()
+    }
+    cost = CostModel(model, (64,))
+    removed, _, _ = select_filters(scores, Target(0.3, "params"), model, graph, cost)
+    for channels in removed.values():
         assert sorted(channels) == list(range(len(channels)))
 
 
-def test_unreachable_target_is_explained():
+def test_unreachable_target_takes_the_most_the_caps_allow_and_warns():
     model = build_model("mlp_mnist", 10, in_features=64, hidden=[32, 16])
     graph = trace_layer_graph(model)
     scores = {n: torch.rand(graph[n].out_channels) for n in graph.filter_prunable()}
-    with pytest.raises(SnacsError, match="out of reach"):
-        select_filters(scores, Target(0.99, "params"), model, graph, CostModel(model, (64,)))
+    with pytest.warns(UserWarning, match="out of reach"):
+        removed, _, met = select_filters(
+            scores, Target(0.99, "params"), model, graph, CostModel(model, (64,))
+        )
+    assert not met
+    assert {k: len(v) for k, v in removed.items()} == {"fc1": 28, "fc2": 14}
+
+
+def test_protected_filters_and_per_layer_caps_are_respected():
+    model = build_model("mlp_mnist", 10, in_features=64, hidden=[32, 16])
+    graph = trace_layer_graph(model)
+    scores = {n: torch.arange(graph[n].out_channels, dtype=torch.float) for n in ["fc1", "fc2"]}
+    protected = {"fc1": torch.arange(32) < 4}
+    with pytest.warns(UserWarning):
+        removed, _, _ = select_filters(
+            scores,
+            Target(0.95, "params"),
+            model,
+            graph,
+            CostModel(model, (64,)),
+            {"fc1": 0.5, "fc2": 0.25},
+            protected,
+        )
+    assert len(removed["fc1"]) == 16 and min(removed["fc1"]) >= 4
+    assert len(removed["fc2"]) == 4
 
 
 def test_target_labels_round_trip_and_validate():

@@ -11,7 +11,6 @@ from snacs.io import read_json, write_json
 from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
 from snacs.pipeline.counts import model_counts
 from snacs.pipeline.provenance import provenance
-from snacs.pruning.activations import collect_activations
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pruner import PRUNERS, build_pruner, load_pruner_modules
 from snacs.pruning.run import run_pruner
@@ -49,10 +48,7 @@ def run_activations(
     progress: bool = True,
 ) -> float:
     """Collect and cache pooled pre-BN activations of every layer; return the seconds taken."""
-    ctx = _context(spec, dense_checkpoint, device, 0, None, progress)
-    activations = collect_activations(
-        ctx.model, ctx.graph.names, ctx.subset_loader(), device, progress
-    )
+    activations = _context(spec, dense_checkpoint, device, 0, None, progress).activations()
     activations.save(out)
     return activations.seconds
 

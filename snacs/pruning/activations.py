@@ -10,7 +10,7 @@ pruner of a benchmark, and its collection time is reported apart from scoring ti
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,11 +26,17 @@ _FORMAT = "snacs.activations/1"
 
 @dataclass
 class Activations:
-    """Per-layer activation matrices [N, channels] and the labels of the N samples."""
+    """Per-layer activation matrices [N, channels] and the labels of the N samples.
+
+    ``layers`` holds each layer's pooled output; ``inputs`` holds the pooled input of the
+    layers that read a merged tensor (after a residual addition), whose input is not
+    any single producer's output.
+    """
 
     layers: dict[str, torch.Tensor]
     labels: torch.Tensor
     seconds: float
+    inputs: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def num_samples(self) -> int:
@@ -52,7 +58,9 @@ class Activations:
         payload = load_checkpoint(path)
         if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
             raise CheckpointError(f"{path} is not an activation cache written by snacs")
-        return cls(payload["layers"], payload["labels"], float(payload["seconds"]))
+        return cls(
+            payload["layers"], payload["labels"], float(payload["seconds"]), payload["inputs"]
+        )
 
 
 def pooled_output(output: torch.Tensor) -> torch.Tensor:
@@ -67,19 +75,27 @@ def collect_activations(
     loader: DataLoader,
     device: torch.device,
     progress: bool = True,
+    input_layers: list[str] = (),
 ) -> Activations:
-    """Run ``loader`` through ``model`` once, recording pooled outputs of ``layer_names``."""
+    """Run ``loader`` through ``model`` once, recording pooled outputs of ``layer_names``
+    and pooled inputs of ``input_layers``."""
     modules = dict(model.named_modules())
     chunks: dict[str, list[torch.Tensor]] = {name: [] for name in layer_names}
+    input_chunks: dict[str, list[torch.Tensor]] = {name: [] for name in input_layers}
     labels: list[torch.Tensor] = []
 
     def recorder(name: str):
-        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+        def hook(_module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
             chunks[name].append(pooled_output(output).float().cpu())
+            if name in input_chunks:
+                input_chunks[name].append(pooled_output(inputs[0]).float().cpu())
 
         return hook
 
-    handles = [modules[name].register_forward_hook(recorder(name)) for name in layer_names]
+    handles = [
+        modules[name].register_forward_hook(recorder(name))
+        for name in {*layer_names, *input_layers}
+    ]
     was_training = model.training
     model.eval()
     if device.type == "cuda":
@@ -100,4 +116,5 @@ def collect_activations(
         layers={name: torch.cat(parts) for name, parts in chunks.items()},
         labels=torch.cat(labels).long(),
         seconds=seconds,
+        inputs={name: torch.cat(parts) for name, parts in input_chunks.items()},
     )

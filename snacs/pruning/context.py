@@ -58,7 +58,12 @@ class PruneContext:
                 self._activations = Activations.load(path)
             else:
                 self._activations = collect_activations(
-                    self.model, self.graph.names, self.subset_loader(), self.device, self.progress
+                    self.model,
+                    self.graph.names,
+                    self.subset_loader(),
+                    self.device,
+                    self.progress,
+                    self.graph.merged_input_layers(),
                 )
                 if path is not None:
                     self._activations.save(path)

@@ -40,6 +40,11 @@ class LayerNode:
     features_per_channel: int  # for a linear fed by a flattened map: inputs per parent channel
 
     @property
+    def merged_input(self) -> bool:
+        """Whether this layer reads a sum (or concatenation) of several producers."""
+        return len(self.parents) > 1
+
+    @property
     def filter_prunable(self) -> bool:
         """Whether output channels can be removed without touching any other layer's outputs.
 
@@ -80,6 +85,9 @@ class LayerGraph:
 
     def filter_prunable(self) -> list[str]:
         return [node.name for node in self if node.filter_prunable]
+
+    def merged_input_layers(self) -> list[str]:
+        return [node.name for node in self if node.merged_input]
 
 
 @dataclass

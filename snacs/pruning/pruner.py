@@ -75,21 +75,32 @@ class FilterPruner(Pruner):
     """A pruner that ranks whole filters; meeting the target is shared harness logic.
 
     Subclasses return, from ``score``, one score per output channel for each layer in
-    ``ctx.graph.filter_prunable()``; lower means less important.
+    ``ctx.graph.filter_prunable()``; lower means less important. ``Scores.extra`` may add
+    ``layer_caps`` (layer -> largest share of filters to remove) and ``protected_filters``
+    (layer -> boolean mask of filters never to remove).
     """
 
     granularity: ClassVar[str] = "filter"
     max_layer_fraction: ClassVar[float] = 0.9
 
     def plan(self, scores: Scores, target: Target, ctx: PruneContext) -> PruningPlan:
-        removed, masks = select_filters(
-            scores.per_layer, target, ctx.model, ctx.graph, ctx.cost, self.max_layer_fraction
+        removed, masks, met = select_filters(
+            scores.per_layer,
+            target,
+            ctx.model,
+            ctx.graph,
+            ctx.cost,
+            scores.extra.get("layer_caps", self.max_layer_fraction),
+            scores.extra.get("protected_filters"),
         )
         return PruningPlan(
             method=self.name,
             granularity=self.granularity,
             masks=masks,
-            info={"removed_filters": {k: len(v) for k, v in removed.items()}},
+            info={
+                "removed_filters": {k: len(v) for k, v in removed.items()},
+                "target_met": met,
+            },
         )
 
 

@@ -8,6 +8,7 @@ it here once keeps the comparison fair: all methods hit the same budget the same
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -98,20 +99,40 @@ def select_filters(
     model: nn.Module,
     graph: LayerGraph,
     cost: CostModel,
-    max_layer_fraction: float = 0.9,
-) -> tuple[dict[str, list[int]], Masks]:
-    """Remove the lowest-scoring filters until ``target`` is met; return them and their masks.
+    max_layer_fraction: float | Mapping[str, float] = 0.9,
+    protected: Mapping[str, torch.Tensor] | None = None,
+) -> tuple[dict[str, list[int]], Masks, bool]:
+    """Remove the lowest-scoring filters until ``target`` is met.
+
+    Returns the removed filters per layer, their masks, and whether the target was met:
+    when the caps make it unreachable, the most the caps allow is removed and a warning
+    says so (the result tables show the achieved reduction).
 
     ``layerwise`` removes the same share of filters from every scored layer (Li et al.'s
     uniform setting); ``global`` ranks all filters together after dividing each layer's
     scores by that layer's mean score, so layers with larger weights are not spared just
-    for their scale. No layer loses more than ``max_layer_fraction`` of its filters.
+    for their scale. No layer loses more than ``max_layer_fraction`` of its filters (one
+    share for all, or one per layer), and filters flagged in ``protected`` are never removed.
     """
     layers = [name for name in scores if graph[name].filter_prunable]
     if not layers:
         raise SnacsError("no scored layer can lose filters independently in this model")
-    order = {name: torch.argsort(scores[name].float().cpu(), stable=True) for name in layers}
-    caps = {name: int(max_layer_fraction * graph[name].out_channels) for name in layers}
+    protected = protected or {}
+    order = {}
+    for name in layers:
+        ranking = torch.argsort(scores[name].float().cpu(), stable=True)
+        if name in protected:
+            ranking = ranking[~protected[name].cpu()[ranking]]
+        order[name] = ranking
+    shares = (
+        max_layer_fraction
+        if isinstance(max_layer_fraction, Mapping)
+        else dict.fromkeys(layers, max_layer_fraction)
+    )
+    caps = {
+        name: min(len(order[name]), int(shares.get(name, 0.9) * graph[name].out_channels))
+        for name in layers
+    }
 
     if target.scope == "layerwise":
 
@@ -124,7 +145,7 @@ def select_filters(
 
         steps = 1000
     else:
-        ranked = _global_ranking(scores, layers)
+        ranked = _global_ranking(scores, order)
 
         def removal(step: int) -> dict[str, list[int]]:
             chosen: dict[str, list[int]] = {n: [] for n in layers}
@@ -139,10 +160,13 @@ def select_filters(
         return cost.reduction(filter_masks(model, graph, removal(step)), target.resource)
 
     if achieved(steps) < target.fraction:
-        raise SnacsError(
-            f"target {target.label} is out of reach: removing {max_layer_fraction:.0%} of the "
-            f"filters of every prunable layer saves only {achieved(steps):.1%} of {target.resource}"
+        warnings.warn(
+            f"target {target.label} is out of reach: removing the most filters each layer "
+            f"allows saves only {achieved(steps):.1%} of {target.resource}; using that",
+            stacklevel=2,
         )
+        chosen = {name: channels for name, channels in removal(steps).items() if channels}
+        return chosen, filter_masks(model, graph, chosen), False
     low, high = 0, steps
     while low < high:
         mid = (low + high) // 2
@@ -151,14 +175,17 @@ def select_filters(
         else:
             low = mid + 1
     chosen = {name: channels for name, channels in removal(low).items() if channels}
-    return chosen, filter_masks(model, graph, chosen)
+    return chosen, filter_masks(model, graph, chosen), True
 
 
-def _global_ranking(scores: Mapping[str, torch.Tensor], layers: list[str]) -> list[tuple[str, int]]:
+def _global_ranking(
+    scores: Mapping[str, torch.Tensor], order: Mapping[str, torch.Tensor]
+) -> list[tuple[str, int]]:
+    """All removable filters, lowest layer-normalised score first."""
     entries: list[tuple[float, str, int]] = []
-    for name in layers:
+    for name, candidates in order.items():
         values = scores[name].double().cpu()
         scale = values.abs().mean().item() or 1.0
-        entries += [(v / scale, name, i) for i, v in enumerate(values.tolist())]
+        entries += [(values[i].item() / scale, name, i) for i in candidates.tolist()]
     entries.sort(key=lambda e: (e[0], e[1], e[2]))
     return [(name, i) for _, name, i in entries]

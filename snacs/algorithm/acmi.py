@@ -1,0 +1,98 @@
+"""ACMI connectivity scores of every (child group, parent group) pair (spec §5).
+
+rho[c, g] = phi(w[c, g]) * I(child group c; parent group g | the other parent groups),
+with the conditional mutual information estimated by the hashed EDGE estimator on the
+pooled activations of the statistics subset. Pairs come from the traced layer graph, so a
+convolution after a residual addition is scored against the tensor it really reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from snacs.algorithm.groups import group_ids
+from snacs.algorithm.weights import connection_strength, group_means, phi
+from snacs.errors import ConfigError
+from snacs.estimators.edge import edge_cmi_matrix
+from snacs.estimators.edge_options import EdgeOptions
+from snacs.pruning.activations import Activations
+from snacs.pruning.graph import INPUT, LayerGraph, LayerNode
+
+PARENT_SIGNALS = ("producer", "input")
+
+
+@dataclass
+class PairScores:
+    """Scores of one child layer's incoming connections, at group granularity."""
+
+    child: str
+    rho: torch.Tensor  # [G_c, G_p]
+    cmi: torch.Tensor  # [G_c, G_p] bits
+    weight_means: torch.Tensor  # [G_c, G_p]
+    child_ids: torch.Tensor  # [C_out] group id of each child filter
+    parent_ids: torch.Tensor  # [C_in channels] group id of each parent channel
+
+
+def scored_children(graph: LayerGraph) -> list[LayerNode]:
+    """Layers with at least one layer (not the network input) feeding them."""
+    return [node for node in graph if node.parents and node.parents != (INPUT,)]
+
+
+def parent_activations(activations: Activations, node: LayerNode, signal: str) -> torch.Tensor:
+    """[N, C_in channels] activations of what feeds ``node``.
+
+    ``producer`` (default) uses the single producer's pre-BN output, as the official hook
+    recorded it, and the pooled input where several producers are summed (residual
+    additions), since no single producer's output is what the child reads. ``input``
+    always uses the child's pooled input.
+    """
+    if signal not in PARENT_SIGNALS:
+        raise ConfigError(f"parent_signal must be one of {PARENT_SIGNALS}, not {signal!r}")
+    if signal == "producer" and not node.merged_input:
+        return activations.layers[node.parents[0]]
+    if node.name not in activations.inputs:
+        raise ConfigError(
+            f"the activation cache has no input record for {node.name}; "
+            "collect activations with this model's merged-input layers"
+        )
+    return activations.inputs[node.name]
+
+
+def group_count(name: str, groups: int, layer_groups: Mapping[str, int]) -> int:
+    return int(layer_groups.get(name, groups))
+
+
+def score_pair(
+    node: LayerNode,
+    module: nn.Module,
+    activations: Activations,
+    *,
+    child_groups: int,
+    parent_groups: int,
+    phi_name: str,
+    weight_range: tuple[float, float],
+    parent_signal: str,
+    estimator: EdgeOptions,
+    device: torch.device,
+) -> PairScores:
+    child_acts = activations.layers[node.name]
+    parent_acts = parent_activations(activations, node, parent_signal)
+    child_ids = group_ids(node.out_channels, child_groups)
+    parent_ids = group_ids(parent_acts.shape[1], parent_groups)
+    cmi = torch.as_tensor(
+        edge_cmi_matrix(child_acts, child_ids, parent_acts, parent_ids, estimator, device=device)
+    )
+    strength = connection_strength(module.weight, *weight_range, node.features_per_channel)
+    means = group_means(strength, child_ids, parent_ids)
+    return PairScores(
+        child=node.name,
+        rho=phi(phi_name, means) * cmi,
+        cmi=cmi,
+        weight_means=means,
+        child_ids=child_ids,
+        parent_ids=parent_ids,
+    )

@@ -1,0 +1,264 @@
+"""The SNACS pruners: ``snacs`` (connection masks, as published) and ``snacs_filter``.
+
+Scoring (the timed step) computes ACMI for every layer pair, the operating-constraint
+limit of every layer and the sensitivity-protected groups; planning applies the global
+threshold. ``snacs_filter`` turns the same connection scores into filter scores so that
+the result can be physically slimmed, which connection masks mostly cannot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from snacs.algorithm.acmi import PairScores, group_count, score_pair, scored_children
+from snacs.algorithm.constraints import fidelity_curve, limit_grid, upper_limit
+from snacs.algorithm.selection import connection_masks, pruned_groups
+from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
+from snacs.algorithm.weights import normalisation_range
+from snacs.errors import ConfigError
+from snacs.estimators.edge_options import EdgeOptions
+from snacs.pruning.context import PruneContext
+from snacs.pruning.plan import PruningPlan
+from snacs.pruning.pruner import FilterPruner, Pruner, Scores, register_pruner
+from snacs.pruning.target import Target
+
+CITATION = (
+    "Ganesh, Blanchard, Corso, Sekeh, Slimming Neural Networks using Adaptive "
+    "Connectivity Scores, IEEE TNNLS (arXiv 2006.12463)"
+)
+
+
+@dataclass(frozen=True)
+class SnacsOptions:
+    """Every choice of the method; README "SNACS options" explains each default.
+
+    groups / layer_groups: contiguous filter groups per layer (default 64, capped at the
+        layer width; the output layer always uses one group per class).
+    phi: weight scaling of the CMI: one, weight (default), weight_sq, exp_weight.
+    weight_normalisation: min-max range for weights: conv_linear (default) or
+        state_dict (the official code's range over every checkpoint tensor).
+    parent_signal: producer (pre-BN output of the single producer, default) or input.
+    estimator: EdgeOptions fields (method direct|chain, ensemble_size, combine, cap, ...).
+    constraints: compute per-layer upper limits by SVM fidelity (spec §6); when off,
+        every layer is capped at max_layer_share.
+    constraint_step_percent / constraint_alpha: grid step (1, 6, ..., 96 %) and alpha.
+    max_layer_share: hard cap on any layer's pruned share of connections.
+    sensitivity / sensitivity_direction / sensitivity_k / protect_fraction: which child
+        groups are protected (rule mean_std|fraction|none, direction high|low).
+    global_share: fixed global threshold share; None searches it to meet the target.
+    """
+
+    groups: int = 64
+    layer_groups: dict[str, int] = field(default_factory=dict)
+    phi: str = "weight"
+    weight_normalisation: str = "conv_linear"
+    parent_signal: str = "producer"
+    estimator: dict[str, Any] = field(default_factory=dict)
+    constraints: bool = True
+    constraint_step_percent: float = 5.0
+    constraint_alpha: float = 0.7
+    max_layer_share: float = 0.96
+    sensitivity: str = "mean_std"
+    sensitivity_direction: str = "high"
+    sensitivity_k: float = 2.0
+    protect_fraction: float = 0.0
+    global_share: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.groups < 1:
+            raise ConfigError(f"snacs option groups must be >= 1, got {self.groups}")
+        if not 0 < self.max_layer_share < 1:
+            raise ConfigError("snacs option max_layer_share must be in (0, 1)")
+        if not 0 < self.constraint_alpha <= 1:
+            raise ConfigError("snacs option constraint_alpha must be in (0, 1]")
+        if self.global_share is not None and not 0 <= self.global_share <= 1:
+            raise ConfigError("snacs option global_share must be in [0, 1] or null")
+        try:
+            self.edge_options()
+        except TypeError as exc:
+            valid = [f.name for f in dataclasses.fields(EdgeOptions)]
+            raise ConfigError(f"snacs option estimator: {exc}; valid keys: {valid}") from None
+
+    def edge_options(self) -> EdgeOptions:
+        values = dict(self.estimator)
+        if "bandwidth_range" in values:
+            values["bandwidth_range"] = tuple(values["bandwidth_range"])
+        return EdgeOptions(**values)
+
+
+def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> Scores:
+    """ACMI of every pair, per-layer limits and protected groups (all of the timed work)."""
+    activations = ctx.activations()
+    weight_range = normalisation_range(ctx.model, options.weight_normalisation)
+    estimator = options.edge_options()
+    pairs: dict[str, PairScores] = {}
+    started = time.perf_counter()
+    for node in scored_children(ctx.graph):
+        parent_groups = group_count(
+            node.parents[0] if not node.merged_input else node.name,
+            options.groups,
+            options.layer_groups,
+        )
+        pairs[node.name] = score_pair(
+            node,
+            ctx.model.get_submodule(node.name),
+            activations,
+            child_groups=node.out_channels
+            if node.is_output
+            else group_count(node.name, options.groups, options.layer_groups),
+            parent_groups=parent_groups,
+            phi_name=options.phi,
+            weight_range=weight_range,
+            parent_signal=options.parent_signal,
+            estimator=estimator,
+            device=ctx.device,
+        )
+    acmi_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    caps = dict.fromkeys(pairs, options.max_layer_share)
+    curves = {}
+    if options.constraints:
+        grid = limit_grid(options.constraint_step_percent)
+        for name, pair in pairs.items():
+            curves[name] = fidelity_curve(
+                ctx.model,
+                name,
+                pair,
+                activations.layers[name],
+                activations.labels,
+                ctx.subset_loader(),
+                ctx.device,
+                grid,
+            )
+            limit = upper_limit(curves[name], grid, options.constraint_alpha)
+            caps[name] = min(limit, options.max_layer_share)
+    constraint_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    protected = {
+        name: protected_groups(
+            group_sensitivity(ctx.model, ctx.graph, name, pair.child_ids, weight_range),
+            options.sensitivity,
+            options.sensitivity_direction,
+            options.sensitivity_k,
+            options.protect_fraction,
+        )
+        for name, pair in pairs.items()
+    }
+    sensitivity_seconds = time.perf_counter() - started
+    return Scores(
+        per_layer={name: pair.rho for name, pair in pairs.items()},
+        extra={
+            "pairs": pairs,
+            "caps": caps,
+            "protected": protected,
+            "fidelity": {name: curve.tolist() for name, curve in curves.items()},
+            "timings": {
+                "acmi_seconds": acmi_seconds,
+                "constraint_seconds": constraint_seconds,
+                "sensitivity_seconds": sensitivity_seconds,
+            },
+        },
+    )
+
+
+def _layer_shares(masks: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {name.removesuffix(".weight"): 1 - m.float().mean().item() for name, m in masks.items()}
+
+
+@register_pruner
+class SnacsPruner(Pruner):
+    name = "snacs"
+    granularity = "connection"
+    citation = CITATION
+    summary = "ACMI connection scores, operating-constraint caps, sensitivity protection"
+    needs_activations = True
+    Options = SnacsOptions
+
+    def score(self, ctx: PruneContext) -> Scores:
+        return snacs_scores(ctx, self.options)
+
+    def plan(self, scores: Scores, target: Target, ctx: PruneContext) -> PruningPlan:
+        pairs, caps, protected = (scores.extra[k] for k in ("pairs", "caps", "protected"))
+        shapes = {name: ctx.model.get_submodule(name).weight.shape for name in pairs}
+
+        def masks_at(share: float) -> dict[str, torch.Tensor]:
+            return connection_masks(pairs, pruned_groups(pairs, share, caps, protected), shapes)
+
+        share = self.options.global_share
+        if share is None:
+            share = _share_for_target(masks_at, ctx, target)
+        masks = masks_at(share)
+        achieved = ctx.cost.reduction(masks, target.resource)
+        return PruningPlan(
+            method=self.name,
+            granularity=self.granularity,
+            masks=masks,
+            info={
+                "global_share": share,
+                "target_met": achieved >= target.fraction - 1e-9,
+                "layer_caps": caps,
+                "protected_groups": {k: int(v.sum()) for k, v in protected.items()},
+                "layer_pruned_share": _layer_shares(masks),
+                "score_timings": scores.extra["timings"],
+            },
+        )
+
+
+def _share_for_target(masks_at, ctx: PruneContext, target: Target) -> float:
+    """Smallest global share (on a 1/1000 grid) whose masks meet the target, else 1."""
+
+    def achieved(step: int) -> float:
+        return ctx.cost.reduction(masks_at(step / 1000), target.resource)
+
+    if achieved(1000) < target.fraction:
+        return 1.0
+    low, high = 0, 1000
+    while low < high:
+        mid = (low + high) // 2
+        if achieved(mid) >= target.fraction:
+            high = mid
+        else:
+            low = mid + 1
+    return low / 1000
+
+
+@register_pruner
+class SnacsFilterPruner(FilterPruner):
+    name = "snacs_filter"
+    citation = CITATION + " (filter variant of this harness)"
+    summary = "filters ranked by the ACMI connectivity they give their consumers"
+    needs_activations = True
+    Options = SnacsOptions
+
+    def score(self, ctx: PruneContext) -> Scores:
+        """A filter's score is the ACMI of the connections it feeds, summed over consumers.
+
+        Each consumer's group score is shared equally among the group's filters. A layer
+        may lose at most the smallest operating-constraint limit of its consumers, and
+        filters of protected groups (as children of their own pair) are kept.
+        """
+        base = snacs_scores(ctx, self.options)
+        pairs: dict[str, PairScores] = base.extra["pairs"]
+        per_layer, caps, protected = {}, {}, {}
+        for name in ctx.graph.filter_prunable():
+            node = ctx.graph[name]
+            total = torch.zeros(node.out_channels, dtype=torch.float64)
+            for child in node.children:
+                pair = pairs[child]
+                sizes = torch.bincount(pair.parent_ids).double()
+                total += pair.rho.sum(dim=0)[pair.parent_ids] / sizes[pair.parent_ids]
+            per_layer[name] = total
+            caps[name] = min(base.extra["caps"][c] for c in node.children)
+            if name in pairs:
+                protected[name] = base.extra["protected"][name][pairs[name].child_ids]
+        return Scores(
+            per_layer,
+            {**base.extra, "layer_caps": caps, "protected_filters": protected},
+        )
