@@ -14,27 +14,24 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from snacs.algorithm.groups import group_ids
 from snacs.algorithm.weights import connection_strength, group_means, phi
 from snacs.errors import ConfigError
 from snacs.estimators.edge import edge_cmi_matrix
 from snacs.estimators.edge_options import EdgeOptions
 from snacs.pruning.activations import Activations
+from snacs.pruning.connections import GroupScores
 from snacs.pruning.graph import INPUT, LayerGraph, LayerNode
+from snacs.pruning.groups import group_ids
 
 PARENT_SIGNALS = ("producer", "input")
 
 
 @dataclass
-class PairScores:
-    """Scores of one child layer's incoming connections, at group granularity."""
+class PairScores(GroupScores):
+    """ACMI of one child layer's connections, with its two factors kept for inspection."""
 
-    child: str
-    rho: torch.Tensor  # [G_c, G_p]
     cmi: torch.Tensor  # [G_c, G_p] bits
     weight_means: torch.Tensor  # [G_c, G_p]
-    child_ids: torch.Tensor  # [C_out] group id of each child filter
-    parent_ids: torch.Tensor  # [C_in channels] group id of each parent channel
 
 
 def scored_children(graph: LayerGraph) -> list[LayerNode]:

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from snacs.algorithm.acmi import PairScores
 from snacs.pruning.activations import pooled_output
+from snacs.pruning.connections import connection_mask
 
 
 def limit_grid(step_percent: float) -> list[float]:
@@ -33,15 +34,6 @@ def local_threshold(rho: torch.Tensor, share: float) -> float:
     unique = torch.unique(rho.flatten())
     index = min(round(share * unique.numel()), unique.numel() - 1)
     return float(unique[index])
-
-
-def connection_mask(scores: PairScores, pruned_groups: torch.Tensor, weight_shape) -> torch.Tensor:
-    """Weight-shaped keep-mask with (child group, parent group) blocks in ``pruned_groups`` off."""
-    expanded = pruned_groups[scores.child_ids][:, scores.parent_ids]  # [C_out, C_in channels]
-    in_width = weight_shape[1] // expanded.shape[1]
-    keep = ~expanded.repeat_interleave(in_width, dim=1)
-    trailing = [1] * (len(weight_shape) - 2)
-    return keep.reshape(*keep.shape, *trailing).expand(tuple(weight_shape)).contiguous()
 
 
 def _replay(module: nn.Module, inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -17,11 +17,11 @@ import torch
 
 from snacs.algorithm.acmi import PairScores, group_count, score_pair, scored_children
 from snacs.algorithm.constraints import fidelity_curve, limit_grid, upper_limit
-from snacs.algorithm.selection import connection_masks, pruned_groups
 from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import normalisation_range
 from snacs.errors import ConfigError
 from snacs.estimators.edge_options import EdgeOptions
+from snacs.pruning.connections import connection_masks, pruned_groups
 from snacs.pruning.context import PruneContext
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.pruner import FilterPruner, Pruner, Scores, register_pruner

@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from snacs.algorithm.groups import membership
 from snacs.algorithm.weights import connection_strength
 from snacs.errors import ConfigError
 from snacs.pruning.graph import LayerGraph
+from snacs.pruning.groups import membership
 
 RULES = ("mean_std", "fraction", "none")
 DIRECTIONS = ("high", "low")

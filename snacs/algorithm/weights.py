@@ -13,8 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from snacs.algorithm.groups import membership
 from snacs.errors import ConfigError
+from snacs.pruning.groups import membership
 
 NORMALISATIONS = ("conv_linear", "state_dict")
 
