@@ -1,5 +1,7 @@
 """Baseline pruners scored on a tiny network: shapes, determinism, known answers."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch.utils.data import TensorDataset
@@ -42,3 +44,19 @@ def test_l1_ranks_a_zeroed_filter_least_important(ctx):
     assert (
         outcome.timings["score_seconds"] >= 0 and outcome.plan.info["target"] == "flops30-layerwise"
     )
+
+
+def test_the_readme_example_pruner_works(ctx, tmp_path):
+    """The "Adding a pruner" example in the README is real code: load it and prune with it."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Adding a pruner", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    module = tmp_path / "readme_bn_scale.py"
+    module.write_text(code)
+    load_pruner_modules([str(module)])
+    outcome = run_pruner(build_pruner("bn_scale"), ctx, Target(0.4, "params", "global"))
+    assert ctx.cost.reduction(outcome.plan.masks, "params") >= 0.4
+    layer = ctx.graph.filter_prunable()[0]
+    weakest = ctx.model.get_submodule(ctx.graph[layer].norm).weight.abs().argmin().item()
+    removed = ~outcome.plan.masks[f"{layer}.weight"].flatten(1).any(dim=1)
+    assert removed[weakest] or not removed.any()

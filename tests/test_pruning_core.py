@@ -200,6 +200,7 @@ def test_pruner_from_a_user_module_file(tmp_path):
         "                       for n in ctx.graph.filter_prunable()})\n"
     )
     load_pruner_modules([str(module)])
+    load_pruner_modules([str(module)])  # idempotent: the workflow loads modules repeatedly
     assert PRUNERS.get("test_last_filters").granularity == "filter"
     with pytest.raises(SnacsError, match="does not exist"):
         load_pruner_modules([str(tmp_path / "missing.py")])

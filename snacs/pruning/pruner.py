@@ -141,6 +141,8 @@ def _import_extra(entry: str) -> str:
         if not path.is_file():
             raise SnacsError(f"pruner module file {path} does not exist")
         module_name = f"snacs_user_pruners.{path.stem}"
+        if module_name in sys.modules:  # already registered by an earlier call
+            return module_name
         spec = importlib.util.spec_from_file_location(module_name, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)

@@ -1,0 +1,112 @@
+"""The dataset contract: what every dataset loader returns, the registry, and loaders.
+
+Training, pruning statistics and evaluation all read data through a ``DatasetBundle``,
+so they never need to know which dataset they run on. The bundle carries the training
+samples twice (augmented for training, plain for pruning statistics, which must see
+the non-augmented images as in the paper's ``extraloader``) and their labels as a plain
+list, so the class-balanced subset can be drawn without decoding a single image.
+"""
+
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from snacs.errors import ConfigError
+from snacs.registry import Registry
+
+
+@dataclass
+class DatasetBundle:
+    """One dataset's splits and the facts models and samplers need about it."""
+
+    name: str
+    num_classes: int
+    input_shape: tuple[int, ...]
+    train: Dataset
+    train_eval: Dataset
+    test: Dataset
+    train_targets: list[int]
+    class_names: list[str]
+
+
+DATASETS: Registry[Callable[..., DatasetBundle]] = Registry("dataset")
+
+
+class TransformedView(Dataset):
+    """Applies one transform to the samples of a shared base dataset.
+
+    ``train`` and ``train_eval`` are two views of the same decoded samples, so the
+    50,000 CIFAR images (or the ImageNet file list) are held once, not twice.
+    """
+
+    def __init__(self, base: Dataset, transform: Callable[[Any], Any]):
+        self.base = base
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        sample, target = self.base[index]
+        return self.transform(sample), target
+
+
+def dataset_names() -> list[str]:
+    return DATASETS.names()
+
+
+def load_dataset(
+    name: str, root: str | os.PathLike, download: bool = False, **options: Any
+) -> DatasetBundle:
+    """Build the registered dataset ``name`` from files under ``root``.
+
+    ``options`` are the dataset's own settings (e.g. ``image_size`` for ImageNet); an
+    option the dataset does not take is a config error naming the valid ones, rather
+    than a TypeError from deep inside a factory.
+    """
+    factory = DATASETS.get(name)
+    accepted = set(inspect.signature(factory).parameters) - {"root", "download"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        valid = ", ".join(sorted(accepted)) or "none"
+        raise ConfigError(
+            f"dataset {name!r} does not take option(s) {', '.join(unknown)}; valid options: {valid}"
+        )
+    return factory(root=Path(root), download=download, **options)
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    workers: int = 0,
+    seed: int = 0,
+    drop_last: bool = False,
+) -> DataLoader:
+    """A DataLoader whose order and worker randomness follow ``seed``.
+
+    The shuffling order comes from a generator seeded with ``seed``, and so does each
+    worker's base seed, from which torch itself seeds the worker's ``torch``, ``random``
+    and NumPy generators (PyTorch >= 1.9), so augmentations in workers are reproducible
+    without a ``worker_init_fn``. With ``workers=0`` augmentations run in the calling
+    process and draw from its global torch RNG, which the caller seeds. Pinned memory
+    speeds up host-to-GPU copies and is only requested when a GPU exists.
+    """
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=workers,
+        generator=generator,
+        pin_memory=torch.cuda.is_available(),
+        drop_last=drop_last,
+        persistent_workers=workers > 0,
+    )
