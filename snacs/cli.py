@@ -192,7 +192,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_tables(args: argparse.Namespace) -> None:
     from snacs.report.tables import write_tables
 
-    write_tables(args.results, args.csv, args.md)
+    write_tables(args.results, args.out_dir, args.tolerance_pp, args.compression)
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
@@ -213,7 +213,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     else:
         config = load_config(args.configfile)
     provenance = {Path(p).parent.parent.name: read_json(p)["provenance"] for p in args.dense_json}
-    write_report(args.out, args.summary, args.figures, config, provenance)
+    write_report(args.out, args.summary, args.selected, args.figures, config, provenance)
 
 
 def _add_step_arguments(parser: argparse.ArgumentParser) -> None:
@@ -282,8 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("tables", cmd_tables, "summarise run results into CSV and Markdown tables")
     sub.add_argument("--results", nargs="+", required=True)
-    sub.add_argument("--csv", required=True)
-    sub.add_argument("--md", required=True)
+    sub.add_argument("--out-dir", required=True, help="writes main.* and selected.* there")
+    sub.add_argument("--tolerance-pp", type=float, default=0.5)
+    sub.add_argument("--compression", choices=["params", "flops"], default="params")
     sub = command("figures", cmd_figures, "accuracy-vs-FLOPs figure of one benchmark")
     sub.add_argument("--summary", required=True)
     sub.add_argument("--benchmark", required=True)
@@ -293,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--configfile", help="config YAML")
     source.add_argument("--config-json", help="resolved config as JSON (workflow use)")
     sub.add_argument("--summary", required=True)
+    sub.add_argument("--selected", required=True)
     sub.add_argument("--figures", nargs="*", default=[])
     sub.add_argument("--dense-json", nargs="*", default=[])
     sub.add_argument("--out", required=True)

@@ -85,17 +85,32 @@ def methods_for(config: Mapping[str, Any], name: str) -> list[str]:
     return list(benchmark(config, name).get("methods") or config["methods"])
 
 
-def targets(config: Mapping[str, Any]) -> list[Target]:
-    return [Target(**t) for t in config["targets"]]
+RESERVED_METHOD_KEYS = ("pruner", "targets")
+
+
+def targets_for(config: Mapping[str, Any], method: str) -> list[Target]:
+    """The method's own targets if it has any, else the top-level ones."""
+    entry = config["methods"][method]
+    return [Target(**t) for t in entry.get("targets") or config["targets"]]
+
+
+def pruner_name(config: Mapping[str, Any], method: str) -> str:
+    """The registered pruner a configured method runs."""
+    return config["methods"][method].get("pruner", method)
+
+
+def pruner_options(config: Mapping[str, Any], method: str) -> dict:
+    entry = config["methods"][method]
+    return {k: copy.deepcopy(v) for k, v in entry.items() if k not in RESERVED_METHOD_KEYS}
 
 
 def runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
     """Every (benchmark, method, target label, seed) the config asks for."""
-    labels = [t.label for t in targets(config)]
     return [
-        (bench, method, label, seed)
+        (bench, method, target.label, seed)
         for bench in config["benchmarks"]
-        for method, label, seed in product(methods_for(config, bench), labels, config["seeds"])
+        for method in methods_for(config, bench)
+        for target, seed in product(targets_for(config, method), config["seeds"])
     ]
 
 
@@ -124,6 +139,7 @@ def step_spec(config: Mapping[str, Any], name: str, step: str, method: str | Non
             raise ConfigError("the prune step needs a method")
         if method not in config["methods"]:
             raise UnknownNameError("configured method", method, list(config["methods"]))
-        spec["method_options"] = copy.deepcopy(config["methods"][method])
+        spec["pruner"] = pruner_name(config, method)
+        spec["method_options"] = pruner_options(config, method)
         spec["pruner_modules"] = list(config["pruner_modules"])
     return spec

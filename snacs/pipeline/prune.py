@@ -53,10 +53,10 @@ def run_activations(
     return activations.seconds
 
 
-def needs_activations(method: str, pruner_modules: list[str]) -> bool:
-    """Whether ``method`` reads the shared activation cache (the workflow asks at DAG time)."""
+def needs_activations(pruner: str, pruner_modules: list[str]) -> bool:
+    """Whether ``pruner`` reads the shared activation cache (the workflow asks at DAG time)."""
     load_pruner_modules(pruner_modules)
-    return PRUNERS.get(method).needs_activations
+    return PRUNERS.get(pruner).needs_activations
 
 
 def run_prune(
@@ -73,7 +73,7 @@ def run_prune(
     """Score and plan with one pruner; write ``plan.pt`` and ``prune.json``."""
     out_dir = Path(out_dir)
     load_pruner_modules(spec.get("pruner_modules", []))
-    pruner = build_pruner(method, spec.get("method_options", {}))
+    pruner = build_pruner(spec.get("pruner", method), spec.get("method_options", {}))
     seed_everything(seed)
     ctx = _context(spec, dense_checkpoint, device, seed, activations_path, progress)
     outcome = run_pruner(pruner, ctx, target)
@@ -84,6 +84,7 @@ def run_prune(
     masked = model_counts(ctx.model, ctx.input_shape, plan.masks)
     summary = {
         "method": method,
+        "pruner": pruner.name,
         "granularity": pruner.granularity,
         "citation": pruner.citation,
         "target": {"label": target.label, **target.__dict__},

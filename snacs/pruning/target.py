@@ -21,13 +21,19 @@ from snacs.metrics.counting import count_params, layer_counts
 from snacs.pruning.graph import LayerGraph
 from snacs.pruning.masking import Masks, filter_masks
 
-Resource = Literal["params", "flops"]
+Resource = Literal["params", "flops", "share"]
+RESOURCES = ("params", "flops", "share")
 Scope = Literal["layerwise", "global"]
 
 
 @dataclass(frozen=True)
 class Target:
-    """Remove ``fraction`` of the model's parameters or FLOPs (conv+linear MACs)."""
+    """Remove ``fraction`` of the model's parameters or FLOPs (conv+linear MACs).
+
+    ``share`` targets are the paper's grid variable for connection pruners: the global
+    threshold sits at that share of all connection scores (spec §7.2), and the compression
+    follows from it and the per-layer caps.
+    """
 
     fraction: float
     resource: Resource = "flops"
@@ -36,8 +42,8 @@ class Target:
     def __post_init__(self) -> None:
         if not 0.0 <= self.fraction < 1.0:
             raise ConfigError(f"target fraction must be in [0, 1), got {self.fraction}")
-        if self.resource not in ("params", "flops"):
-            raise ConfigError(f"target resource must be 'params' or 'flops', not {self.resource!r}")
+        if self.resource not in RESOURCES:
+            raise ConfigError(f"target resource must be one of {RESOURCES}, not {self.resource!r}")
         if self.scope not in ("layerwise", "global"):
             raise ConfigError(f"target scope must be 'layerwise' or 'global', not {self.scope!r}")
 
@@ -114,6 +120,11 @@ def select_filters(
     for their scale. No layer loses more than ``max_layer_fraction`` of its filters (one
     share for all, or one per layer), and filters flagged in ``protected`` are never removed.
     """
+    if target.resource == "share":
+        raise ConfigError(
+            f"target {target.label}: share targets set a connection pruner's global "
+            "threshold; filter pruners need a params or flops target"
+        )
     layers = [name for name in scores if graph[name].filter_prunable]
     if not layers:
         raise SnacsError("no scored layer can lose filters independently in this model")

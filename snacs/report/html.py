@@ -37,21 +37,35 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
+def _tables_by_benchmark(frame: pd.DataFrame) -> list[str]:
+    if frame.empty:
+        return ['<p class="note">No run meets the selection rule.</p>']
+    return [
+        f"<h3>{html.escape(str(title))}</h3>"
+        f"{_table_html(block.drop(columns=['benchmark', 'title']))}"
+        for title, block in frame.groupby("title", sort=False)
+    ]
+
+
 def write_report(
     out: str | Path,
     summary_csv: str | Path,
+    selected_csv: str | Path,
     figures: Iterable[str | Path],
     config: Mapping[str, Any],
     provenance: Mapping[str, Any],
     notes: Iterable[str] = (),
 ) -> None:
-    summary = pd.read_csv(summary_csv)
     sections = ["<h1>snacs results</h1>"]
     sections += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
-    sections.append("<h2>Results</h2>")
-    for title, block in summary.groupby("title", sort=False):
-        shown = block.drop(columns=["benchmark", "title"])
-        sections.append(f"<h3>{html.escape(str(title))}</h3>{_table_html(shown)}")
+    sections.append("<h2>Selected operating points</h2>")
+    sections.append(
+        '<p class="note">Per benchmark and method, the most compressed run whose mean '
+        "top-1 is within the configured tolerance of the dense baseline (spec §7.4).</p>"
+    )
+    sections += _tables_by_benchmark(pd.read_csv(selected_csv))
+    sections.append("<h2>All runs</h2>")
+    sections += _tables_by_benchmark(pd.read_csv(summary_csv))
     sections.append("<h2>Figures</h2>")
     sections += [_image(Path(f)) for f in figures if Path(f).suffix == ".png"]
     sections.append("<h2>Configuration</h2>")

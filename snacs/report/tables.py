@@ -65,6 +65,8 @@ def _cell(mean: float, std: float, seeds: int, digits: int) -> str:
 
 def to_markdown(summary: pd.DataFrame) -> str:
     """One Markdown table per benchmark, values as mean ± std when there are several seeds."""
+    if summary.empty:
+        return "No run meets the selection rule.\n"
     parts = []
     for title, block in summary.groupby("title", sort=False):
         headers = ["Method", "Granularity", "Target", "Seeds", *METRICS.values()]
@@ -84,10 +86,31 @@ def to_markdown(summary: pd.DataFrame) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_tables(
-    paths: Iterable[str | Path], csv_out: str | Path, md_out: str | Path
+def select_operating_points(
+    summary: pd.DataFrame, tolerance_pp: float, compression: str
 ) -> pd.DataFrame:
+    """Per benchmark and method, the most compressed target within tolerance of the baseline.
+
+    This is the paper code's pick among its grid of global thresholds (spec §7.4), applied
+    to every method alike. Methods with no run within tolerance are left out.
+    """
+    column = f"{compression}_reduction_pct_mean"
+    within = summary[summary["pruned_top1_mean"] >= summary["baseline_top1_mean"] - tolerance_pp]
+    best = within.sort_values(column, ascending=False, kind="stable")
+    return best.groupby(["benchmark", "method"], sort=False).head(1).sort_index()
+
+
+def write_tables(
+    paths: Iterable[str | Path],
+    out_dir: str | Path,
+    tolerance_pp: float = 0.5,
+    compression: str = "params",
+) -> pd.DataFrame:
+    """Write main.{csv,md} (every run) and selected.{csv,md} (the §7.4 pick) to ``out_dir``."""
+    out_dir = Path(out_dir)
     summary = summarise(load_rows(paths))
-    write_text(csv_out, summary.to_csv(index=False))
-    write_text(md_out, to_markdown(summary))
+    selected = select_operating_points(summary, tolerance_pp, compression)
+    for name, frame in (("main", summary), ("selected", selected)):
+        write_text(out_dir / f"{name}.csv", frame.to_csv(index=False))
+        write_text(out_dir / f"{name}.md", to_markdown(frame))
     return summary

@@ -3,7 +3,7 @@
 
 def prune_inputs(wildcards):
     inputs = {"dense": f"{R}/{wildcards.benchmark}/dense/best.pt"}
-    if needs_activations(wildcards.method, CFG["pruner_modules"]):
+    if needs_activations(pruner_name(CFG, wildcards.method), CFG["pruner_modules"]):
         inputs["activations"] = f"{R}/{wildcards.benchmark}/activations.pt"
     return inputs
 

@@ -5,12 +5,17 @@ rule tables:
     input:
         run_files(f"{R}/metrics/{RUN_DIR}.json"),
     output:
-        csv=f"{R}/tables/main.csv",
-        md=f"{R}/tables/main.md",
+        multiext(f"{R}/tables/main", ".csv", ".md"),
+        multiext(f"{R}/tables/selected", ".csv", ".md"),
+    params:
+        out_dir=f"{R}/tables",
+        tolerance=CFG["selection"]["tolerance_pp"],
+        compression=CFG["selection"]["compression"],
     log:
         f"{R}/logs/tables.log",
     shell:
-        "snacs tables --results {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+        "snacs tables --results {input} --out-dir {params.out_dir} "
+        "--tolerance-pp {params.tolerance} --compression {params.compression} > {log} 2>&1"
 
 
 rule figure:
@@ -30,6 +35,7 @@ rule all:
     input:
         summary=f"{R}/tables/main.csv",
         markdown=f"{R}/tables/main.md",
+        selected=f"{R}/tables/selected.csv",
         figures=expand(
             f"{R}/figures/{{benchmark}}_acc_vs_flops.{{ext}}",
             benchmark=BENCHMARKS,
@@ -44,4 +50,5 @@ rule all:
         f"{R}/logs/all.log",
     shell:
         "snacs report --config-json {params.config:q} --summary {input.summary} "
+        "--selected {input.selected} "
         "--figures {input.figures} --dense-json {input.dense} --out {output} > {log} 2>&1"
