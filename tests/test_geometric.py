@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from snacs.estimators.geometric import _UpperTriangleGraph, fr_conditional_gmi, gmi_matrix
+from snacs.estimators.geometric import (
+    _pairwise_sq_dists,
+    fr_conditional_gmi,
+    gmi_matrix,
+    hp_divergence,
+    mst_cross_edges,
+)
 
 SEEDS = range(6)
 
@@ -120,12 +126,84 @@ def test_duplicate_points_give_a_finite_score():
     assert np.isfinite(fr_conditional_gmi(constant, constant, constant, seed=0))
 
 
-def test_exact_copies_join_the_two_sets_through_zero_length_edges():
+@pytest.mark.parametrize("mst", ["prim", "scipy"])
+def test_exact_copies_join_the_two_sets_through_zero_length_edges(mst):
     """Zero distances must stay edges (SciPy drops them): copies make the divergence exactly 0."""
     points = torch.as_tensor(np.random.default_rng(0).normal(size=(30, 3)))
-    graph = _UpperTriangleGraph(60, "cpu")
-    weights = graph.pairwise_sq_dists(torch.cat([points, points]))
-    assert graph.hp_divergence(weights, num_first=30) == 0.0
+    weights = _pairwise_sq_dists(torch.cat([points, points])).numpy()
+    assert hp_divergence(weights, num_first=30, mst=mst) == 0.0
+
+
+def _random_sq_dists(num_points: int, seed: int, duplicates: str = "none") -> np.ndarray:
+    """Squared distances of Gaussian points; optionally drawn with replacement from few.
+
+    ``within``: each half repeats its own few points, so copies never straddle the halves;
+    ``shared``: both halves repeat the same few points.
+    """
+    rng = np.random.default_rng(seed)
+    points = rng.normal(size=(num_points, 4))
+    half = num_points // 2
+    if duplicates == "within":
+        first = points[rng.integers(0, 15, size=half)]
+        second = points[rng.integers(15, 30, size=num_points - half)]
+        points = np.concatenate([first, second])
+    elif duplicates == "shared":
+        points = points[rng.integers(0, 30, size=num_points)]
+    return _pairwise_sq_dists(torch.as_tensor(points)).numpy()
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("duplicates", ["none", "within"])
+def test_prim_and_scipy_build_trees_with_the_same_cross_count(seed, duplicates):
+    """Without copies straddling the halves, every minimum tree has the same R."""
+    sq_dists = _random_sq_dists(200, seed, duplicates)
+    if duplicates == "within":
+        assert (sq_dists[np.triu_indices(200, k=1)] == 0).sum() > 100
+    prim_cross, prim_weight = mst_cross_edges(sq_dists, 100, "prim")
+    scipy_cross, scipy_weight = mst_cross_edges(sq_dists, 100, "scipy")
+    assert prim_cross == scipy_cross
+    # SciPy sees zero edges as the smallest double: at most 199 of them add ~1e-305.
+    assert prim_weight == pytest.approx(scipy_weight, rel=1e-12, abs=1e-300)
+    assert 0 < prim_cross < 199  # a real count, not a degenerate tree
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_prim_and_scipy_trees_have_equal_weight_on_shared_duplicates(seed):
+    """Copies in both halves tie edges that do and do not cross: R may differ, weight may not."""
+    sq_dists = _random_sq_dists(180, seed, "shared")
+    prim_cross, prim_weight = mst_cross_edges(sq_dists, 90, "prim")
+    scipy_cross, scipy_weight = mst_cross_edges(sq_dists, 90, "scipy")
+    assert prim_weight == pytest.approx(scipy_weight, rel=1e-12, abs=1e-300)
+    assert 0 <= prim_cross <= 179 and 0 <= scipy_cross <= 179
+
+
+def test_prim_and_scipy_agree_on_the_estimator_for_random_data():
+    child, child_ids, parent, parent_ids = _grouped_activations(300, seed=6)
+    prim = gmi_matrix(child, child_ids, parent, parent_ids, seed=2, mst="prim")
+    scipy = gmi_matrix(child, child_ids, parent, parent_ids, seed=2, mst="scipy")
+    np.testing.assert_array_equal(prim, scipy)
+    x, y, z = _dependent_triple(1.0, 300, seed=4)
+    assert fr_conditional_gmi(x, y, z, seed=1, mst="prim") == fr_conditional_gmi(
+        x, y, z, seed=1, mst="scipy"
+    )
+
+
+def test_prim_tree_of_a_known_graph():
+    """Points on a line: the tree is the chain of neighbours, whatever the labels."""
+    line = torch.tensor([[0.0], [3.0], [1.0], [6.0], [2.0]], dtype=torch.float64)
+    sq_dists = _pairwise_sq_dists(line).numpy()
+    # chain 0-2-4-1-3: first set {0, 1} -> edges 0-2, 4-1 and 1-3 cross, 2-4 does not.
+    assert mst_cross_edges(sq_dists, 2, "prim") == (3, 1.0 + 1.0 + 1.0 + 9.0)
+    assert mst_cross_edges(sq_dists, 2, "scipy") == (3, 12.0)
+
+
+def test_child_groups_scored_in_chunks_match_one_pass(monkeypatch):
+    from snacs.estimators import geometric
+
+    child, child_ids, parent, parent_ids = _grouped_activations(150, seed=8)
+    whole = gmi_matrix(child, child_ids, parent, parent_ids, seed=3)
+    monkeypatch.setattr(geometric, "_CHILD_CACHE_BYTES", 8 * 100**2)  # one child group per chunk
+    np.testing.assert_array_equal(whole, gmi_matrix(child, child_ids, parent, parent_ids, seed=3))
 
 
 def test_tiny_distances_are_kept_as_edges():
@@ -143,3 +221,5 @@ def test_rejects_misaligned_inputs():
         gmi_matrix(child, child_ids[:4], parent, parent_ids)
     with pytest.raises(ValueError, match="at least 3 samples"):
         fr_conditional_gmi(child[:2], parent[:2], parent[:2])
+    with pytest.raises(ValueError, match="MST backend"):
+        gmi_matrix(child, child_ids, parent, parent_ids, mst="kruskal")

@@ -204,3 +204,24 @@ def test_pruner_from_a_user_module_file(tmp_path):
     assert PRUNERS.get("test_last_filters").granularity == "filter"
     with pytest.raises(SnacsError, match="does not exist"):
         load_pruner_modules([str(tmp_path / "missing.py")])
+
+
+def test_activation_cache_round_trip_keeps_merged_inputs(tmp_path):
+    from torch.utils.data import TensorDataset
+
+    from snacs.pruning.activations import Activations
+    from snacs.pruning.context import PruneContext
+
+    model = randomise_norms(build_model("resnet_cifar", 10, depth=8, width_mult=0.5))
+    data = TensorDataset(torch.randn(12, 3, 32, 32), torch.arange(12) % 3)
+    path = tmp_path / "acts.pt"
+    ctx = PruneContext(model, (3, 32, 32), 10, data, activations_path=path, progress=False)
+    collected = ctx.activations()
+    assert path.is_file()
+    assert set(collected.inputs) == set(ctx.graph.merged_input_layers()) != set()
+    first = ctx.graph.names[0]
+    assert collected.layers[first].shape == (12, ctx.graph[first].out_channels)
+    loaded = Activations.load(path)
+    for name, values in collected.inputs.items():
+        torch.testing.assert_close(loaded.inputs[name], values)
+    torch.testing.assert_close(loaded.labels, collected.labels)

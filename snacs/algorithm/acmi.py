@@ -15,15 +15,13 @@ import torch
 from torch import nn
 
 from snacs.algorithm.weights import connection_strength, group_means, phi
-from snacs.errors import ConfigError
 from snacs.estimators.edge import edge_cmi_matrix
 from snacs.estimators.edge_options import EdgeOptions
 from snacs.pruning.activations import Activations
 from snacs.pruning.connections import GroupScores
-from snacs.pruning.graph import INPUT, LayerGraph, LayerNode
+from snacs.pruning.graph import LayerNode
 from snacs.pruning.groups import group_ids
-
-PARENT_SIGNALS = ("producer", "input")
+from snacs.pruning.pairing import parent_activations
 
 
 @dataclass
@@ -32,31 +30,6 @@ class PairScores(GroupScores):
 
     cmi: torch.Tensor  # [G_c, G_p] bits
     weight_means: torch.Tensor  # [G_c, G_p]
-
-
-def scored_children(graph: LayerGraph) -> list[LayerNode]:
-    """Layers with at least one layer (not the network input) feeding them."""
-    return [node for node in graph if node.parents and node.parents != (INPUT,)]
-
-
-def parent_activations(activations: Activations, node: LayerNode, signal: str) -> torch.Tensor:
-    """[N, C_in channels] activations of what feeds ``node``.
-
-    ``producer`` (default) uses the single producer's pre-BN output, as the official hook
-    recorded it, and the pooled input where several producers are summed (residual
-    additions), since no single producer's output is what the child reads. ``input``
-    always uses the child's pooled input.
-    """
-    if signal not in PARENT_SIGNALS:
-        raise ConfigError(f"parent_signal must be one of {PARENT_SIGNALS}, not {signal!r}")
-    if signal == "producer" and not node.merged_input:
-        return activations.layers[node.parents[0]]
-    if node.name not in activations.inputs:
-        raise ConfigError(
-            f"the activation cache has no input record for {node.name}; "
-            "collect activations with this model's merged-input layers"
-        )
-    return activations.inputs[node.name]
 
 
 def group_count(name: str, groups: int, layer_groups: Mapping[str, int]) -> int:

@@ -15,14 +15,15 @@ from typing import Any
 
 import torch
 
-from snacs.algorithm.acmi import PairScores, group_count, score_pair, scored_children
+from snacs.algorithm.acmi import PairScores, group_count, score_pair
 from snacs.algorithm.constraints import fidelity_curve, limit_grid, upper_limit
 from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import normalisation_range
 from snacs.errors import ConfigError
 from snacs.estimators.edge_options import EdgeOptions
-from snacs.pruning.connections import connection_masks, pruned_groups
+from snacs.pruning.connections import connection_masks, pruned_groups, share_for_target
 from snacs.pruning.context import PruneContext
+from snacs.pruning.pairing import scored_children
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.pruner import FilterPruner, Pruner, Scores, register_pruner
 from snacs.pruning.target import Target
@@ -193,7 +194,7 @@ class SnacsPruner(Pruner):
 
         share = self.options.global_share
         if share is None:
-            share = _share_for_target(masks_at, ctx, target)
+            share = share_for_target(masks_at, ctx.cost, target)
         masks = masks_at(share)
         achieved = ctx.cost.reduction(masks, target.resource)
         return PruningPlan(
@@ -209,24 +210,6 @@ class SnacsPruner(Pruner):
                 "score_timings": scores.extra["timings"],
             },
         )
-
-
-def _share_for_target(masks_at, ctx: PruneContext, target: Target) -> float:
-    """Smallest global share (on a 1/1000 grid) whose masks meet the target, else 1."""
-
-    def achieved(step: int) -> float:
-        return ctx.cost.reduction(masks_at(step / 1000), target.resource)
-
-    if achieved(1000) < target.fraction:
-        return 1.0
-    low, high = 0, 1000
-    while low < high:
-        mid = (low + high) // 2
-        if achieved(mid) >= target.fraction:
-            high = mid
-        else:
-            low = mid + 1
-    return low / 1000
 
 
 @register_pruner

@@ -48,6 +48,7 @@ class Activations:
             {
                 "format": _FORMAT,
                 "layers": self.layers,
+                "inputs": self.inputs,
                 "labels": self.labels,
                 "seconds": self.seconds,
             },

@@ -8,10 +8,12 @@ groups are never touched. Being shared by several pruners, this lives in the cor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
+
+from snacs.pruning.target import CostModel, Target
 
 
 @dataclass
@@ -73,3 +75,32 @@ def connection_masks(
         f"{name}.weight": connection_mask(scores[name], decisions[name], weight_shapes[name])
         for name in scores
     }
+
+
+def share_for_target(
+    masks_at: Callable[[float], Mapping[str, torch.Tensor]], cost: CostModel, target: Target
+) -> float:
+    """Smallest global share (on a 1/1000 grid) whose masks meet the target, else 1.
+
+    ``masks_at(share)`` builds the masks for a share; the reduction they achieve grows with
+    the share, so a bisection finds the threshold that just meets the target.
+    """
+
+    def achieved(step: int) -> float:
+        return cost.reduction(masks_at(step / 1000), target.resource)
+
+    if achieved(1000) < target.fraction:
+        return 1.0
+    low, high = 0, 1000
+    while low < high:
+        mid = (low + high) // 2
+        if achieved(mid) >= target.fraction:
+            high = mid
+        else:
+            low = mid + 1
+    return low / 1000
+
+
+def pruned_shares(masks: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """Share of each masked layer's weights that is pruned, keyed by layer name."""
+    return {name.removesuffix(".weight"): 1 - m.float().mean().item() for name, m in masks.items()}
