@@ -35,7 +35,6 @@ not offered.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -43,13 +42,7 @@ import torch
 
 from snacs.errors import ConfigError
 from snacs.estimators.geometric import MST_BACKENDS, MstBackend, gmi_matrix
-from snacs.pruning.connections import (
-    GroupScores,
-    connection_masks,
-    pruned_groups,
-    pruned_shares,
-    share_for_target,
-)
+from snacs.pruning.connections import GroupScores, connection_plan
 from snacs.pruning.context import PruneContext
 from snacs.pruning.groups import group_ids
 from snacs.pruning.pairing import parent_activations, scored_children
@@ -128,45 +121,18 @@ class MintPruner(Pruner):
         )
 
     def plan(self, scores: Scores, target: Target, ctx: PruneContext) -> PruningPlan:
-        groups = _tie_broken(scores.extra["groups"])
-        caps = dict.fromkeys(groups, self.options.upper_limit)
-        unprotected = {
-            name: torch.zeros(pair.rho.shape[0], dtype=torch.bool) for name, pair in groups.items()
-        }
-        shapes = {name: ctx.model.get_submodule(name).weight.shape for name in groups}
-
-        def masks_at(share: float) -> dict[str, torch.Tensor]:
-            decisions = pruned_groups(groups, share, caps, unprotected)
-            return connection_masks(groups, decisions, shapes)
-
-        share = self.options.global_share
-        if share is None:
-            share = share_for_target(masks_at, ctx.cost, target)
-        masks = masks_at(share)
-        achieved = ctx.cost.reduction(masks, target.resource)
-        return PruningPlan(
-            method=self.name,
-            granularity=self.granularity,
-            masks=masks,
-            info={
-                "global_share": share,
-                "target_met": achieved >= target.fraction - 1e-9,
-                "upper_limit": self.options.upper_limit,
-                "layer_pruned_share": pruned_shares(masks),
-                "score_timings": scores.extra["timings"],
+        groups = scores.extra["groups"]
+        return connection_plan(
+            self.name,
+            groups,
+            dict.fromkeys(groups, self.options.upper_limit),
+            {
+                name: torch.zeros(pair.rho.shape[0], dtype=torch.bool)
+                for name, pair in groups.items()
             },
+            target,
+            ctx.model,
+            ctx.cost,
+            self.options.global_share,
+            {"upper_limit": self.options.upper_limit, "score_timings": scores.extra["timings"]},
         )
-
-
-def _tie_broken(groups: dict[str, GroupScores]) -> dict[str, GroupScores]:
-    """The same connections with each score replaced by its rank in one global stable order."""
-    flat = torch.cat([pair.rho.flatten() for pair in groups.values()])
-    ranks = torch.empty(len(flat), dtype=torch.float64)
-    ranks[torch.argsort(flat, stable=True)] = torch.arange(len(flat), dtype=torch.float64)
-    ranked, start = {}, 0
-    for name, pair in groups.items():
-        size = pair.rho.numel()
-        rho = ranks[start : start + size].reshape(pair.rho.shape)
-        ranked[name] = dataclasses.replace(pair, rho=rho)
-        start += size
-    return ranked

@@ -21,7 +21,7 @@ from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import normalisation_range
 from snacs.errors import ConfigError
 from snacs.estimators.edge_options import EdgeOptions
-from snacs.pruning.connections import connection_masks, pruned_groups, share_for_target
+from snacs.pruning.connections import connection_plan
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pairing import scored_children
 from snacs.pruning.plan import PruningPlan
@@ -169,10 +169,6 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> Scores:
     )
 
 
-def _layer_shares(masks: dict[str, torch.Tensor]) -> dict[str, float]:
-    return {name.removesuffix(".weight"): 1 - m.float().mean().item() for name, m in masks.items()}
-
-
 @register_pruner
 class SnacsPruner(Pruner):
     name = "snacs"
@@ -186,27 +182,18 @@ class SnacsPruner(Pruner):
         return snacs_scores(ctx, self.options)
 
     def plan(self, scores: Scores, target: Target, ctx: PruneContext) -> PruningPlan:
-        pairs, caps, protected = (scores.extra[k] for k in ("pairs", "caps", "protected"))
-        shapes = {name: ctx.model.get_submodule(name).weight.shape for name in pairs}
-
-        def masks_at(share: float) -> dict[str, torch.Tensor]:
-            return connection_masks(pairs, pruned_groups(pairs, share, caps, protected), shapes)
-
-        share = self.options.global_share
-        if share is None:
-            share = share_for_target(masks_at, ctx.cost, target)
-        masks = masks_at(share)
-        achieved = ctx.cost.reduction(masks, target.resource)
-        return PruningPlan(
-            method=self.name,
-            granularity=self.granularity,
-            masks=masks,
-            info={
-                "global_share": share,
-                "target_met": achieved >= target.fraction - 1e-9,
-                "layer_caps": caps,
+        protected = scores.extra["protected"]
+        return connection_plan(
+            self.name,
+            scores.extra["pairs"],
+            scores.extra["caps"],
+            protected,
+            target,
+            ctx.model,
+            ctx.cost,
+            self.options.global_share,
+            {
                 "protected_groups": {k: int(v.sum()) for k, v in protected.items()},
-                "layer_pruned_share": _layer_shares(masks),
                 "score_timings": scores.extra["timings"],
             },
         )

@@ -8,11 +8,15 @@ groups are never touched. Being shared by several pruners, this lives in the cor
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+from torch import nn
 
+from snacs.pruning.plan import PruningPlan
 from snacs.pruning.target import CostModel, Target
 
 
@@ -82,9 +86,14 @@ def share_for_target(
 ) -> float:
     """Smallest global share (on a 1/1000 grid) whose masks meet the target, else 1.
 
+    A ``share`` target is the share itself (the paper's grid variable).
+
     ``masks_at(share)`` builds the masks for a share; the reduction they achieve grows with
     the share, so a bisection finds the threshold that just meets the target.
     """
+
+    if target.resource == "share":
+        return target.fraction
 
     def achieved(step: int) -> float:
         return cost.reduction(masks_at(step / 1000), target.resource)
@@ -104,3 +113,61 @@ def share_for_target(
 def pruned_shares(masks: Mapping[str, torch.Tensor]) -> dict[str, float]:
     """Share of each masked layer's weights that is pruned, keyed by layer name."""
     return {name.removesuffix(".weight"): 1 - m.float().mean().item() for name, m in masks.items()}
+
+
+def rank_scores(groups: Mapping[str, GroupScores]) -> dict[str, GroupScores]:
+    """The same connections with each score replaced by its rank in one global stable order.
+
+    Estimators clip at zero, so many connections can tie; thresholding ranks instead of
+    unique values lets the global share hit a compression target within a point instead
+    of jumping over it with a whole block of tied entries. Without ties it selects
+    exactly what the paper's unique-value threshold selects.
+    """
+    flat = torch.cat([pair.rho.flatten().double() for pair in groups.values()])
+    ranks = torch.empty(len(flat), dtype=torch.float64)
+    ranks[torch.argsort(flat, stable=True)] = torch.arange(len(flat), dtype=torch.float64)
+    ranked, start = {}, 0
+    for name, pair in groups.items():
+        size = pair.rho.numel()
+        ranked[name] = dataclasses.replace(
+            pair, rho=ranks[start : start + size].reshape(pair.rho.shape)
+        )
+        start += size
+    return ranked
+
+
+def connection_plan(
+    method: str,
+    groups: Mapping[str, GroupScores],
+    caps: Mapping[str, float],
+    protected: Mapping[str, torch.Tensor],
+    target: Target,
+    model: nn.Module,
+    cost: CostModel,
+    global_share: float | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> PruningPlan:
+    """The connection plan of a global share (fixed, or searched to meet ``target``)."""
+    ranked = rank_scores(groups)
+    shapes = {name: model.get_submodule(name).weight.shape for name in groups}
+
+    def masks_at(share: float) -> dict[str, torch.Tensor]:
+        return connection_masks(ranked, pruned_groups(ranked, share, caps, protected), shapes)
+
+    share = share_for_target(masks_at, cost, target) if global_share is None else global_share
+    masks = masks_at(share)
+    met = target.resource == "share" or cost.reduction(masks, target.resource) >= (
+        target.fraction - 1e-9
+    )
+    return PruningPlan(
+        method=method,
+        granularity="connection",
+        masks=masks,
+        info={
+            "global_share": share,
+            "target_met": met,
+            "layer_caps": dict(caps),
+            "layer_pruned_share": pruned_shares(masks),
+            **(info or {}),
+        },
+    )
