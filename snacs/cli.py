@@ -138,19 +138,19 @@ def cmd_activations(args: argparse.Namespace) -> None:
 
 
 def cmd_prune(args: argparse.Namespace) -> None:
-    from snacs.pipeline.prune import run_prune
-    from snacs.pruning.target import Target
+    from snacs.pipeline.prune import resolve_target, run_prune
 
     summary = run_prune(
         _spec(args, "prune"),
         args.method,
-        Target.parse(args.target),
+        resolve_target(args.target, args.reference),
         args.seed,
         args.dense,
         args.out,
         _device(args),
         activations_path=args.activations,
         progress=not args.no_progress,
+        label=args.target,
     )
     achieved = summary["achieved"]
     print(
@@ -267,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--dense", required=True, help="dense checkpoint")
     sub.add_argument("--activations", help="activation cache file (shared by pruners)")
+    sub.add_argument("--reference", help="prune.json of the reference run (match-* targets)")
     sub.add_argument("--out", required=True, help="output folder")
     sub = command("finetune", cmd_finetune, "fine-tune under a plan's fixed masks", True)
     sub.add_argument("--plan", required=True)

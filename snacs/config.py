@@ -54,6 +54,12 @@ def validate_config(config: Mapping[str, Any]) -> dict:
             raise ConfigError(
                 f"invalid config at benchmarks.{name}.dense: source 'train' needs a recipe"
             )
+        reference = instance.get("matched_budget", {}).get("reference")
+        if reference is not None and reference not in instance["methods"]:
+            raise ConfigError(
+                f"invalid config at matched_budget.reference: {reference!r} is not a "
+                f"configured method ({sorted(instance['methods'])})"
+            )
         unknown = set(bench.get("methods", [])) - set(instance["methods"])
         if unknown:
             raise ConfigError(
@@ -104,13 +110,45 @@ def pruner_options(config: Mapping[str, Any], method: str) -> dict:
     return {k: copy.deepcopy(v) for k, v in entry.items() if k not in RESERVED_METHOD_KEYS}
 
 
+MATCH_PREFIX = "match-"
+
+
+def matched_label(resource: str, scope: str, reference_target: str) -> str:
+    """Target label of a run pruned to the budget the reference reached at ``reference_target``."""
+    return f"{MATCH_PREFIX}{resource}-{scope}-of-{reference_target}"
+
+
+def parse_matched_label(label: str) -> tuple[str, str, str]:
+    """(resource, scope, reference target label) of a matched-budget label."""
+    head, _, reference = label.removeprefix(MATCH_PREFIX).partition("-of-")
+    resource, _, scope = head.partition("-")
+    if not label.startswith(MATCH_PREFIX) or not reference or not scope:
+        raise ConfigError(f"{label!r} is not a matched-budget target label")
+    return resource, scope, reference
+
+
 def runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
-    """Every (benchmark, method, target label, seed) the config asks for."""
-    return [
+    """Every (benchmark, method, target label, seed) the config asks for.
+
+    With ``matched_budget``, every other method also runs once per reference run, at the
+    compression the reference reached there.
+    """
+    planned = [
         (bench, method, target.label, seed)
         for bench in config["benchmarks"]
         for method in methods_for(config, bench)
         for target, seed in product(targets_for(config, method), config["seeds"])
+    ]
+    matched = config.get("matched_budget")
+    if not matched:
+        return planned
+    reference = matched["reference"]
+    return planned + [
+        (bench, method, matched_label(matched["resource"], matched["scope"], label), seed)
+        for bench, ref_method, label, seed in planned
+        if ref_method == reference
+        for method in methods_for(config, bench)
+        if method != reference
     ]
 
 

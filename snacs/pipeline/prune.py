@@ -6,7 +6,9 @@ from pathlib import Path
 
 import torch
 
+from snacs.config import MATCH_PREFIX, parse_matched_label
 from snacs.engine import seed_everything
+from snacs.errors import ConfigError
 from snacs.io import read_json, write_json
 from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
 from snacs.pipeline.counts import model_counts
@@ -59,6 +61,17 @@ def needs_activations(pruner: str, pruner_modules: list[str]) -> bool:
     return PRUNERS.get(pruner).needs_activations
 
 
+def resolve_target(label: str, reference_json: str | Path | None = None) -> Target:
+    """The target a label asks for; matched-budget labels read the reference run's result."""
+    if not label.startswith(MATCH_PREFIX):
+        return Target.parse(label)
+    resource, scope, _ = parse_matched_label(label)
+    if reference_json is None:
+        raise ConfigError(f"target {label} needs the reference run's prune.json (--reference)")
+    achieved = read_json(reference_json)["achieved"][f"{resource}_reduction"]
+    return Target(min(max(achieved, 0.0), 0.99), resource, scope)  # type: ignore[arg-type]
+
+
 def run_prune(
     spec: Spec,
     method: str,
@@ -69,8 +82,13 @@ def run_prune(
     device: torch.device,
     activations_path: str | Path | None = None,
     progress: bool = True,
+    label: str | None = None,
 ) -> dict:
-    """Score and plan with one pruner; write ``plan.pt`` and ``prune.json``."""
+    """Score and plan with one pruner; write ``plan.pt`` and ``prune.json``.
+
+    ``label`` is the run's target label when it differs from ``target.label`` (matched
+    budgets), so results group under the label the config asked for.
+    """
     out_dir = Path(out_dir)
     load_pruner_modules(spec.get("pruner_modules", []))
     pruner = build_pruner(spec.get("pruner", method), spec.get("method_options", {}))
@@ -87,7 +105,7 @@ def run_prune(
         "pruner": pruner.name,
         "granularity": pruner.granularity,
         "citation": pruner.citation,
-        "target": {"label": target.label, **target.__dict__},
+        "target": {"label": label or target.label, **target.__dict__},
         "seed": seed,
         "timings": outcome.timings,
         "activations_cached": pruner.needs_activations and activations_path is not None,

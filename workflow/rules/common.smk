@@ -1,7 +1,14 @@
 # Shared helpers: the validated config, result paths, and the JSON spec each step reads.
 import json
 
-from snacs.config import pruner_name, runs, step_spec, validate_config
+from snacs.config import (
+    MATCH_PREFIX,
+    parse_matched_label,
+    pruner_name,
+    runs,
+    step_spec,
+    validate_config,
+)
 from snacs.pipeline.prune import needs_activations
 
 CFG = validate_config(config)
@@ -14,7 +21,7 @@ TRAIN_THREADS = min(4, workflow.cores)
 wildcard_constraints:
     benchmark=r"[A-Za-z0-9_]+",
     method=r"[A-Za-z0-9_]+",
-    target=r"(params|flops|share)\d+-(layerwise|global)",
+    target=r"((match-(params|flops)-(layerwise|global)-of-)?(params|flops|share)\d+-(layerwise|global))",
     seed=r"\d+",
 
 

@@ -5,7 +5,20 @@ def prune_inputs(wildcards):
     inputs = {"dense": f"{R}/{wildcards.benchmark}/dense/best.pt"}
     if needs_activations(pruner_name(CFG, wildcards.method), CFG["pruner_modules"]):
         inputs["activations"] = f"{R}/{wildcards.benchmark}/activations.pt"
+    if wildcards.target.startswith(MATCH_PREFIX):
+        reference = RUN_DIR.format(
+            benchmark=wildcards.benchmark,
+            method=CFG["matched_budget"]["reference"],
+            target=parse_matched_label(wildcards.target)[2],
+            seed=wildcards.seed,
+        )
+        inputs["reference"] = f"{R}/pruned/{reference}/prune.json"
     return inputs
+
+
+def optional_flag(flag, key):
+    """Params function: ``flag path`` when the rule has input ``key``, else nothing."""
+    return lambda wildcards, input: f"{flag} {input[key]}" if key in input.keys() else ""
 
 
 rule prune:
@@ -17,9 +30,8 @@ rule prune:
     params:
         spec=spec("prune"),
         out=lambda w: f"{R}/pruned/{RUN_DIR.format(**w)}",
-        activations=lambda w, input: f"--activations {input.activations}"
-        if "activations" in input.keys()
-        else "",
+        activations=optional_flag("--activations", "activations"),
+        reference=optional_flag("--reference", "reference"),
     # Every core, so no other job disturbs the measured scoring time.
     threads: workflow.cores
     log:
@@ -27,7 +39,7 @@ rule prune:
     shell:
         "snacs prune --spec {params.spec:q} --method {wildcards.method} "
         "--target {wildcards.target} --seed {wildcards.seed} --dense {input.dense} "
-        "{params.activations} --out {params.out} --threads {threads} --no-progress "
+        "{params.activations} {params.reference} --out {params.out} --threads {threads} --no-progress "
         "> {log} 2>&1"
 
 
