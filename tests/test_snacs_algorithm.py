@@ -1,0 +1,148 @@
+"""The SNACS pruner's parts (groups, weight term, limits, sensitivity, plans) and the whole."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from snacs.algorithm.acmi import PairScores
+from snacs.algorithm.constraints import limit_grid, local_threshold, upper_limit
+from snacs.algorithm.pruner import SnacsOptions
+from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
+from snacs.algorithm.weights import connection_strength, group_means, normalisation_range, phi
+from snacs.errors import ConfigError
+from snacs.models import build_model
+from snacs.pruning.connections import connection_plan
+from snacs.pruning.context import PruneContext
+from snacs.pruning.graph import trace_layer_graph
+from snacs.pruning.groups import group_ids
+from snacs.pruning.pruner import build_pruner, load_pruner_modules
+from snacs.pruning.run import run_pruner
+from snacs.pruning.target import Target
+from tests.conftest import randomise_norms
+
+
+def test_group_ids_are_contiguous_and_near_equal():
+    assert group_ids(8, 4).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert group_ids(5, 10).tolist() == [0, 1, 2, 3, 4]  # more groups than filters
+    assert torch.bincount(group_ids(10, 3)).tolist() == [4, 3, 3]
+
+
+def test_weight_term_is_normalised_kernel_mean_per_group():
+    weight = torch.arange(2 * 4 * 3 * 3, dtype=torch.float).reshape(2, 4, 3, 3)
+    strength = connection_strength(weight, 0.0, float(weight.max()))
+    assert strength.shape == (2, 4)
+    assert strength.min() >= 0 and strength.max() <= 1
+    assert strength[0, 0].item() == pytest.approx(weight[0, 0].mean().item() / weight.max().item())
+    means = group_means(strength, torch.tensor([0, 0]), torch.tensor([0, 0, 1, 1]))
+    assert means.shape == (1, 2)
+    assert means[0, 1].item() == pytest.approx(strength[:, 2:].mean().item())
+    linear = torch.ones(3, 8)
+    assert connection_strength(linear, 0.0, 2.0, features_per_channel=4).shape == (3, 2)
+    assert phi("exp_weight", torch.zeros(1)).item() == 1.0
+    with pytest.raises(ConfigError):
+        phi("cube", torch.zeros(1))
+
+
+def test_state_dict_range_covers_buffers():
+    model = build_model("vgg16_cifar", 10, width_mult=0.125)
+    model.features[1].running_var.fill_(7.0)
+    assert normalisation_range(model, "state_dict")[1] >= 7.0
+    assert normalisation_range(model, "conv_linear")[1] < 7.0
+
+
+def test_upper_limit_rule_and_grid():
+    grid = limit_grid(5.0)
+    assert grid[0] == 0.01 and grid[-1] == 0.96 and len(grid) == 20
+    accuracies = np.linspace(1.0, 0.0, len(grid))  # accuracy falls as pruning grows
+    # floor = 1 - 0.7 * 1 = 0.3: the last grid point with accuracy >= 0.3
+    expected = max(q for q, a in zip(grid, accuracies, strict=True) if a >= 0.3 - 1e-12)
+    assert upper_limit(accuracies, grid, 0.7) == expected
+    # unique sorted [1, 2, 3]: index round(0.34 * 3) = 1
+    assert local_threshold(torch.tensor([3.0, 1.0, 2.0, 2.0]), 0.34) == 2.0
+
+
+def test_sensitivity_protects_the_groups_consumers_lean_on():
+    model = build_model("mlp_mnist", 10, in_features=16, hidden=[8, 6])
+    graph = trace_layer_graph(model)
+    with torch.no_grad():
+        model.fc2.weight.fill_(-0.1)
+        model.fc2.weight[:, 3] = 1.0  # every consumer leans on fc1's filter 3
+    ids = group_ids(8, 8)
+    scores = group_sensitivity(model, graph, "fc1", ids, normalisation_range(model, "conv_linear"))
+    assert scores.argmax().item() == 3
+    assert protected_groups(scores, "mean_std", "high", k=2.0).nonzero().flatten().tolist() == [3]
+    assert not protected_groups(scores, "mean_std", "low", k=2.0)[3]
+    assert protected_groups(scores, "fraction", "high", fraction=0.25).sum() == 2
+    assert not protected_groups(scores, "none", "high").any()
+    last = group_sensitivity(model, graph, "fc3", group_ids(10, 10), (0.0, 1.0))
+    assert torch.all(last == 1)
+
+
+def _random_pairs(model, graph, groups=4, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    pairs = {}
+    for node in graph:
+        if node.parents[0] == "<input>":
+            continue
+        child_ids = group_ids(node.out_channels, groups)
+        parent_ids = group_ids(node.in_channels // node.features_per_channel, groups)
+        rho = torch.rand(int(child_ids.max()) + 1, int(parent_ids.max()) + 1, generator=generator)
+        pairs[node.name] = PairScores(node.name, rho, child_ids, parent_ids, rho, rho)
+    return pairs
+
+
+@pytest.mark.parametrize("share", [0.3, 0.6, 0.95])
+def test_plans_respect_caps_and_protection(share):
+    model = randomise_norms(build_model("vgg16_cifar", 10, width_mult=0.125))
+    graph = trace_layer_graph(model)
+    pairs = _random_pairs(model, graph)
+    caps = {name: 0.2 + 0.05 * i for i, name in enumerate(pairs)}
+    protected = {name: torch.arange(len(p.rho)) == 1 for name, p in pairs.items()}
+    plan = connection_plan(
+        "snacs", pairs, caps, protected, Target(share, "share", "global"), model, None
+    )
+    for name, pair in pairs.items():
+        mask = plan.masks[f"{name}.weight"]
+        pruned_share = 1 - mask.float().mean().item()
+        assert pruned_share <= caps[name] + 1e-9
+        protected_rows = (pair.child_ids == 1).nonzero().flatten()
+        assert mask[protected_rows].all()
+    assert plan.info["global_share"] == share and plan.info["target_met"]
+
+
+def test_options_are_validated():
+    with pytest.raises(ConfigError, match="max_layer_share"):
+        SnacsOptions(max_layer_share=1.5)
+    with pytest.raises(ConfigError, match="estimator"):
+        SnacsOptions(estimator={"bandwidth": 3})
+    assert SnacsOptions(estimator={"method": "chain"}).edge_options().method == "chain"
+
+
+@pytest.fixture(scope="module")
+def small_context():
+    load_pruner_modules()
+    torch.manual_seed(0)
+    model = randomise_norms(build_model("resnet_cifar", 10, depth=8, width_mult=0.5))
+    data = TensorDataset(torch.randn(120, 3, 32, 32), torch.arange(120) % 10)
+    return PruneContext(model, (3, 32, 32), 10, data, progress=False)
+
+
+@pytest.mark.parametrize("method", ["snacs", "snacs_filter"])
+def test_snacs_end_to_end_on_a_residual_network(small_context, method):
+    ctx = small_context
+    pruner = build_pruner(method, {"groups": 4, "constraint_step_percent": 25.0})
+    first = run_pruner(pruner, ctx, Target(0.2, "flops", "global"))
+    second = run_pruner(pruner, ctx, Target(0.2, "flops", "global"))
+    for name, mask in first.plan.masks.items():
+        assert torch.equal(mask, second.plan.masks[name]), "SNACS must be deterministic"
+    assert ctx.cost.reduction(first.plan.masks, "flops") >= 0.2 or not first.plan.info.get(
+        "target_met", True
+    )
+    extra = first.scores.extra
+    # Residual data flow: a conv after an addition is paired with its real (merged) input.
+    merged = [n for n in ctx.graph.merged_input_layers() if n in extra["pairs"]]
+    assert merged
+    for name in merged:
+        assert extra["pairs"][name].parent_ids.numel() == ctx.graph[name].in_channels
+    assert set(extra["timings"]) == {"acmi_seconds", "constraint_seconds", "sensitivity_seconds"}
