@@ -48,13 +48,22 @@ def score_pair(
     parent_signal: str,
     estimator: EdgeOptions,
     device: torch.device,
+    workers: int = 1,
 ) -> PairScores:
     child_acts = activations.layers[node.name]
     parent_acts = parent_activations(activations, node, parent_signal)
     child_ids = group_ids(node.out_channels, child_groups)
     parent_ids = group_ids(parent_acts.shape[1], parent_groups)
     cmi = torch.as_tensor(
-        edge_cmi_matrix(child_acts, child_ids, parent_acts, parent_ids, estimator, device=device)
+        edge_cmi_matrix(
+            child_acts,
+            child_ids,
+            parent_acts,
+            parent_ids,
+            estimator,
+            device=device,
+            workers=workers,
+        )
     )
     strength = connection_strength(module.weight, *weight_range, node.features_per_channel)
     means = group_means(strength, child_ids, parent_ids)

@@ -52,6 +52,8 @@ class SnacsOptions:
     sensitivity / sensitivity_direction / sensitivity_k / protect_fraction: which child
         groups are protected (rule mean_std|fraction|none, direction high|low).
     global_share: fixed global threshold share; None searches it to meet the target.
+    workers: parent groups scored concurrently; None means one per torch CPU thread (each
+        worker then runs single-threaded, which uses the cores far better), 1 on a GPU.
     """
 
     groups: int = 64
@@ -69,6 +71,7 @@ class SnacsOptions:
     sensitivity_k: float = 2.0
     protect_fraction: float = 0.0
     global_share: float | None = None
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.groups < 1:
@@ -98,27 +101,35 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> Scores:
     weight_range = normalisation_range(ctx.model, options.weight_normalisation)
     estimator = options.edge_options()
     pairs: dict[str, PairScores] = {}
-    started = time.perf_counter()
-    for node in scored_children(ctx.graph):
-        parent_groups = group_count(
-            node.parents[0] if not node.merged_input else node.name,
-            options.groups,
-            options.layer_groups,
-        )
-        pairs[node.name] = score_pair(
-            node,
-            ctx.model.get_submodule(node.name),
-            activations,
-            child_groups=node.out_channels
-            if node.is_output
-            else group_count(node.name, options.groups, options.layer_groups),
-            parent_groups=parent_groups,
-            phi_name=options.phi,
-            weight_range=weight_range,
-            parent_signal=options.parent_signal,
-            estimator=estimator,
-            device=ctx.device,
-        )
+    workers = options.workers or (torch.get_num_threads() if ctx.device.type == "cpu" else 1)
+    threads = torch.get_num_threads()
+    if workers > 1:
+        torch.set_num_threads(1)
+    try:
+        started = time.perf_counter()
+        for node in scored_children(ctx.graph):
+            parent_groups = group_count(
+                node.parents[0] if not node.merged_input else node.name,
+                options.groups,
+                options.layer_groups,
+            )
+            pairs[node.name] = score_pair(
+                node,
+                ctx.model.get_submodule(node.name),
+                activations,
+                child_groups=node.out_channels
+                if node.is_output
+                else group_count(node.name, options.groups, options.layer_groups),
+                parent_groups=parent_groups,
+                phi_name=options.phi,
+                weight_range=weight_range,
+                parent_signal=options.parent_signal,
+                estimator=estimator,
+                device=ctx.device,
+                workers=workers,
+            )
+    finally:
+        torch.set_num_threads(threads)
     acmi_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
