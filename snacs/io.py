@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from snacs.errors import CheckpointError
@@ -57,10 +58,27 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
 
 
+def plain(obj: Any) -> Any:
+    """``obj`` with numpy scalars and arrays turned into Python values, tensors kept.
+
+    ``weights_only`` loading accepts tensors and plain containers only; a numpy float
+    slipped into some metadata would otherwise make the whole file unreadable.
+    """
+    if isinstance(obj, dict):
+        return {key: plain(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(plain(value) for value in obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
     """Save a dict of tensors and plain values atomically (loadable with weights_only)."""
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        torch.save(plain(payload), tmp)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:

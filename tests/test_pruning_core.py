@@ -225,3 +225,11 @@ def test_activation_cache_round_trip_keeps_merged_inputs(tmp_path):
     for name, values in collected.inputs.items():
         torch.testing.assert_close(loaded.inputs[name], values)
     torch.testing.assert_close(loaded.labels, collected.labels)
+
+
+def test_plan_metadata_with_numpy_values_stays_loadable(tmp_path):
+    import numpy as np
+
+    plan = PruningPlan("x", "connection", {}, {"cap": np.float64(0.5), "curve": np.ones(2)})
+    plan.save(tmp_path / "plan.pt")
+    assert PruningPlan.load(tmp_path / "plan.pt").info == {"cap": 0.5, "curve": [1.0, 1.0]}

@@ -45,10 +45,27 @@ def finished_run(tmp_path_factory):
 def test_tables_hold_every_run_with_sane_numbers(finished_run):
     table = pd.read_csv(finished_run / "results/tables/main.csv")
     assert set(table["benchmark"]) == {"synth_vgg", "digits_mlp"}
-    assert set(table["method"]) == {"l1", "random"}
-    assert len(table) == 4 and (table["seeds"] == 1).all()
-    assert table["flops_reduction_pct_mean"].between(50, 60).all()
-    assert table["slim_flops_reduction_pct_mean"].between(50, 60).all()
+    every_pruner = {
+        "snacs",
+        "snacs_filter",
+        "mint",
+        "l1",
+        "random",
+        "nisp",
+        "thinet",
+        "hrank",
+        "chip",
+        "taylor",
+    }
+    assert set(table[table["benchmark"] == "digits_mlp"]["method"]) == every_pruner
+    assert set(table[table["benchmark"] == "synth_vgg"]["method"]) == {"snacs", "l1", "random"}
+    assert len(table) == 13 and (table["seeds"] == 1).all()
+    filters = table[table["granularity"] == "filter"]
+    assert filters["flops_reduction_pct_mean"].between(50, 60).all()
+    assert filters["slim_flops_reduction_pct_mean"].between(50, 60).all()
+    connections = table[table["granularity"] == "connection"]
+    assert set(connections["method"]) == {"snacs", "mint"}
+    assert connections["params_reduction_pct_mean"].between(1, 61).all()
     assert table["pruned_top1_mean"].between(0, 100).all()
     for _, block in table.groupby("benchmark"):
         assert block["baseline_top1_mean"].nunique() == 1

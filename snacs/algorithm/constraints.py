@@ -96,4 +96,4 @@ def upper_limit(accuracies: np.ndarray, grid: list[float], alpha: float) -> floa
     """Largest share whose accuracy is at least max - alpha * (max - min)."""
     floor = accuracies.max() - alpha * (accuracies.max() - accuracies.min())
     allowed = [q for q, acc in zip(grid, accuracies, strict=True) if acc >= floor]
-    return max(allowed)
+    return float(max(allowed))
