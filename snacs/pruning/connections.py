@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from snacs.pruning.plan import PruningPlan
-from snacs.pruning.target import CostModel, Target
+from snacs.pruning.target import CostModel, Target, first_step_meeting
 
 
 @dataclass
@@ -100,14 +100,7 @@ def share_for_target(
 
     if achieved(1000) < target.fraction:
         return 1.0
-    low, high = 0, 1000
-    while low < high:
-        mid = (low + high) // 2
-        if achieved(mid) >= target.fraction:
-            high = mid
-        else:
-            low = mid + 1
-    return low / 1000
+    return first_step_meeting(achieved, target.fraction, 1000) / 1000
 
 
 def pruned_shares(masks: Mapping[str, torch.Tensor]) -> dict[str, float]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -99,6 +99,22 @@ class CostModel:
         return 1.0 - self.macs(masks) / self.total_macs
 
 
+def first_step_meeting(achieved: Callable[[int], float], fraction: float, steps: int) -> int:
+    """Smallest step in [0, steps] whose ``achieved`` reduction reaches ``fraction``.
+
+    ``achieved`` must grow with the step (more removed, more saved), so bisection needs
+    only log2(steps) evaluations of the masks.
+    """
+    low, high = 0, steps
+    while low < high:
+        mid = (low + high) // 2
+        if achieved(mid) >= fraction:
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
 def select_filters(
     scores: Mapping[str, torch.Tensor],
     target: Target,
@@ -178,14 +194,8 @@ def select_filters(
         )
         chosen = {name: channels for name, channels in removal(steps).items() if channels}
         return chosen, filter_masks(model, graph, chosen), False
-    low, high = 0, steps
-    while low < high:
-        mid = (low + high) // 2
-        if achieved(mid) >= target.fraction:
-            high = mid
-        else:
-            low = mid + 1
-    chosen = {name: channels for name, channels in removal(low).items() if channels}
+    step = first_step_meeting(achieved, target.fraction, steps)
+    chosen = {name: channels for name, channels in removal(step).items() if channels}
     return chosen, filter_masks(model, graph, chosen), True
 
 
