@@ -15,7 +15,8 @@ CFG = validate_config(config)
 R = CFG["results_dir"]
 RUNS = runs(CFG)
 BENCHMARKS = list(CFG["benchmarks"])
-TRAIN_THREADS = min(4, workflow.cores)
+# Half the cores per training job, so two jobs overlap their single-threaded start-up.
+TRAIN_THREADS = max(1, min(4, workflow.cores // 2))
 
 
 wildcard_constraints:
