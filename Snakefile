@@ -1,4 +1,5 @@
-# snacs workflow: dense -> prune (timed) -> finetune -> evaluate -> tables -> figures -> results/all.
+# snacs workflow: dense -> prune (timed) -> finetune -> evaluate -> tables -> figures -> results/all,
+# plus the side studies of the paper (speed, estimator accuracy, compression per layer).
 # Run `snakemake --cores 8 results/all` (paper config) or add `--configfile config/demo.yaml`.
 from snakemake.utils import min_version
 
@@ -14,4 +15,5 @@ if not config:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dense.smk"
 include: "workflow/rules/prune.smk"
+include: "workflow/rules/studies.smk"
 include: "workflow/rules/report.smk"

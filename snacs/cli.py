@@ -192,7 +192,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_tables(args: argparse.Namespace) -> None:
     from snacs.report.tables import write_tables
 
-    write_tables(args.results, args.out_dir, args.tolerance_pp, args.compression)
+    write_tables(args.results, args.out_dir, args.tolerance_pp, args.compression, args.published)
+
+
+def cmd_timings(args: argparse.Namespace) -> None:
+    from snacs.report.tables import write_timing_tables
+
+    write_timing_tables(args.prune_json, args.out_dir)
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
@@ -212,8 +218,111 @@ def cmd_report(args: argparse.Namespace) -> None:
         config = validate_config(json.loads(args.config_json))
     else:
         config = load_config(args.configfile)
+    from snacs.pipeline.provenance import provenance as run_provenance
+    from snacs.report.html import StudyOutputs
+
     provenance = {Path(p).parent.parent.name: read_json(p)["provenance"] for p in args.dense_json}
-    write_report(args.out, args.summary, args.selected, args.figures, config, provenance)
+    studies = StudyOutputs(
+        reported_csv=args.reported,
+        timings_csv=args.timings,
+        layer_figures=[Path(f) for f in args.layer_figures if Path(f).suffix == ".png"],
+        speed_summary_csv=args.speed_summary,
+        speed_raw_csv=args.speed_raw,
+        speed_figure=args.speed_figure,
+        estimator_summary_csv=args.estimator_summary,
+        estimator_figure=args.estimator_figure,
+        run_provenance=run_provenance(),
+    )
+    write_report(
+        args.out, args.summary, args.selected, args.figures, config, provenance, studies=studies
+    )
+
+
+def _study_section(args: argparse.Namespace, study: str) -> tuple[dict, dict | None]:
+    """(study config section, benchmark step spec or None) from --spec or --config."""
+    from snacs.config import load_config, step_spec
+    from snacs.studies.speed import speed_benchmark
+
+    if args.spec:
+        try:
+            spec = json.loads(args.spec)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--spec is not valid JSON: {exc}") from exc
+        return spec["study"], spec.get("benchmark")
+    if not args.config:
+        raise ConfigError("give either --spec JSON or --config FILE")
+    config = load_config(args.config)
+    section = config["studies"][study]
+    if study != "speed":
+        return section, None
+    if getattr(args, "benchmark", None):
+        section = {**section, "benchmark": args.benchmark}
+    name = speed_benchmark({**config, "studies": {**config["studies"], "speed": section}})
+    return section, step_spec(config, name, "activations")
+
+
+def cmd_speed(args: argparse.Namespace) -> None:
+    from snacs.io import write_text
+    from snacs.studies import speed
+
+    section, spec = _study_section(args, "speed")
+    settings = speed.SpeedSettings.from_config(section)
+    device = _device(args)
+    if speed.weights_source(settings.weights, spec) == "trained":
+        if not (args.dense and args.activations):
+            raise ConfigError(
+                f"the speed study reads the trained {spec['name']} model: give --dense "
+                "(dense/best.pt) and --activations (activations.pt), or set weights: random"
+            )
+        pair = speed.pair_from_trained(spec, args.dense, args.activations, settings)
+    else:
+        pair = speed.pair_from_random_init(spec, settings, device, not args.no_progress)
+    raw = speed.run_speed_study(pair, settings, device, not args.no_progress)
+    write_text(args.out, raw.to_csv(index=False))
+    summary = speed.summarise_speed(raw)
+    print(speed.setup_summary(raw))
+    print(summary.to_string(index=False))
+
+
+def cmd_speed_report(args: argparse.Namespace) -> None:
+    from snacs.report.study_figures import speed_figure
+    from snacs.studies.speed import claim_summary, write_speed_tables
+
+    table = write_speed_tables(args.raw, args.paper, args.out_dir)
+    speed_figure(table, args.figure)
+    print(claim_summary(table))
+
+
+def cmd_estimator(args: argparse.Namespace) -> None:
+    from snacs.io import write_text
+    from snacs.studies.estimator_accuracy import EstimatorSettings, run_estimator_study
+
+    section, _ = _study_section(args, "estimator")
+    raw = run_estimator_study(EstimatorSettings.from_config(section), not args.no_progress)
+    write_text(args.out, raw.to_csv(index=False))
+
+
+def cmd_estimator_report(args: argparse.Namespace) -> None:
+    from snacs.report.study_figures import estimator_figure
+    from snacs.studies.estimator_accuracy import write_estimator_tables
+
+    estimator_figure(write_estimator_tables(args.raw, args.paper, args.out_dir), args.figure)
+
+
+def cmd_layer_compression(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from snacs.io import read_json, write_text
+    from snacs.report.study_figures import layer_compression_figure
+    from snacs.report.tables import layer_compression
+
+    dense = read_json(args.dense_json)
+    table = layer_compression(args.prune_json, pd.read_csv(args.selected), dense, args.methods)
+    write_text(args.out_csv, table.to_csv(index=False))
+    paper = pd.read_csv(args.paper) if args.paper else None
+    if paper is not None:
+        paper = paper[paper["benchmark"] == dense["spec"]["name"]]
+    layer_compression_figure(table, paper, dense["spec"]["title"], args.figure)
 
 
 def _add_step_arguments(parser: argparse.ArgumentParser) -> None:
@@ -286,6 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out-dir", required=True, help="writes main.* and selected.* there")
     sub.add_argument("--tolerance-pp", type=float, default=0.5)
     sub.add_argument("--compression", choices=["params", "flops"], default="params")
+    sub.add_argument("--published", help="published results CSV shown beside ours")
+    sub = command("timings", cmd_timings, "per-benchmark pruner timing tables from prune.json")
+    sub.add_argument("--prune-json", nargs="+", required=True)
+    sub.add_argument("--out-dir", required=True, help="writes timings.{csv,md,tex} there")
     sub = command("figures", cmd_figures, "accuracy-vs-FLOPs figure of one benchmark")
     sub.add_argument("--summary", required=True)
     sub.add_argument("--benchmark", required=True)
@@ -298,7 +411,58 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--selected", required=True)
     sub.add_argument("--figures", nargs="*", default=[])
     sub.add_argument("--dense-json", nargs="*", default=[])
+    sub.add_argument("--reported", help="reported.csv (published rows beside ours)")
+    sub.add_argument("--timings", help="timings.csv")
+    sub.add_argument("--layer-figures", nargs="*", default=[])
+    sub.add_argument("--speed-summary", help="speed_summary.csv of the speed study")
+    sub.add_argument("--speed-raw", help="speed.csv (raw timings: the setup it records)")
+    sub.add_argument("--speed-figure", help="speed study figure (PNG)")
+    sub.add_argument("--estimator-summary", help="estimator_summary.csv")
+    sub.add_argument("--estimator-figure", help="estimator study figure (PNG)")
     sub.add_argument("--out", required=True)
+
+    sub = command("speed", cmd_speed, "time SNACS and MINT scoring one layer pair (§9.2)")
+    sub.add_argument("--spec", help="JSON with the study section and benchmark (workflow use)")
+    sub.add_argument("--config", help="config YAML (instead of --spec)")
+    sub.add_argument("--benchmark", help="override studies.speed.benchmark (with --config)")
+    sub.add_argument("--dense", help="dense checkpoint (weights: trained)")
+    sub.add_argument("--activations", help="activation cache (weights: trained)")
+    sub.add_argument("--out", required=True, help="raw timings CSV")
+    sub.add_argument(
+        "--device",
+        default=os.environ.get("SNACS_DEVICE", "auto"),
+        help="cpu, cuda, cuda:N or auto (default: $SNACS_DEVICE or auto)",
+    )
+    sub.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    sub.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    sub = command("speed-report", cmd_speed_report, "speed study tables and figure")
+    sub.add_argument("--raw", required=True, help="raw timings CSV from snacs speed")
+    sub.add_argument("--paper", required=True, help="paper_figures/speed_paper.csv")
+    sub.add_argument("--out-dir", required=True, help="writes speed_summary.csv, speed.md/.tex")
+    sub.add_argument("--figure", nargs="+", required=True, help="figure files (.png, .pdf)")
+    sub = command(
+        "estimator-accuracy", cmd_estimator, "bias and MSE of ACMI on Gaussian cases (§9.4)"
+    )
+    sub.add_argument("--spec", help="JSON with the study section (workflow use)")
+    sub.add_argument("--config", help="config YAML (instead of --spec)")
+    sub.add_argument("--out", required=True, help="raw estimates CSV")
+    sub.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    sub.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    sub = command("estimator-report", cmd_estimator_report, "estimator study tables and figure")
+    sub.add_argument("--raw", required=True, help="raw estimates CSV")
+    sub.add_argument("--paper", required=True, help="paper_figures/estimator_accuracy_paper.csv")
+    sub.add_argument("--out-dir", required=True, help="writes estimator_summary.csv, .md, .tex")
+    sub.add_argument("--figure", nargs="+", required=True, help="figure files (.png, .pdf)")
+    sub = command(
+        "layer-compression", cmd_layer_compression, "per-layer pruned % of chosen runs (§9.3)"
+    )
+    sub.add_argument("--prune-json", nargs="+", required=True, help="prune.json (plan.pt beside)")
+    sub.add_argument("--selected", required=True, help="selected.csv from snacs tables")
+    sub.add_argument("--dense-json", required=True, help="the benchmark's dense.json")
+    sub.add_argument("--methods", nargs="+", required=True)
+    sub.add_argument("--paper", help="paper_figures/layer_compression_paper.csv")
+    sub.add_argument("--out-csv", required=True)
+    sub.add_argument("--figure", nargs="+", required=True, help="figure files (.png, .pdf)")
     return parser
 
 

@@ -2,12 +2,19 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from snacs.report.figures import accuracy_vs_flops
-from snacs.report.html import write_report
-from snacs.report.tables import load_rows, select_operating_points, summarise, write_tables
+from snacs.report.html import StudyOutputs, write_report
+from snacs.report.tables import (
+    load_rows,
+    select_operating_points,
+    summarise,
+    write_tables,
+    write_timing_tables,
+)
 
 
 def _row(path, method, target, seed, top1, flops, params=None):
@@ -82,3 +89,136 @@ def test_written_tables_figure_and_report(result_files, tmp_path):
     page = report.read_text()
     assert "Selected operating points" in page and page.count("<table") == 2
     assert "data:image/png;base64," in page
+
+
+def test_latex_tables_and_published_rows_beside_ours(result_files, tmp_path):
+    published = tmp_path / "published.csv"
+    published.write_text(
+        "benchmark,method,params_pruned_pct,flops_pruned_pct,top1,baseline_top1,memory_mb,"
+        "source,note\n"
+        "b1,MINT,83.46,,93.43,93.98,9.020,MINT table,\n"
+        "elsewhere,GAL,82.20,,93.42,,,MINT table,own baseline\n"
+    )
+    out = tmp_path / "tables"
+    write_tables(result_files, out, tolerance_pp=0.5, compression="flops", published=published)
+    tex = (out / "main.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 1
+    assert r"flops30-layerwise" in tex and r"89.70 $\pm$ 0.14" in tex
+    assert r"\caption{Bench One: every run.}" in tex and "_" not in tex.replace(r"\_", "")
+    reported = pd.read_csv(out / "reported.csv")
+    assert list(
+        zip(reported["benchmark"], reported["method"], reported["status"], strict=True)
+    ) == [
+        ("b1", "l1", "reproduced (this run)"),
+        ("b1", "MINT", "reported, not reproduced"),
+        ("elsewhere", "GAL", "reported, not reproduced"),
+    ]
+    markdown = (out / "reported.md").read_text()
+    assert "### Bench One" in markdown and "### elsewhere (not run here)" in markdown
+    assert "| MINT | reported, not reproduced | – | 83.46 | – | 93.43 | 93.98 | 9.020 |" in markdown
+    assert (out / "selected.tex").is_file() and (out / "reported.tex").is_file()
+
+
+def _prune_json(root, benchmark, method, seed, score):
+    path = root / "pruned" / benchmark / method / "flops50-layerwise" / f"seed{seed}" / "prune.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        json.dumps(
+            {
+                "method": method,
+                "pruner": method,
+                "granularity": "connection",
+                "target": {"label": "flops50-layerwise"},
+                "seed": seed,
+                "timings": {"score_seconds": score, "activation_seconds": 2.0, "plan_seconds": 0.1},
+                "provenance": {"hardware": {"device": "cpu", "torch_threads": 2}},
+            }
+        )
+    )
+    return path
+
+
+def test_timing_tables_per_benchmark_and_pruner(tmp_path):
+    paths = [
+        _prune_json(tmp_path, "b1", "snacs", 0, 1.0),
+        _prune_json(tmp_path, "b1", "snacs", 1, 3.0),
+        _prune_json(tmp_path, "b2", "mint", 0, 40.0),
+    ]
+    table = write_timing_tables(paths, tmp_path / "tables")
+    snacs = table[table["method"] == "snacs"].iloc[0]
+    assert (snacs["benchmark"], snacs["runs"]) == ("b1", 2)
+    assert snacs["score_seconds_mean"] == pytest.approx(2.0)
+    assert snacs["score_seconds_std"] == pytest.approx(np.sqrt(2.0))
+    markdown = (tmp_path / "tables" / "timings.md").read_text()
+    assert "### b2" in markdown and "| mint | mint | connection | 1 | 40.000 | 2.000 |" in markdown
+    tex = (tmp_path / "tables" / "timings.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == 2 and r"2.000 $\pm$ 1.414" in tex
+
+
+def test_report_holds_every_study_section(result_files, tmp_path):
+    out = tmp_path / "tables"
+    write_tables(result_files, out)
+    timings = write_timing_tables([_prune_json(tmp_path, "b1", "snacs", 0, 1.0)], out)
+    assert len(timings) == 1
+    speed_summary = tmp_path / "speed_summary.csv"
+    pd.DataFrame(
+        {
+            "groups": [16],
+            "mint_mean": [10.0],
+            "mint_std": [1.0],
+            "mint_runs": [2],
+            "paper_mint_mean": [1161.51],
+            "snacs_phi_one_mean": [0.5],
+            "snacs_phi_one_std": [0.1],
+            "snacs_phi_one_runs": [2],
+            "paper_snacs_phi_one_mean": [45.56],
+            "speedup_one": [20.0],
+            "min_speedup": [20.0],
+            "paper_speedup_one": [25.5],
+            "paper_min_speedup": [25.5],
+        }
+    ).to_csv(speed_summary, index=False)
+    estimator_summary = tmp_path / "estimator_summary.csv"
+    pd.DataFrame(
+        {
+            "sweep": ["samples"],
+            "setting": [500],
+            "phi": ["one"],
+            "cases": [3],
+            "truth_mean": [0.4],
+            "bias": [0.01],
+            "mse": [0.002],
+            "paper_mse": [0.013949],
+        }
+    ).to_csv(estimator_summary, index=False)
+    figure = tmp_path / "fig.png"
+    accuracy_vs_flops(pd.read_csv(out / "main.csv"), "b1", [figure])
+    report = tmp_path / "all"
+    studies = StudyOutputs(
+        reported_csv=out / "reported.csv",
+        timings_csv=out / "timings.csv",
+        layer_figures=[figure],
+        speed_summary_csv=speed_summary,
+        speed_figure=figure,
+        estimator_summary_csv=estimator_summary,
+        estimator_figure=figure,
+        run_provenance={"packages": {"torch": "2.x"}, "python": "3.11"},
+    )
+    write_report(
+        report, out / "main.csv", out / "selected.csv", [figure], {}, {"b1": {}}, studies=studies
+    )
+    page = report.read_text()
+    for heading in (
+        "Reproduced beside published results",
+        "Pruner timings",
+        "Compression per layer",
+        "Speed study",
+        "Estimator accuracy",
+        "Software and hardware",
+    ):
+        assert heading in page, heading
+    assert "Report built with Python 3.11, torch 2.x" in page
+    assert "Smallest measured speed-up of SNACS over MINT: 20.0×" in page
+    assert "claim holds at every measured group count" in page
+    assert page.count("data:image/png;base64,") == 4
+    assert page.count("<table") == 6  # selected, all runs, reported, timings, speed, estimator

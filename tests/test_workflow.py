@@ -33,6 +33,19 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 
+def planned_rules(workdir: Path, forced_rule: str) -> set[str]:
+    """Rules a dry run of results/all plans after forcing ``forced_rule`` to rerun."""
+    plan = snakemake(workdir, "results/all", "--forcerun", forced_rule, "--dry-run")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    rows = plan.stdout.split("Job stats:")[1].strip().splitlines()[2:]  # after the header
+    planned = set()
+    for row in rows:
+        if not row.strip():
+            break
+        planned.add(row.split()[0])
+    return planned
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("workflow")
@@ -92,12 +105,28 @@ def test_every_output_and_log_exists(finished_run):
 
 @pytest.mark.slow
 def test_regenerating_tables_reruns_no_training(finished_run):
-    plan = snakemake(finished_run, "results/all", "--forcerun", "tables", "--dry-run")
-    assert plan.returncode == 0, plan.stderr[-2000:]
-    rows = plan.stdout.split("Job stats:")[1].strip().splitlines()[2:]  # after the header
-    planned = set()
-    for row in rows:
-        if not row.strip():
-            break
-        planned.add(row.split()[0])
-    assert planned == {"tables", "figure", "all", "total"}
+    planned = planned_rules(finished_run, "tables")
+    assert planned == {"tables", "figure", "layer_compression", "all", "total"}
+
+
+@pytest.mark.slow
+def test_side_studies_reach_the_report(finished_run):
+    results = finished_run / "results"
+    speed = pd.read_csv(results / "studies/speed.csv")
+    assert set(speed["method"]) == {"mint", "snacs_phi_one", "snacs_phi_weight"}
+    assert (speed["samples"] == 100).all() and (speed["child_width"] == 512).all()
+    summary = pd.read_csv(results / "studies/speed_summary.csv")
+    assert summary.loc[summary["groups"] == 4, "min_speedup"].notna().all()
+    estimator = pd.read_csv(results / "studies/estimator_summary.csv")
+    assert set(estimator["sweep"]) == {"samples", "dimension"} and estimator["mse"].notna().all()
+    layers = pd.read_csv(results / "studies/digits_mlp_layer_compression.csv")
+    assert set(layers["method"]) == {"snacs", "mint"} and layers["pruned_pct"].between(0, 100).all()
+    for name in ("speed", "estimator_accuracy", "synth_vgg_layer_compression"):
+        assert (results / f"figures/{name}.png").stat().st_size > 1000
+    for name in ("main", "selected", "reported", "timings"):
+        assert (results / f"tables/{name}.tex").read_text().count(r"\begin{tabular}") >= 1
+    assert "reported, not reproduced" in (results / "tables/reported.md").read_text()
+    report = (results / "all").read_text()
+    for heading in ("Speed study", "Estimator accuracy", "Compression per layer", "Pruner timings"):
+        assert heading in report
+    assert planned_rules(finished_run, "speed_report") == {"speed_report", "all", "total"}

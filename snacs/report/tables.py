@@ -1,17 +1,20 @@
 """Result tables: one row per (benchmark, method, target), mean and std over seeds.
 
 Built from the per-run JSON files alone, so regenerating tables is cheap and never
-re-runs training or pruning.
+re-runs training or pruning. Every table is written as CSV (all digits), Markdown and
+LaTeX (the same rounded cells), plus the published rows of ``paper_figures/`` beside the
+reproduced ones, a per-pruner timing table, and the per-layer compression of chosen runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from snacs.io import read_json, write_text
+from snacs.report import latex
 
 METRICS = {
     "baseline_top1": "Baseline top-1 (%)",
@@ -63,27 +66,50 @@ def _cell(mean: float, std: float, seeds: int, digits: int) -> str:
     return f"{text} ± {std:.{digits}f}" if seeds > 1 else text
 
 
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub-flavoured Markdown table of display strings."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def summary_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Headers and display rows of one benchmark's summary (shared by Markdown and LaTeX)."""
+    headers = ["Method", "Granularity", "Target", "Seeds", *METRICS.values()]
+    rows = []
+    for _, r in block.iterrows():
+        cells = [r["method"], r["granularity"], r["target"], str(r["seeds"])]
+        for metric in METRICS:
+            digits = 3 if metric.endswith("seconds") else 2
+            cells.append(_cell(r[f"{metric}_mean"], r[f"{metric}_std"], r["seeds"], digits))
+        rows.append(cells)
+    return headers, rows
+
+
 def to_markdown(summary: pd.DataFrame) -> str:
     """One Markdown table per benchmark, values as mean ± std when there are several seeds."""
     if summary.empty:
         return "No run meets the selection rule.\n"
-    parts = []
-    for title, block in summary.groupby("title", sort=False):
-        headers = ["Method", "Granularity", "Target", "Seeds", *METRICS.values()]
-        lines = [
-            f"### {title}",
-            "",
-            "| " + " | ".join(headers) + " |",
-            "|" + "---|" * len(headers),
-        ]
-        for _, r in block.iterrows():
-            cells = [r["method"], r["granularity"], r["target"], str(r["seeds"])]
-            for metric in METRICS:
-                digits = 3 if metric.endswith("seconds") else 2
-                cells.append(_cell(r[f"{metric}_mean"], r[f"{metric}_std"], r["seeds"], digits))
-            lines.append("| " + " | ".join(cells) + " |")
-        parts.append("\n".join(lines))
+    parts = [
+        f"### {title}\n\n" + markdown_table(*summary_cells(block))
+        for title, block in summary.groupby("title", sort=False)
+    ]
     return "\n\n".join(parts) + "\n"
+
+
+def to_latex(summary: pd.DataFrame, what: str) -> str:
+    """One booktabs table per benchmark with the Markdown's cells; ``what`` names the table."""
+    if summary.empty:
+        return latex.document([], f"{what}: no run meets the selection rule.")
+    tables = [
+        latex.table(
+            *summary_cells(block),
+            caption=f"{title}: {what}.",
+            label=f"tab:{latex.label_key(what)}-{latex.label_key(str(block['benchmark'].iloc[0]))}",
+        )
+        for title, block in summary.groupby("title", sort=False)
+    ]
+    return latex.document(tables, f"snacs result tables: {what}.")
 
 
 def select_operating_points(
@@ -100,17 +126,342 @@ def select_operating_points(
     return best.groupby(["benchmark", "method"], sort=False).head(1).sort_index()
 
 
+REPORTED_COLUMNS = [
+    "benchmark",
+    "title",
+    "method",
+    "status",
+    "target",
+    "params_pruned_pct",
+    "flops_pruned_pct",
+    "top1",
+    "baseline_top1",
+    "memory_mb",
+    "source",
+    "note",
+]
+REPRODUCED = "reproduced (this run)"
+REPORTED = "reported, not reproduced"
+
+
+def reported_beside_reproduced(selected: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """Per benchmark, our selected operating points followed by the published rows.
+
+    Published rows keep their numbers as printed; they come from other papers' recipes,
+    baselines and accounting, hence the explicit ``status`` on every row.
+    """
+    ours = pd.DataFrame(
+        {
+            "benchmark": selected["benchmark"],
+            "title": selected["title"],
+            "method": selected["method"],
+            "status": REPRODUCED,
+            "target": selected["target"],
+            "params_pruned_pct": selected["params_reduction_pct_mean"],
+            "flops_pruned_pct": selected["flops_reduction_pct_mean"],
+            "top1": selected["pruned_top1_mean"],
+            "baseline_top1": selected["baseline_top1_mean"],
+            "memory_mb": float("nan"),
+            "source": "snacs workflow, selected operating point (spec §7.4)",
+            "note": "",
+        }
+    )
+    titles = dict(zip(selected["benchmark"], selected["title"], strict=False))
+    theirs = published.assign(
+        title=published["benchmark"].map(lambda b: titles.get(b, f"{b} (not run here)")),
+        status=REPORTED,
+        target="",
+    )
+    frames = [ours[REPORTED_COLUMNS], theirs[REPORTED_COLUMNS]]
+    combined = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    if combined.empty:
+        return pd.DataFrame(columns=REPORTED_COLUMNS)
+    order = list(dict.fromkeys([*selected["benchmark"], *published["benchmark"]]))
+    combined["_order"] = combined["benchmark"].map(order.index)
+    combined["_status"] = (combined["status"] == REPORTED).astype(int)
+    combined = combined.sort_values(["_order", "_status"], kind="stable")
+    return combined.drop(columns=["_order", "_status"]).reset_index(drop=True)
+
+
+def _number(value: object, digits: int = 2) -> str:
+    return "–" if pd.isna(value) or value == "" else f"{float(value):.{digits}f}"
+
+
+def reported_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    headers = ["Method", "Status", "Target", "Params ↓ (%)", "FLOPs ↓ (%)", "Top-1 (%)"]
+    headers += ["Baseline top-1 (%)", "Memory (Mb)", "Source"]
+    rows = [
+        [
+            r["method"],
+            r["status"],
+            r["target"] or "–",
+            _number(r["params_pruned_pct"]),
+            _number(r["flops_pruned_pct"]),
+            _number(r["top1"]),
+            _number(r["baseline_top1"]),
+            _number(r["memory_mb"], 3),
+            r["source"],
+        ]
+        for _, r in block.fillna({"target": "", "source": ""}).iterrows()
+    ]
+    return headers, rows
+
+
+def reported_markdown(table: pd.DataFrame) -> str:
+    intro = (
+        "Rows marked **reported, not reproduced** are transcribed from papers "
+        "(`paper_figures/published_results.csv`): nobody ran them here, and their recipes, "
+        "baselines and compression accounting differ from ours. Rows marked "
+        f"*{REPRODUCED}* are this workflow's selected operating points.\n"
+    )
+    if table.empty:
+        return intro + "\nNo reproduced or published rows.\n"
+    parts = [
+        f"### {title}\n\n" + markdown_table(*reported_cells(block))
+        for title, block in table.groupby("title", sort=False)
+    ]
+    return intro + "\n" + "\n\n".join(parts) + "\n"
+
+
+def reported_latex(table: pd.DataFrame) -> str:
+    tables = [
+        latex.table(
+            *reported_cells(block),
+            caption=f"{title}: reproduced operating points and published results "
+            "(reported, not reproduced).",
+            label=f"tab:reported-{latex.label_key(str(block['benchmark'].iloc[0]))}",
+        )
+        for title, block in table.groupby("title", sort=False)
+    ]
+    return latex.document(
+        tables, "Reproduced rows beside published rows (reported, not reproduced)."
+    )
+
+
+def read_published(path: str | Path | None) -> pd.DataFrame:
+    """The published-results CSV (columns of ``paper_figures/README.md``), or no rows."""
+    columns = [c for c in REPORTED_COLUMNS if c not in ("title", "status", "target")]
+    if path is None:
+        return pd.DataFrame(columns=columns)
+    frame = pd.read_csv(path, dtype={"note": str, "source": str})
+    missing = set(columns) - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path} lacks columns {sorted(missing)}")
+    return frame[columns]
+
+
 def write_tables(
     paths: Iterable[str | Path],
     out_dir: str | Path,
     tolerance_pp: float = 0.5,
     compression: str = "params",
+    published: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Write main.{csv,md} (every run) and selected.{csv,md} (the §7.4 pick) to ``out_dir``."""
+    """Write main.*, selected.* (the §7.4 pick) and reported.* to ``out_dir``.
+
+    Each as .csv, .md and .tex; ``reported`` puts the published rows of ``published``
+    beside the selected ones.
+    """
     out_dir = Path(out_dir)
     summary = summarise(load_rows(paths))
     selected = select_operating_points(summary, tolerance_pp, compression)
-    for name, frame in (("main", summary), ("selected", selected)):
+    for name, frame, what in (
+        ("main", summary, "every run"),
+        ("selected", selected, f"selected operating points (within {tolerance_pp} pp)"),
+    ):
         write_text(out_dir / f"{name}.csv", frame.to_csv(index=False))
         write_text(out_dir / f"{name}.md", to_markdown(frame))
+        write_text(out_dir / f"{name}.tex", to_latex(frame, what))
+    reported = reported_beside_reproduced(selected, read_published(published))
+    write_text(out_dir / "reported.csv", reported.to_csv(index=False))
+    write_text(out_dir / "reported.md", reported_markdown(reported))
+    write_text(out_dir / "reported.tex", reported_latex(reported))
     return summary
+
+
+TIMINGS = {
+    "score_seconds": "Scoring (s)",
+    "activation_seconds": "Activations (s)",
+    "plan_seconds": "Planning (s)",
+}
+
+
+def _benchmark_of(prune_json: Path) -> str:
+    """Benchmark of a ``pruned/<benchmark>/<method>/<target>/seed<k>/prune.json`` path."""
+    return prune_json.parents[3].name
+
+
+def load_timings(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per pruning run: its activation, scoring and planning seconds and machine."""
+    records = []
+    for path in map(Path, paths):
+        run = read_json(path)
+        hardware = run.get("provenance", {}).get("hardware", {})
+        records.append(
+            {
+                "benchmark": _benchmark_of(path),
+                "method": run["method"],
+                "pruner": run["pruner"],
+                "granularity": run["granularity"],
+                "target": run["target"]["label"],
+                "seed": run["seed"],
+                **{k: run["timings"].get(k, 0.0) for k in TIMINGS},
+                "device": hardware.get("device", ""),
+                "threads": hardware.get("torch_threads"),
+            }
+        )
+    columns = ["benchmark", "method", "pruner", "granularity", "target", "seed", *TIMINGS]
+    return pd.DataFrame.from_records(records, columns=[*columns, "device", "threads"])
+
+
+def summarise_timings(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per benchmark and method: mean and std of each timing over all its targets and seeds.
+
+    Scoring does not depend on the target, so every run of a method repeats the same
+    work and the spread shows the timing noise.
+    """
+    keys = ["benchmark", "method", "pruner", "granularity"]
+    grouped = runs.groupby(keys, sort=False)
+    means = grouped[list(TIMINGS)].mean().add_suffix("_mean")
+    stds = grouped[list(TIMINGS)].std(ddof=1).fillna(0.0).add_suffix("_std")
+    machine = grouped[["device", "threads"]].first()
+    counts = grouped["seed"].count().rename("runs")
+    return pd.concat([counts, means, stds, machine], axis=1).reset_index()
+
+
+def timing_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    headers = ["Method", "Pruner", "Granularity", "Runs", *TIMINGS.values(), "Device", "Threads"]
+    rows = [
+        [
+            r["method"],
+            r["pruner"],
+            r["granularity"],
+            str(r["runs"]),
+            *(_cell(r[f"{k}_mean"], r[f"{k}_std"], r["runs"], 3) for k in TIMINGS),
+            str(r["device"]),
+            str(r["threads"]),
+        ]
+        for _, r in block.iterrows()
+    ]
+    return headers, rows
+
+
+TIMING_NOTE = (
+    "Scoring and planning seconds of every pruner, mean ± std over its runs (targets x "
+    "seeds). Activation seconds are the one-off collection of the shared activation cache, "
+    "reported by every pruner that reads it and 0 for pruners that do not."
+)
+
+
+def write_timing_tables(paths: Iterable[str | Path], out_dir: str | Path) -> pd.DataFrame:
+    """Write timings.{csv,md,tex}: per benchmark, every pruner's scoring and activation time."""
+    out_dir = Path(out_dir)
+    table = summarise_timings(load_timings(paths))
+    blocks = list(table.groupby("benchmark", sort=False))
+    markdown = (
+        TIMING_NOTE
+        + "\n\n"
+        + "\n\n".join(
+            f"### {name}\n\n" + markdown_table(*timing_cells(block)) for name, block in blocks
+        )
+    )
+    tex = latex.document(
+        [
+            latex.table(
+                *timing_cells(block),
+                caption=f"{name}: pruner timings (seconds, mean ± std over runs).",
+                label=f"tab:timings-{latex.label_key(str(name))}",
+            )
+            for name, block in blocks
+        ],
+        TIMING_NOTE,
+    )
+    write_text(out_dir / "timings.csv", table.to_csv(index=False))
+    write_text(out_dir / "timings.md", markdown + "\n")
+    write_text(out_dir / "timings.tex", tex)
+    return table
+
+
+def layer_names(dense_summary: Mapping) -> list[str]:
+    """Conv/linear layers of a benchmark's model in forward order (built, never trained)."""
+    from snacs.models import build_model
+    from snacs.pipeline.common import model_options
+    from snacs.pruning.graph import trace_layer_graph
+
+    spec = dense_summary["spec"]
+    model = build_model(
+        spec["model"]["arch"],
+        dense_summary["num_classes"],
+        **model_options(spec, for_loading=True),
+    )
+    return trace_layer_graph(model).names
+
+
+def layer_pruned_pct(plan_path: str | Path, layers: Sequence[str]) -> list[float]:
+    """Pruned share (%) of each layer's weight in a plan; 0 for layers the plan leaves alone.
+
+    Read from the masks, so filter plans (whose pruned filters also remove their
+    consumers' input slices) and connection plans are counted the same way.
+    """
+    from snacs.pruning.plan import PruningPlan
+
+    masks = PruningPlan.load(plan_path).masks
+    return [
+        100.0 * (1.0 - masks[f"{name}.weight"].float().mean().item())
+        if f"{name}.weight" in masks
+        else 0.0
+        for name in layers
+    ]
+
+
+def _chosen_targets(runs: pd.DataFrame, selected: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """Per method: (target, why) — the selected operating point, else the most compressed."""
+    picked = dict(zip(selected["method"], selected["target"], strict=False))
+    chosen = {}
+    for method, block in runs.groupby("method", sort=False):
+        if method in picked and picked[method] in set(block["target"]):
+            chosen[method] = (picked[method], "selected operating point")
+        else:
+            by_target = block.groupby("target", sort=False)["params_reduction"].mean()
+            chosen[method] = (str(by_target.idxmax()), "most compressed (none within tolerance)")
+    return chosen
+
+
+def layer_compression(
+    prune_jsons: Iterable[str | Path],
+    selected: pd.DataFrame,
+    dense_summary: Mapping,
+    methods: Sequence[str],
+) -> pd.DataFrame:
+    """Per-layer pruned % of ``methods`` on one benchmark, averaged over the chosen run's seeds.
+
+    The run of a method is its selected operating point (spec §7.4, looked up in
+    ``selected`` under the benchmark's name), like the paper's figure, or its most
+    compressed target when no target kept the accuracy.
+    """
+    selected = selected[selected["benchmark"] == dense_summary["spec"]["name"]]
+    records = []
+    for path in map(Path, prune_jsons):
+        run = read_json(path)
+        if run["method"] in methods:
+            records.append(
+                {
+                    "method": run["method"],
+                    "target": run["target"]["label"],
+                    "seed": run["seed"],
+                    "params_reduction": run["achieved"]["params_reduction"],
+                    "plan": path.with_name("plan.pt"),
+                }
+            )
+    columns = ["method", "target", "selection", "seeds", "layer_index", "layer", "pruned_pct"]
+    if not records:
+        return pd.DataFrame(columns=columns)
+    runs = pd.DataFrame.from_records(records)
+    layers = layer_names(dense_summary)
+    rows = []
+    for method, (target, why) in _chosen_targets(runs, selected).items():
+        plans = runs[(runs["method"] == method) & (runs["target"] == target)]["plan"]
+        shares = pd.DataFrame([layer_pruned_pct(plan, layers) for plan in plans]).mean()
+        for index, (name, pct) in enumerate(zip(layers, shares, strict=True), start=1):
+            rows.append([method, target, why, len(plans), index, name, float(pct)])
+    return pd.DataFrame(rows, columns=columns)
