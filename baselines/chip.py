@@ -22,28 +22,14 @@ The paper's per-layer pruning rates are replaced by the harness target.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from snacs.errors import ConfigError
 from snacs.pruning.context import PruneContext
-from snacs.pruning.probes import probe_batches
+from snacs.pruning.probes import ImageBudget, mean_activated_statistic
 from snacs.pruning.pruner import FilterPruner, Scores, register_pruner
 
 _CHUNK_ELEMENTS = 2**23
 """Float64 entries of reduced matrices decomposed at once (64 MB)."""
-
-
-@dataclass(frozen=True)
-class ChipOptions:
-    """max_images: how many subset images the channel independence is averaged over."""
-
-    max_images: int = 500
-
-    def __post_init__(self) -> None:
-        if self.max_images < 1:
-            raise ConfigError(f"chip option max_images must be >= 1, got {self.max_images}")
 
 
 @register_pruner
@@ -54,26 +40,13 @@ class ChipPruner(FilterPruner):
         "Compact Neural Networks, NeurIPS 2021"
     )
     summary = "smallest nuclear-norm drop when the channel's feature map is removed first"
-    Options = ChipOptions
+    Options = ImageBudget
 
     def score(self, ctx: PruneContext) -> Scores:
         layers = ctx.graph.filter_prunable()
-        totals = {
-            name: torch.zeros(ctx.graph[name].out_channels, dtype=torch.float64) for name in layers
-        }
-        images = 0
-        for batch in probe_batches(
-            ctx.model,
-            ctx.graph,
-            ctx.subset_loader(),
-            ctx.device,
-            activated=layers,
-            max_images=self.options.max_images,
-        ):
-            images += len(batch.targets)
-            for name, maps in batch.activated.items():
-                totals[name] += channel_independence(maps).sum(dim=0).cpu()
-        return Scores({name: total / images for name, total in totals.items()})
+        return Scores(
+            mean_activated_statistic(ctx, layers, self.options.max_images, channel_independence)
+        )
 
 
 def channel_independence(maps: torch.Tensor) -> torch.Tensor:

@@ -20,25 +20,11 @@ The paper's per-layer compression rates chosen by hand are replaced by the harne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from snacs.errors import ConfigError
 from snacs.pruning.context import PruneContext
-from snacs.pruning.probes import probe_batches
+from snacs.pruning.probes import ImageBudget, mean_activated_statistic
 from snacs.pruning.pruner import FilterPruner, Scores, register_pruner
-
-
-@dataclass(frozen=True)
-class HRankOptions:
-    """max_images: how many subset images the average rank is taken over."""
-
-    max_images: int = 500
-
-    def __post_init__(self) -> None:
-        if self.max_images < 1:
-            raise ConfigError(f"hrank option max_images must be >= 1, got {self.max_images}")
 
 
 @register_pruner
@@ -49,24 +35,13 @@ class HRankPruner(FilterPruner):
         "Feature Map, CVPR 2020"
     )
     summary = "lowest average rank of the post-BN-ReLU feature maps first"
-    Options = HRankOptions
+    Options = ImageBudget
 
     def score(self, ctx: PruneContext) -> Scores:
         layers = ctx.graph.filter_prunable()
-        rank_sums = {name: torch.zeros(ctx.graph[name].out_channels) for name in layers}
-        images = 0
-        for batch in probe_batches(
-            ctx.model,
-            ctx.graph,
-            ctx.subset_loader(),
-            ctx.device,
-            activated=layers,
-            max_images=self.options.max_images,
-        ):
-            images += len(batch.targets)
-            for name, maps in batch.activated.items():
-                rank_sums[name] += feature_map_ranks(maps).sum(dim=0).cpu()
-        return Scores({name: total / images for name, total in rank_sums.items()})
+        return Scores(
+            mean_activated_statistic(ctx, layers, self.options.max_images, feature_map_ranks)
+        )
 
 
 def feature_map_ranks(maps: torch.Tensor) -> torch.Tensor:

@@ -10,14 +10,19 @@ the consumer has reduced the batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from snacs.errors import ConfigError
 from snacs.pruning.graph import LayerGraph
+
+if TYPE_CHECKING:
+    from snacs.pruning.context import PruneContext
 
 
 @dataclass
@@ -91,3 +96,43 @@ def probe_batches(
         for handle in handles:
             handle.remove()
         model.train(was_training)
+
+
+@dataclass(frozen=True)
+class ImageBudget:
+    """Options of a pruner that averages a feature-map statistic over the subset.
+
+    max_images: how many subset images the statistic is averaged over.
+    """
+
+    max_images: int = 500
+
+    def __post_init__(self) -> None:
+        if self.max_images < 1:
+            raise ConfigError(f"option max_images must be >= 1, got {self.max_images}")
+
+
+def mean_activated_statistic(
+    ctx: PruneContext,
+    layers: list[str],
+    max_images: int,
+    statistic: Callable[[torch.Tensor], torch.Tensor],
+) -> dict[str, torch.Tensor]:
+    """Per layer, the mean over images of ``statistic`` ([B, C, ...] maps -> [B, C] values)
+    of each filter's activated (BN + ReLU) feature maps, streamed batch by batch."""
+    totals = {
+        name: torch.zeros(ctx.graph[name].out_channels, dtype=torch.float64) for name in layers
+    }
+    images = 0
+    for batch in probe_batches(
+        ctx.model,
+        ctx.graph,
+        ctx.subset_loader(),
+        ctx.device,
+        activated=layers,
+        max_images=max_images,
+    ):
+        images += len(batch.targets)
+        for name, maps in batch.activated.items():
+            totals[name] += statistic(maps).sum(dim=0).double().cpu()
+    return {name: total / images for name, total in totals.items()}
