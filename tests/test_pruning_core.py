@@ -233,3 +233,14 @@ def test_plan_metadata_with_numpy_values_stays_loadable(tmp_path):
     plan = PruningPlan("x", "connection", {}, {"cap": np.float64(0.5), "curve": np.ones(2)})
     plan.save(tmp_path / "plan.pt")
     assert PruningPlan.load(tmp_path / "plan.pt").info == {"cap": 0.5, "curve": [1.0, 1.0]}
+
+
+def test_atomic_writes_get_normal_file_permissions(tmp_path):
+    import os
+
+    from snacs.io import write_text
+
+    write_text(tmp_path / "out.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~mask

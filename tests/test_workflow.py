@@ -98,6 +98,7 @@ def test_every_output_and_log_exists(finished_run):
         summary = json.loads((results / f"{bench}/dense/dense.json").read_text())
         assert summary["provenance"]["packages"]["torch"]
     report = (results / "all").read_text()
+    assert (results / "report.html").read_text() == report
     assert report.startswith("<!DOCTYPE html>") and "data:image/png;base64," in report
     row = json.loads((results / "metrics/digits_mlp/l1/flops50-layerwise/seed0.json").read_text())
     assert row["pruned_top1"] == pytest.approx(row["slim_top1"], abs=1e-6)

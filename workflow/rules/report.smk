@@ -98,7 +98,9 @@ rule all:
     input:
         unpack(report_inputs),
     output:
-        f"{R}/all",
+        report=f"{R}/all",
+        # The same page under a name browsers open as HTML from the file system.
+        html=f"{R}/report.html",
     params:
         config=json.dumps(CFG, sort_keys=True),
         studies=report_flags,
@@ -108,4 +110,5 @@ rule all:
         "snacs report --config-json {params.config:q} --summary {input.summary} "
         "--selected {input.selected} --reported {input.reported} --timings {input.timings} "
         "--figures {input.figures} --layer-figures {input.layer_figures} "
-        "--dense-json {input.dense} {params.studies} --out {output} > {log} 2>&1"
+        "--dense-json {input.dense} {params.studies} --out {output.report} > {log} 2>&1 "
+        "&& cp {output.report} {output.html}"
