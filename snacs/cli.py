@@ -329,6 +329,11 @@ def _add_step_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", help="JSON of the config part this step reads (workflow use)")
     parser.add_argument("--config", help="config YAML (with --benchmark, instead of --spec)")
     parser.add_argument("--benchmark", help="benchmark name in the config")
+    _add_runtime_arguments(parser)
+
+
+def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """Device, threads and progress: what every command that computes accepts."""
     parser.add_argument(
         "--device",
         default=os.environ.get("SNACS_DEVICE", "auto"),
@@ -428,13 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--dense", help="dense checkpoint (weights: trained)")
     sub.add_argument("--activations", help="activation cache (weights: trained)")
     sub.add_argument("--out", required=True, help="raw timings CSV")
-    sub.add_argument(
-        "--device",
-        default=os.environ.get("SNACS_DEVICE", "auto"),
-        help="cpu, cuda, cuda:N or auto (default: $SNACS_DEVICE or auto)",
-    )
-    sub.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    sub.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_runtime_arguments(sub)
     sub = command("speed-report", cmd_speed_report, "speed study tables and figure")
     sub.add_argument("--raw", required=True, help="raw timings CSV from snacs speed")
     sub.add_argument("--paper", required=True, help="paper_figures/speed_paper.csv")
@@ -446,8 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--spec", help="JSON with the study section (workflow use)")
     sub.add_argument("--config", help="config YAML (instead of --spec)")
     sub.add_argument("--out", required=True, help="raw estimates CSV")
-    sub.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    sub.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_runtime_arguments(sub)
     sub = command("estimator-report", cmd_estimator_report, "estimator study tables and figure")
     sub.add_argument("--raw", required=True, help="raw estimates CSV")
     sub.add_argument("--paper", required=True, help="paper_figures/estimator_accuracy_paper.csv")

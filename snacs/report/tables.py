@@ -238,16 +238,23 @@ def reported_latex(table: pd.DataFrame) -> str:
     )
 
 
+def read_reference_csv(
+    path: str | Path, columns: Iterable[str], dtype: dict | None = None
+) -> pd.DataFrame:
+    """A ``paper_figures`` CSV, refused with the missing column names if it lacks any."""
+    frame = pd.read_csv(path, dtype=dtype)
+    missing = set(columns) - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path} lacks columns {sorted(missing)}")
+    return frame
+
+
 def read_published(path: str | Path | None) -> pd.DataFrame:
     """The published-results CSV (columns of ``paper_figures/README.md``), or no rows."""
     columns = [c for c in REPORTED_COLUMNS if c not in ("title", "status", "target")]
     if path is None:
         return pd.DataFrame(columns=columns)
-    frame = pd.read_csv(path, dtype={"note": str, "source": str})
-    missing = set(columns) - set(frame.columns)
-    if missing:
-        raise ValueError(f"{path} lacks columns {sorted(missing)}")
-    return frame[columns]
+    return read_reference_csv(path, columns, {"note": str, "source": str})[columns]
 
 
 def write_tables(

@@ -36,7 +36,7 @@ from snacs.estimators.edge_options import EdgeOptions
 from snacs.estimators.gaussian import random_gaussian_cmi_case
 from snacs.io import write_text
 from snacs.report import latex
-from snacs.report.tables import markdown_table
+from snacs.report.tables import markdown_table, read_reference_csv
 
 PHIS = {"one": None, "exp_act": "exp_act"}
 PHI_LABELS = {"one": "φ = 1", "exp_act": "φ = exp(-act²/2)"}
@@ -156,11 +156,7 @@ def run_estimator_study(settings: EstimatorSettings, progress: bool = True) -> p
 
 def read_paper_accuracy(path: str | Path) -> pd.DataFrame:
     """The paper's MSE values (``paper_figures/estimator_accuracy_paper.csv``)."""
-    frame = pd.read_csv(path)
-    missing = {"sweep", "setting", "phi", "mse", "source"} - set(frame.columns)
-    if missing:
-        raise ValueError(f"{path} lacks columns {sorted(missing)}")
-    return frame
+    return read_reference_csv(path, ["sweep", "setting", "phi", "mse", "source"])
 
 
 def summarise_estimator(raw: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:

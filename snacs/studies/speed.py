@@ -55,7 +55,7 @@ from snacs.pruning.activations import Activations, collect_activations
 from snacs.pruning.graph import INPUT, LayerNode, trace_layer_graph
 from snacs.pruning.groups import group_ids
 from snacs.report import latex
-from snacs.report.tables import markdown_table
+from snacs.report.tables import markdown_table, read_reference_csv
 
 ARCH = "vgg16_cifar"
 INPUT_SHAPE = (3, 32, 32)
@@ -384,11 +384,7 @@ def summarise_speed(raw: pd.DataFrame) -> pd.DataFrame:
 
 def read_paper_speed(path: str | Path) -> pd.DataFrame:
     """The paper's runtimes (``paper_figures/speed_paper.csv``): method, groups, mean, std."""
-    frame = pd.read_csv(path)
-    missing = {"groups", "method", "seconds_mean", "seconds_std", "source"} - set(frame.columns)
-    if missing:
-        raise ValueError(f"{path} lacks columns {sorted(missing)}")
-    return frame
+    return read_reference_csv(path, ["groups", "method", "seconds_mean", "seconds_std", "source"])
 
 
 def _phis_of(methods: Sequence[str]) -> list[str]:
