@@ -11,6 +11,7 @@ import torch
 from snacs.errors import ConfigError
 from snacs.estimators import (
     EdgeOptions,
+    compiled,
     edge_cmi,
     edge_cmi_groups,
     edge_cmi_matrix,
@@ -19,16 +20,21 @@ from snacs.estimators import (
     random_gaussian_cmi_case,
 )
 from snacs.estimators.bandwidth import knn_order, mean_knn_distance, query_indices
-from snacs.estimators.counting import _shuffle_within_buckets, conditional_estimates
-from snacs.estimators.hashing import (
-    Block,
-    BlockCodes,
-    Stream,
-    column_std,
-    dense_bucket_ids,
-    project_block,
-    projected_width,
+from snacs.estimators.counting import (
+    _random_order,
+    _shuffle_within_buckets,
+    conditional_estimates,
 )
+from snacs.estimators.hashing import BlockCodes, dense_bucket_ids
+from snacs.estimators.projection import LayerProjector, Stream, projected_width
+
+
+@pytest.fixture(params=["compiled", "torch"])
+def backend(request, monkeypatch):
+    """Run a test with the compiled CPU kernels and again with the torch passes."""
+    if request.param == "torch":
+        monkeypatch.setattr(compiled, "COMPILED_DEVICE_TYPES", ())
+    return request.param
 
 
 def _conditionally_independent(n: int, seed: int):
@@ -143,15 +149,45 @@ def test_accepts_torch_tensors_and_numpy_alike():
         (8, 8, EdgeOptions(combine="average", ensemble_size=3, debias=False)),
     ],
 )
-def test_batched_matrix_equals_per_pair_scalar_calls_exactly(child_width, parent_width, options):
+def test_matrix_columns_equal_per_group_calls_exactly(child_width, parent_width, options):
     child, parent = _layer_pair()
     child_ids, parent_ids = np.arange(24) // child_width, np.arange(32) // parent_width
     matrix = edge_cmi_matrix(child, child_ids, parent, parent_ids, options)
     assert matrix.shape == (24 // child_width, 32 // parent_width)
+    for g in range(matrix.shape[1]):
+        column = edge_cmi_groups(child, child_ids, parent, parent_ids, g, options)
+        np.testing.assert_array_equal(matrix[:, g], column)
+
+
+@pytest.mark.parametrize("method", ["direct", "chain"])
+def test_scalar_call_equals_the_entry_of_a_layers_first_group(method):
+    # edge_cmi treats [Y | Z] as the layer, so a first group with narrow child blocks
+    # (projected the same way in both calls) gives bit-identical estimates
+    child, parent = _layer_pair()
+    child_ids, parent_ids = np.arange(24) // 3, np.arange(32) // 8
+    options = EdgeOptions(method=method)
+    matrix = edge_cmi_matrix(child, child_ids, parent, parent_ids, options)
     for c in range(matrix.shape[0]):
-        for g in range(matrix.shape[1]):
-            x, y = child[:, child_ids == c], parent[:, parent_ids == g]
-            assert matrix[c, g] == edge_cmi(x, y, parent[:, parent_ids != g], options)
+        x = child[:, child_ids == c]
+        assert matrix[c, 0] == edge_cmi(x, parent[:, :8], parent[:, 8:], options)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        EdgeOptions(),
+        EdgeOptions(method="chain"),
+        EdgeOptions(activation_phi="act"),
+        EdgeOptions(activation_phi="act_sq", debias=False, combine="average"),
+    ],
+)
+def test_compiled_kernels_and_torch_passes_give_the_same_matrix(options, monkeypatch):
+    child, parent = _layer_pair()
+    child_ids, parent_ids = np.arange(24) // 8, np.arange(32) // 4
+    fast = edge_cmi_matrix(child, child_ids, parent, parent_ids, options)
+    monkeypatch.setattr(compiled, "COMPILED_DEVICE_TYPES", ())
+    reference = edge_cmi_matrix(child, child_ids, parent, parent_ids, options)
+    np.testing.assert_allclose(fast, reference, rtol=0, atol=1e-6)  # torch sums float32 logs
 
 
 def test_single_column_and_index_list_groups_match_the_matrix():
@@ -208,16 +244,27 @@ def test_explicit_cpu_device_and_cuda_when_available():
 
 def test_projection_is_used_for_blocks_wider_than_six():
     options = EdgeOptions()
-    values = torch.from_numpy(np.random.default_rng(11).normal(size=(2000, 7)))
+    values = torch.from_numpy(np.random.default_rng(11).normal(size=(2000, 140)))
     assert projected_width(6, 2000, options) == 6
     assert projected_width(7, 2000, options) == 7  # floor(log2(2000 / 10)) = 7
     assert projected_width(500, 2000, options) == 7
-    narrow = project_block(Block(values[:, :6], column_std(values[:, :6]), Stream.REST), options)
-    assert narrow is not None and torch.equal(narrow, values[:, :6])
-    wide = project_block(Block(values, column_std(values), Stream.REST), options)
-    assert wide.shape == (2000, 7) and not torch.allclose(wide, values)
-    wider = torch.cat([values] * 20, dim=1)
-    assert project_block(Block(wider, column_std(wider), Stream.REST), options).shape == (2000, 7)
+    projector = LayerProjector(values, Stream.REST, options)
+    narrow = projector.block(torch.arange(6))
+    assert torch.equal(narrow, values[:, :6])
+    wide = projector.block(torch.arange(7))
+    assert wide.shape == (2000, 7) and not torch.allclose(wide, values[:, :7])
+    assert projector.block(torch.arange(140)).shape == (2000, 7)
+    assert torch.equal(projector.complement(torch.arange(134)), values[:, 134:])
+    assert projector.complement(torch.arange(140)) is None
+
+
+def test_complement_projection_equals_projecting_the_other_columns():
+    # the layer-wide product minus a group's part is the direct projection of the rest
+    values = torch.from_numpy(np.random.default_rng(16).normal(size=(500, 40)) * 3 + 1)
+    projector = LayerProjector(values, Stream.REST, EdgeOptions())
+    group = torch.arange(10, 18)
+    others = torch.cat([torch.arange(10), torch.arange(18, 40)])
+    torch.testing.assert_close(projector.complement(group), projector.block(others))
 
 
 def test_null_correction_removes_the_sparse_cell_bias_of_wide_blocks():
@@ -237,6 +284,26 @@ def test_knn_distance_matches_brute_force_including_ties():
     gaps = np.abs(columns[:, queries, None] - columns[:, None, :])
     brute = np.sort(gaps, axis=2)[:, :, k - 1].mean(axis=1)
     np.testing.assert_allclose(fast, brute, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(compiled.knn_widths(columns, k, queries), brute, atol=1e-12)
+
+
+def test_compiled_bucket_ids_partition_samples_like_the_bucket_vectors():
+    rng = np.random.default_rng(17)
+    values = rng.normal(size=(2, 400, 3))
+    eps = rng.uniform(0.3, 1.0, size=(2, 2, 3))
+    shift = eps * rng.uniform(size=(2, 2, 3))
+    ids, sizes, norms = compiled.bucket_ids(values, eps, shift, True)
+    for member in range(2):
+        for block in range(2):
+            vectors = np.floor((values[block] + shift[member, block]) / eps[member, block])
+            _, expected = np.unique(vectors, axis=0, return_inverse=True)
+            assert sizes[member, block] == expected.max() + 1
+            # same partition: the id maps one-to-one onto the bucket vector
+            assert (
+                len(set(zip(ids[member, block], expected.ravel(), strict=True)))
+                == sizes[member, block]
+            )
+            np.testing.assert_allclose(norms[member, block], np.linalg.norm(vectors, axis=1))
 
 
 def test_dense_bucket_ids_are_exact_when_coordinates_span_huge_ranges():
@@ -317,7 +384,7 @@ def _codes(ids: np.ndarray) -> BlockCodes:
     return BlockCodes(ids.to(torch.int32), ids.amax(dim=2) + 1, ids.to(torch.float64))
 
 
-def test_vectorised_counting_equals_dictionary_counting():
+def test_counting_equals_dictionary_counting(backend):
     rng = np.random.default_rng(15)
     n_members, n_children, n = 3, 4, 300
     x_ids = rng.integers(0, 6, size=(n_members, n_children, n))
@@ -346,3 +413,7 @@ def test_null_shuffle_only_exchanges_samples_within_a_z_bucket():
     assert torch.equal(z_ids.gather(1, source), z_ids)
     assert torch.equal(torch.sort(source, dim=1).values, torch.arange(500).expand(4, 500))
     assert (source != torch.arange(500)).float().mean() > 0.5
+    random_order = _random_order(3, 4, 500).numpy()
+    for member in range(4):
+        kernel = compiled._within_bucket_source(z_ids[member].numpy(), random_order[member])
+        np.testing.assert_array_equal(kernel, source[member].numpy())

@@ -10,6 +10,7 @@ to the window's left end falls and to its right end grows, so the best window is
 by a binary search (O(log k) per query).
 """
 
+import functools
 import math
 
 import numpy as np
@@ -41,6 +42,12 @@ def query_indices(n_samples: int, n_queries: int, seed: int) -> np.ndarray:
 
     The same indices serve every column, so one seed fixes all bandwidths.
     """
+    return _query_draw(n_samples, n_queries, seed).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _query_draw(n_samples: int, n_queries: int, seed: int) -> np.ndarray:
+    """The draw behind :func:`query_indices`, made once: every hashing call repeats it."""
     rng = np.random.default_rng([seed, _KNN_STREAM])
     return rng.integers(0, n_samples, size=n_queries)
 

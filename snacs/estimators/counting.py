@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
+from snacs.estimators.compiled import PHI_KINDS, conditional_sums, uses_compiled
 from snacs.estimators.edge_options import LOWER_CLIP_BITS, EdgeOptions
 from snacs.estimators.hashing import BlockCodes, rank_rows
 
@@ -189,6 +190,37 @@ def _count(
     return sums / n
 
 
+def _compiled_estimates(
+    x: BlockCodes, y: BlockCodes, z: BlockCodes | None, options: EdgeOptions
+) -> Tensor:
+    """:func:`conditional_estimates` by the compiled CPU kernel (same estimates)."""
+    n_members, _, n = x.ids.shape
+    y_ids = y.ids[:, 0].numpy()
+    z_ids = np.zeros_like(y_ids) if z is None else z.ids[:, 0].numpy()
+    if options.subtracts_null:
+        random_order = _random_order(options.seed, n_members, n).numpy()
+    else:
+        random_order = np.empty((n_members, 0), dtype=np.int64)
+    unused = np.zeros((1, 1, 1))
+    x_norms, y_norms, z_norms = unused, unused[0], unused[0]
+    if options.activation_phi is not None:
+        x_norms, y_norms = x.norms.numpy(), y.norms[:, 0].numpy()
+        z_norms = np.ones_like(y_norms) if z is None else z.norms[:, 0].numpy()
+    sums, null = conditional_sums(
+        x.ids.numpy(),
+        y_ids,
+        z_ids,
+        random_order,
+        x_norms,
+        y_norms,
+        z_norms,
+        PHI_KINDS.index(options.activation_phi),
+        LOWER_CLIP_BITS,
+        options.cap,
+    )
+    return torch.from_numpy((sums - null) / n)
+
+
 def conditional_estimates(
     x: BlockCodes, y: BlockCodes, z: BlockCodes | None, options: EdgeOptions
 ) -> Tensor:
@@ -198,6 +230,8 @@ def conditional_estimates(
     same ensemble size L. When ``options.subtracts_null`` each member's estimate has the
     same member's estimate on shuffled data subtracted (see :class:`EdgeOptions`).
     """
+    if uses_compiled(x.ids.device):
+        return _compiled_estimates(x, y, z, options)
     y_ids = y.ids[:, 0].long()
     z_ids = torch.zeros_like(y_ids) if z is None else z.ids[:, 0].long()
     y_norms = other_norms = None

@@ -9,16 +9,21 @@ Public entry points, all returning bits and all deterministic for a given seed:
 
 The batched functions hash each child group once per ensemble member and reuse those
 codes for every parent group; per parent group they hash Y and Z once and count the
-collisions of all child groups in one vectorised pass. A batched entry equals the scalar
-call on the same columns bit for bit, because every block is projected on its own and
-all further steps are element-wise or row-wise.
+collisions of all child groups in one pass. Projections are keyed by the column of the
+layer (:mod:`snacs.estimators.projection`), so Z's projection is the layer's minus Y's
+part. A scalar :func:`edge_cmi` call sees the layer [Y | Z]; it equals the matrix entry
+of a parent group made of the layer's first columns when the child group is hashed
+unprojected (at most ``projection_threshold`` columns) or is the whole child layer.
 
 Inputs may be numpy arrays or torch tensors ([N] or [N, d]); computation runs in float64
-on ``device`` (default: the input tensor's device, else CPU), so CUDA works unchanged.
+on ``device`` (default: the input tensor's device, else CPU). On CPU the hashing and
+counting run as compiled kernels (:mod:`snacs.estimators.compiled`); on other devices as
+torch passes; both give the same estimates.
 """
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -27,10 +32,12 @@ from torch import Tensor
 
 from snacs.estimators.counting import combine_members, conditional_estimates
 from snacs.estimators.edge_options import EdgeOptions
-from snacs.estimators.hashing import Block, BlockCodes, Stream, column_std, hash_blocks
+from snacs.estimators.hashing import BlockCodes, hash_blocks
+from snacs.estimators.projection import LayerProjector, Stream
 
 ArrayLike = np.ndarray | Tensor
 Groups = ArrayLike | Sequence[int] | Sequence[ArrayLike | Sequence[int]]
+ParallelMap = Callable[[Callable, Iterable], Iterable]
 
 
 def _resolve_options(options: EdgeOptions | None, overrides: dict) -> EdgeOptions:
@@ -51,7 +58,8 @@ def _as_matrix(value: ArrayLike, device: torch.device, name: str) -> Tensor:
         tensor = tensor.unsqueeze(1)
     if tensor.ndim != 2:
         raise ValueError(f"{name} must be [N] or [N, d], got shape {tuple(tensor.shape)}")
-    if not torch.isfinite(tensor).all():
+    # column sums are finite for finite inputs short of overflow; check exactly only then
+    if not torch.isfinite(tensor.sum(dim=0)).all() and not torch.isfinite(tensor).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return tensor.contiguous()
 
@@ -89,41 +97,82 @@ def _as_groups(groups: Groups, width: int, device: torch.device, name: str) -> l
     return index
 
 
-def _hash_children(blocks: list[Tensor], options: EdgeOptions) -> BlockCodes:
-    specs = [Block(values, column_std(values), Stream.CHILD) for values in blocks]
-    return hash_blocks(specs, options, options.activation_phi is not None)
+def _hash(projected: list[Tensor], widths: list[int], options: EdgeOptions) -> BlockCodes:
+    return hash_blocks(projected, widths, options, options.activation_phi is not None)
 
 
-def _conditioning_blocks(parent: Block, rest: Block | None, options: EdgeOptions) -> list[Block]:
-    """Blocks to hash for one (parent group, rest) pair, in the order the reading needs."""
-    if rest is None:
-        return [parent]
-    if options.method == "direct":
-        return [parent, rest]
-    joint = Block(
-        torch.cat([parent.values, rest.values], dim=1),
-        torch.cat([parent.std, rest.std]),
-        Stream.PARENT_AND_REST,
+def _hash_children(
+    children: Tensor,
+    index: list[Tensor],
+    options: EdgeOptions,
+    parallel_map: ParallelMap = map,
+    parts: int = 1,
+) -> BlockCodes:
+    """Codes of every child group (X blocks), hashed in ``parts`` batches via ``parallel_map``."""
+    projector = LayerProjector(children, Stream.CHILD, options)
+
+    def hash_part(part: list[Tensor]) -> BlockCodes:
+        blocks = [projector.block(columns) for columns in part]
+        return _hash(blocks, [columns.numel() for columns in part], options)
+
+    size = -(-len(index) // parts)
+    return BlockCodes.concatenate(
+        list(parallel_map(hash_part, [index[i : i + size] for i in range(0, len(index), size)]))
     )
-    return [joint, rest]
 
 
-def _cmi_column(
-    children: BlockCodes, parent: Block, rest: Block | None, options: EdgeOptions
-) -> Tensor:
-    """Ensemble estimates [C] of I(X_c; parent | rest) for all hashed child blocks."""
-    blocks = _conditioning_blocks(parent, rest, options)
-    codes = hash_blocks(blocks, options, options.activation_phi is not None)
-    if rest is None:
-        estimates = conditional_estimates(children, codes.select(0), None, options)
-        return combine_members(estimates, options)
-    if options.method == "direct":
-        estimates = conditional_estimates(children, codes.select(0), codes.select(1), options)
-        return combine_members(estimates, options)
-    with_parent = conditional_estimates(children, codes.select(0), None, options)
-    without = conditional_estimates(children, codes.select(1), None, options)
-    difference = combine_members(with_parent, options) - combine_members(without, options)
-    return difference.clamp_min(0.0)
+@contextlib.contextmanager
+def _parallel_map(workers: int) -> Iterator[ParallelMap]:
+    """``map`` over ``workers`` threads (the compiled kernels and torch release the GIL)."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers == 1:
+        yield map
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        yield pool.map
+
+
+class _ParentLayer:
+    """The parent layer's projectors, and the estimate of each child group vs one parent group.
+
+    Y is the group's columns, Z every other column of the layer (spec §5.1).
+    """
+
+    def __init__(self, values: Tensor, children: BlockCodes, options: EdgeOptions) -> None:
+        self.children = children
+        self.options = options
+        self.own = LayerProjector(values, Stream.PARENT, options)
+        self.rest = self.own.with_stream(Stream.REST)
+        self.width = values.shape[1]
+        self._joint_mi: Tensor | None = None
+        if options.method == "chain":  # I(X; [Y, Z]) is I(X; whole layer) for every group
+            joint = self.own.with_stream(Stream.PARENT_AND_REST)
+            all_columns = torch.arange(self.width, device=values.device)
+            codes = _hash([joint.block(all_columns)], [self.width], options)
+            self._joint_mi = self._mi(codes)
+
+    def _mi(self, codes: BlockCodes) -> Tensor:
+        estimates = conditional_estimates(self.children, codes, None, self.options)
+        return combine_members(estimates, self.options)
+
+    def column(self, columns: Tensor) -> Tensor:
+        """Ensemble estimates [C] of I(X_c; Y | Z) with Y = ``columns`` of the layer."""
+        rest = self.rest.complement(columns)
+        rest_width = self.width - columns.numel()
+        if self.options.method == "chain":
+            if rest is None:
+                return self._joint_mi
+            without = self._mi(_hash([rest], [rest_width], self.options))
+            return (self._joint_mi - without).clamp_min(0.0)
+        own = self.own.block(columns)
+        if rest is None:
+            return self._mi(_hash([own], [columns.numel()], self.options))
+        codes = _hash([own, rest], [columns.numel(), rest_width], self.options)
+        estimates = conditional_estimates(
+            self.children, codes.select(0), codes.select(1), self.options
+        )
+        return combine_members(estimates, self.options)
 
 
 def edge_mi(
@@ -139,8 +188,7 @@ def edge_mi(
     dev = _pick_device(x, device)
     xs, ys = _as_matrix(x, dev, "x"), _as_matrix(y, dev, "y")
     _same_samples(x=xs, y=ys)
-    parent = Block(ys, column_std(ys), Stream.PARENT)
-    return float(_cmi_column(_hash_children([xs], opts), parent, None, opts)[0])
+    return _single_estimate(xs, ys, ys.shape[1], opts)
 
 
 def edge_cmi(
@@ -154,28 +202,23 @@ def edge_cmi(
 ) -> float:
     """EDGE estimate of I(X;Y|Z) in bits (reading chosen by ``method``).
 
+    Y and Z are treated as one layer [Y | Z] whose first columns are Y, so the call
+    equals the ACMI matrix entry of a parent group made of a layer's first columns.
     A Z with no columns reduces to :func:`edge_mi`.
     """
     opts = _resolve_options(options, overrides)
     dev = _pick_device(x, device)
     xs, ys, zs = _as_matrix(x, dev, "x"), _as_matrix(y, dev, "y"), _as_matrix(z, dev, "z")
     _same_samples(x=xs, y=ys, z=zs)
-    parent = Block(ys, column_std(ys), Stream.PARENT)
-    rest = Block(zs, column_std(zs), Stream.REST) if zs.shape[1] else None
-    return float(_cmi_column(_hash_children([xs], opts), parent, rest, opts)[0])
+    return _single_estimate(xs, torch.cat([ys, zs], dim=1), ys.shape[1], opts)
 
 
-def _split_parent(
-    parent: Tensor, parent_std: Tensor, groups: list[Tensor], g: int
-) -> tuple[Block, Block | None]:
-    """Blocks of parent group g and of the remaining parent columns (in column order)."""
-    keep = torch.ones(parent.shape[1], dtype=torch.bool, device=parent.device)
-    keep[groups[g]] = False
-    others = torch.nonzero(keep).squeeze(1)
-    own = Block(parent.index_select(1, groups[g]), parent_std[groups[g]], Stream.PARENT)
-    if not others.numel():
-        return own, None
-    return own, Block(parent.index_select(1, others), parent_std[others], Stream.REST)
+def _single_estimate(x: Tensor, layer: Tensor, y_width: int, options: EdgeOptions) -> float:
+    """I(X; first ``y_width`` columns of ``layer`` | the others) for one X block."""
+    everything = torch.arange(x.shape[1], device=x.device)
+    children = _hash_children(x, [everything], options)
+    y_columns = torch.arange(y_width, device=x.device)
+    return float(_ParentLayer(layer, children, options).column(y_columns)[0])
 
 
 def _prepare(
@@ -184,15 +227,19 @@ def _prepare(
     parent_acts: ArrayLike,
     parent_groups: Groups,
     device: str | torch.device | None,
-) -> tuple[list[Tensor], Tensor, list[Tensor]]:
+    options: EdgeOptions,
+    parallel_map: ParallelMap = map,
+    parts: int = 1,
+) -> tuple[_ParentLayer, list[Tensor]]:
+    """Hash the child groups; return the parent layer and its groups' column indices."""
     dev = _pick_device(child_acts, device)
     child = _as_matrix(child_acts, dev, "child activations")
     parent = _as_matrix(parent_acts, dev, "parent activations")
     _same_samples(child=child, parent=parent)
     child_index = _as_groups(child_groups, child.shape[1], dev, "child groups")
     parent_index = _as_groups(parent_groups, parent.shape[1], dev, "parent groups")
-    child_blocks = [child.index_select(1, columns) for columns in child_index]
-    return child_blocks, parent, parent_index
+    children = _hash_children(child, child_index, options, parallel_map, parts)
+    return _ParentLayer(parent, children, options), parent_index
 
 
 def edge_cmi_groups(
@@ -208,16 +255,13 @@ def edge_cmi_groups(
     """I(child group c; parent group g | other parent groups) for every c -> [G_c] bits.
 
     Groups are a group-id vector (one id per column) or a list of column-index lists.
+    Equals column g of :func:`edge_cmi_matrix` bit for bit.
     """
     opts = options if options is not None else EdgeOptions()
-    child_blocks, parent_t, parent_index = _prepare(
-        child, child_groups, parent, parent_groups, device
-    )
+    layer, parent_index = _prepare(child, child_groups, parent, parent_groups, device, opts)
     if not 0 <= g < len(parent_index):
         raise ValueError(f"parent group {g} out of range 0..{len(parent_index) - 1}")
-    children = _hash_children(child_blocks, opts)
-    own, rest = _split_parent(parent_t, column_std(parent_t), parent_index, g)
-    return _cmi_column(children, own, rest, opts).cpu().numpy()
+    return layer.column(parent_index[g]).cpu().numpy()
 
 
 def edge_cmi_matrix(
@@ -233,31 +277,19 @@ def edge_cmi_matrix(
     """Full ACMI base matrix [G_c, G_p]: entry (c, g) = I(X_c; Y_g | Y_rest) in bits.
 
     Child groups are hashed once and reused for all parent groups; each parent group
-    costs one hashing of Y_g and of the remaining parents plus one counting pass
-    covering all child groups and ensemble members (two with the null correction).
+    costs the hashing of Y_g and of the rest of the layer (whose projection is the
+    layer's minus Y_g's part) plus one counting pass covering all child groups and
+    ensemble members (two with the null correction).
 
-    ``workers`` > 1 scores that many parent groups concurrently in threads (torch and
-    numpy release the GIL). Its tensors are sized to stay in cache, so this uses
-    several cores far better than torch's intra-op threads; results are identical
-    for any number of workers.
+    ``workers`` > 1 scores that many parent groups concurrently in threads (the
+    compiled kernels and torch release the GIL); results are identical for any number
+    of workers.
     """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
     opts = options if options is not None else EdgeOptions()
-    child_blocks, parent, parent_index = _prepare(
-        child_acts, child_group_ids, parent_acts, parent_group_ids, device
-    )
-    children = _hash_children(child_blocks, opts)
-    parent_std = column_std(parent)
-
-    def column(g: int) -> Tensor:
-        own, rest = _split_parent(parent, parent_std, parent_index, g)
-        return _cmi_column(children, own, rest, opts)
-
-    groups = range(len(parent_index))
-    if workers == 1:
-        columns = [column(g) for g in groups]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            columns = list(pool.map(column, groups))
+    with _parallel_map(workers) as parallel_map:
+        layer, parent_index = _prepare(
+            child_acts, child_group_ids, parent_acts, parent_group_ids, device, opts,
+            parallel_map, workers,
+        )  # fmt: skip
+        columns = list(parallel_map(layer.column, parent_index))
     return torch.stack(columns, dim=1).cpu().numpy()

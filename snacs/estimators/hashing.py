@@ -1,22 +1,18 @@
-"""EDGE's locality-sensitive hashing: from real-valued blocks to dense bucket ids.
+"""EDGE's locality-sensitive hashing: from (projected) blocks to dense bucket ids.
 
-A block (the columns of X, of Y or of Z) is first reduced by a seeded Gaussian
-("p-stable") projection when it is wide, because counting collisions in many dimensions
-leaves almost every sample alone in its bucket. Each (projected) coordinate is then cut
-into intervals h = floor((v + b) / eps) whose width comes from the k-NN rule; every
-ensemble member uses a slightly wider width and a different shift. The vector of
+Each coordinate of a block (projected by :mod:`snacs.estimators.projection` when wide)
+is cut into intervals h = floor((v + b) / eps) whose width comes from the k-NN rule;
+every ensemble member uses a slightly wider width and a different shift. The vector of
 interval indices is the sample's bucket; buckets are renumbered 0..K-1 per block, which
-makes them small integers that counting can compare, radix-sort and combine cheaply.
+makes them small integers that counting can compare and combine cheaply.
 
-Many blocks of the same width are hashed together (all child groups of a layer at once),
-but each block's projection is computed on its own so that a block hashed in a batch gets
-exactly the bits it would get alone.
+Many blocks of the same width are hashed together (all child groups of a layer at
+once); every step after the projection is per block, so a block hashed in a batch gets
+exactly the ids it would get alone.
 """
 
-import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -26,36 +22,16 @@ from snacs.estimators.bandwidth import (
     query_indices,
     width_scale,
 )
+from snacs.estimators.compiled import bucket_ids, knn_widths, uses_compiled
 from snacs.estimators.edge_options import EdgeOptions
 
 # Bucket widths get this constant added (reference value) so that a constant
 # coordinate still has a positive width.
 _MIN_WIDTH = 1e-4
-# Coordinate standard deviations below this are treated as 1 when scaling the
-# projection (reference value), so constant columns do not blow up the projection.
-_MIN_STD = 1e-4
 # Packed bucket keys must stay below this bound (int64 with headroom).
 _KEY_LIMIT = 1 << 62
 # Bound on bucket coordinates held at once while hashing many blocks.
 _ELEMENTS_PER_CHUNK = 1 << 23
-
-
-class Stream:
-    """Seed sub-streams, so the X, Y, Z and [Y, Z] projections are independent draws."""
-
-    CHILD = 1
-    PARENT = 2
-    REST = 3
-    PARENT_AND_REST = 4
-
-
-@dataclass(frozen=True)
-class Block:
-    """Columns to hash together: values [N, d], their column stds [d], a seed stream."""
-
-    values: Tensor
-    std: Tensor
-    stream: int
 
 
 @dataclass(frozen=True)
@@ -73,45 +49,19 @@ class BlockCodes:
     sizes: Tensor
     norms: Tensor | None
 
+    @classmethod
+    def concatenate(cls, parts: list["BlockCodes"]) -> "BlockCodes":
+        """The blocks of several codes, in order, as one."""
+        if len(parts) == 1:
+            return parts[0]
+        norms = None if parts[0].norms is None else torch.cat([p.norms for p in parts], dim=1)
+        ids = torch.cat([p.ids for p in parts], dim=1)
+        return cls(ids, torch.cat([p.sizes for p in parts], dim=1), norms)
+
     def select(self, block: int) -> "BlockCodes":
         """The codes of one block, kept as a batch of one."""
         norms = None if self.norms is None else self.norms[:, block : block + 1]
         return BlockCodes(self.ids[:, block : block + 1], self.sizes[:, block : block + 1], norms)
-
-
-def column_std(values: Tensor) -> Tensor:
-    """Population standard deviation of each column of [N, d].
-
-    Reduced along rows of the transpose, so a column's result does not depend on the
-    columns beside it: slicing the stds of a whole layer gives the same bits as
-    computing them on the slice.
-    """
-    return values.T.contiguous().std(dim=1, unbiased=False)
-
-
-def projected_width(width: int, n_samples: int, options: EdgeOptions) -> int:
-    """Width after hashing's dimension reduction: d' = min(d, floor(log2(N/10))) if d is wide."""
-    if width <= options.projection_threshold:
-        return width
-    return min(width, max(1, math.floor(math.log2(n_samples / 10.0))))
-
-
-def project_block(block: Block, options: EdgeOptions) -> Tensor:
-    """Reduce a wide [N, d] block to [N, d'] with a seeded Gaussian projection.
-
-    Entries of the projection are N(0, 1/(sigma_i^2 d)) with sigma_i the standard
-    deviation of input column i, so every input coordinate contributes on the same
-    scale regardless of its units. Narrow blocks are returned unchanged.
-    """
-    n, width = block.values.shape
-    if width <= options.projection_threshold:
-        return block.values
-    out_width = projected_width(width, n, options)
-    rng = np.random.default_rng([options.seed, block.stream, width])
-    gaussian = torch.from_numpy(rng.standard_normal((width, out_width))).to(block.values)
-    std = torch.where(block.std < _MIN_STD, torch.ones_like(block.std), block.std)
-    weights = gaussian / (std.unsqueeze(1) * math.sqrt(width))
-    return block.values @ weights
 
 
 def rank_rows(keys: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -156,27 +106,29 @@ def dense_bucket_ids(buckets: Tensor) -> tuple[Tensor, Tensor]:
     return ids, sizes
 
 
-def hash_blocks(blocks: list[Block], options: EdgeOptions, need_norms: bool) -> BlockCodes:
-    """Hash each block under every ensemble bandwidth.
+def hash_blocks(
+    projected: list[Tensor], original_widths: list[int], options: EdgeOptions, need_norms: bool
+) -> BlockCodes:
+    """Hash already projected blocks [N, d'] (of ``original_widths`` columns before).
 
     Blocks with the same projected width get their bandwidths and buckets computed in
-    one batch (in chunks bounding memory); the projection itself is per block.
+    one batch (in chunks bounding memory). On CPU the compiled kernels do the work.
     """
-    n = blocks[0].values.shape[0]
-    device = blocks[0].values.device
+    n = projected[0].shape[0]
+    device = projected[0].device
+    compiled = uses_compiled(device)
     n_members = options.ensemble_size
     multipliers = torch.linspace(*options.bandwidth_range, n_members, dtype=torch.float64)
     multipliers = multipliers.to(device).view(-1, 1, 1, 1)
     shift_fractions = torch.arange(n_members, device=device, dtype=torch.float64) / n_members
     queries = torch.from_numpy(query_indices(n, options.knn_queries, options.seed)).to(device)
-    ids = torch.empty((n_members, len(blocks), n), dtype=torch.int32, device=device)
-    sizes = torch.empty((n_members, len(blocks)), dtype=torch.int64, device=device)
+    ids = torch.empty((n_members, len(projected), n), dtype=torch.int32, device=device)
+    sizes = torch.empty((n_members, len(projected)), dtype=torch.int64, device=device)
     norms = (
-        torch.empty((n_members, len(blocks), n), dtype=torch.float64, device=device)
+        torch.empty((n_members, len(projected), n), dtype=torch.float64, device=device)
         if need_norms
         else None
     )
-    projected = [project_block(block, options) for block in blocks]
     by_width: dict[int, list[int]] = {}
     for index, proj in enumerate(projected):
         by_width.setdefault(proj.shape[1], []).append(index)
@@ -186,17 +138,31 @@ def hash_blocks(blocks: list[Block], options: EdgeOptions, need_norms: bool) -> 
             members = same_width[start : start + chunk]
             stacked = torch.stack([projected[i] for i in members])  # [b, N, d']
             k = knn_order(n, out_width)
-            knn = mean_knn_distance(stacked.transpose(1, 2).reshape(-1, n), k, queries)
-            scales = [
-                width_scale(out_width, blocks[i].values.shape[1], options.gamma) for i in members
-            ]
+            columns = stacked.transpose(1, 2).reshape(-1, n)
+            if compiled:
+                knn = torch.from_numpy(knn_widths(columns.numpy(), k, queries.numpy()))
+            else:
+                knn = mean_knn_distance(columns, k, queries)
+            scales = [width_scale(out_width, original_widths[i], options.gamma) for i in members]
             scale = torch.tensor(scales, device=device, dtype=torch.float64).view(-1, 1, 1)
             base = (knn.view(len(members), 1, out_width) + _MIN_WIDTH) * scale
             eps = base * multipliers  # [L, b, 1, d']
             shift = eps * shift_fractions.view(-1, 1, 1, 1)
+            index = torch.tensor(members, device=device)
+            if compiled:
+                member_ids, member_sizes, member_norms = bucket_ids(
+                    stacked.numpy(),
+                    eps.squeeze(2).numpy(),
+                    shift.squeeze(2).numpy(),
+                    need_norms,
+                )
+                ids[:, index] = torch.from_numpy(member_ids)
+                sizes[:, index] = torch.from_numpy(member_sizes)
+                if norms is not None:
+                    norms[:, index] = torch.from_numpy(member_norms)
+                continue
             buckets = torch.floor((stacked + shift) / eps).to(torch.int64)  # [L, b, N, d']
             member_ids, member_sizes = dense_bucket_ids(buckets.view(-1, n, out_width))
-            index = torch.tensor(members, device=device)
             ids[:, index] = member_ids.view(n_members, len(members), n).to(torch.int32)
             sizes[:, index] = member_sizes.view(n_members, len(members))
             if norms is not None:
