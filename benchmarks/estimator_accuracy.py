@@ -1,22 +1,19 @@
-"""Bias and MSE of the EDGE conditional MI estimator against the Gaussian closed form.
+"""Bias and MSE of EDGE CMI readings against the Gaussian closed form, and their ranking.
 
-Mirrors the paper's estimator-accuracy figure (spec §9.4): MSE versus the number of
-samples at dims (X, Y, Z) = (1, 1, 2), and versus the dimension d at N = 5000, for
-phi = 1 and for the activation weight phi = exp(-||act||^2 / 2), printed next to the
-paper's values. The paper does not record its data distribution; here each case is a
-random correlation matrix blended with the identity (snacs.estimators.gaussian), with
-``--strength`` for the N sweep. In the d sweep the dims are (d, d, d) and the strength
-falls as 0.8 * sqrt(3 / d), which keeps the true CMI near 0.4-0.6 bits so that the sweep
-isolates the effect of dimension rather than of a growing target.
+A wider comparison than the workflow's estimator study (``snacs.studies.estimator_accuracy``,
+spec §9.4), on the same random Gaussian cases and sweeps: MSE versus N at dims (1, 1, 2)
+and versus d at dims (d, d, d), for five estimator variants, printed beside the paper's
+MSE (``paper_figures/estimator_accuracy_paper.csv``):
 
-Rows: the default estimator (direct reading with the null correction), the direct
-reading without it (the estimator as the reference rules define it), the chain-rule
-reading, and the exp-phi variant without and with the correction. The weighted variant
-estimates a weighted CMI, not the CMI, so its "error" is a distance to the CMI.
+* the default (direct reading with the null correction) and the direct reading without
+  it (the estimator as the reference rules define it);
+* the chain-rule reading;
+* the exp-phi weighting without and with the correction (it estimates a weighted CMI,
+  so its "error" is a distance to the CMI).
 
 A last table checks what ACMI needs, a ranking: in a synthetic layer pair each child
 group depends on one parent group (planted, with strengths from weak to strong), and the
-estimators score all (child, parent) groups; it reports how often the planted parent has
+variants score all (child, parent) groups; it reports how often the planted parent has
 the highest score in its row and the AUC of planted versus other connections.
 
     python benchmarks/estimator_accuracy.py
@@ -25,29 +22,20 @@ the highest score in its row and the AUC of planted versus other connections.
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from snacs.estimators import EdgeOptions, edge_cmi, edge_cmi_matrix, random_gaussian_cmi_case
+from snacs.estimators import EdgeOptions, edge_cmi_matrix
+from snacs.studies.estimator_accuracy import (
+    EstimatorSettings,
+    read_paper_accuracy,
+    run_estimator_study,
+    summarise_estimator,
+)
 
-# Paper's MSE values (spec §9.4): {setting: (phi = 1, phi = exp(-||act||^2 / 2))}.
-PAPER_MSE_BY_SAMPLES = {
-    500: (0.013949, 0.010517),
-    1000: (0.011235, 0.007542),
-    5000: (0.012011, 0.005638),
-    10000: (0.009772, 0.003906),
-    15000: (0.009533, 0.003648),
-    20000: (0.008856, 0.003243),
-    25000: (0.008773, 0.003036),
-}
-PAPER_MSE_BY_DIMENSION = {
-    3: (0.082392, 0.033571),
-    10: (0.196301, 0.047066),
-    20: (0.257731, 0.062571),
-    30: (0.301595, 0.076653),
-    50: (0.329420, 0.080025),
-}
+PAPER_CSV = Path(__file__).resolve().parents[1] / "paper_figures" / "estimator_accuracy_paper.csv"
 
 VARIANTS = {
     "direct+null (default)": EdgeOptions(),
@@ -58,40 +46,26 @@ VARIANTS = {
 }
 
 
-def evaluate(
-    dims: tuple[int, int, int], strength: float, n_samples: int, cases: int
-) -> tuple[float, dict[str, tuple[float, float]]]:
-    """(mean true CMI, {variant: (bias, MSE)}) over ``cases`` random covariances."""
-    draws = [random_gaussian_cmi_case(dims, strength, seed, n_samples) for seed in range(cases)]
-    truth = np.array([draw[3] for draw in draws])
-    results = {}
-    for name, options in VARIANTS.items():
-        estimates = np.array([edge_cmi(x, y, z, options) for x, y, z, _ in draws])
-        errors = estimates - truth
-        results[name] = (float(errors.mean()), float(np.mean(errors**2)))
-    return float(truth.mean()), results
-
-
-def print_table(
-    title: str,
-    label: str,
-    rows: list[tuple[int, float, dict[str, tuple[float, float]]]],
-    paper: dict[int, tuple[float, float]],
-) -> None:
-    print(f"\n{title}")
-    print("bias / MSE in bits, bits^2; paper columns are MSE (phi = 1, phi = exp)")
-    header = f"{label:>6s} {'true':>6s}"
-    for name in VARIANTS:
-        header += f" | {name:>22s}"
-    print(header + " | paper phi=1  paper exp")
-    for setting, true_mean, results in rows:
-        line = f"{setting:6d} {true_mean:6.3f}"
-        for bias, mse in results.values():
-            line += f" | {bias:+10.4f} {mse:10.5f} "
-        reference = paper.get(setting)
-        if reference:
-            line += f" | {reference[0]:11.6f} {reference[1]:10.6f}"
-        print(line, flush=True)
+def print_sweeps(settings: EstimatorSettings) -> None:
+    raw = run_estimator_study(settings, progress=True, variants=VARIANTS)
+    paper_rows = read_paper_accuracy(PAPER_CSV)
+    table = summarise_estimator(raw, paper_rows)  # variant names match no paper row
+    paper = paper_rows.pivot(index=["sweep", "setting"], columns="phi", values="mse")
+    for sweep, label in (("samples", "N"), ("dimension", "d")):
+        print(f"\n{sweep} sweep, {settings.cases} cases: bias (bits) / MSE (bits^2)")
+        header = f"{label:>6s} {'true':>6s}"
+        header += "".join(f" | {name:>22s}" for name in VARIANTS)
+        print(header + " | paper phi=1  paper exp")
+        for setting, block in table[table["sweep"] == sweep].groupby("setting", sort=False):
+            by_variant = block.set_index("phi")
+            line = f"{setting:6d} {block['truth_mean'].iloc[0]:6.3f}"
+            for name in VARIANTS:
+                bias, mse = by_variant.at[name, "bias"], by_variant.at[name, "mse"]
+                line += f" | {bias:+10.4f} {mse:10.5f} "
+            if (sweep, setting) in paper.index:
+                reported = paper.loc[(sweep, setting)]
+                line += f" | {reported['one']:11.6f} {reported['exp_act']:10.6f}"
+            print(line, flush=True)
 
 
 def planted_layer_pair(
@@ -141,24 +115,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-
-    by_samples = [(n, *evaluate((1, 1, 2), args.strength, n, args.cases)) for n in args.sizes]
-    print_table(
-        f"MSE vs samples, dims (1,1,2), strength {args.strength}, {args.cases} cases",
-        "N",
-        by_samples,
-        PAPER_MSE_BY_SAMPLES,
+    settings = EstimatorSettings(
+        sample_sizes=tuple(args.sizes),
+        dims=tuple(args.dims),
+        cases=args.cases,
+        strength=args.strength,
     )
-    by_dimension = [
-        (d, *evaluate((d, d, d), 0.8 * min(1.0, 3.0 / d) ** 0.5, 5000, args.cases))
-        for d in args.dims
-    ]
-    print_table(
-        f"MSE vs dimension, dims (d,d,d), N=5000, {args.cases} cases",
-        "d",
-        by_dimension,
-        PAPER_MSE_BY_DIMENSION,
-    )
+    print_sweeps(settings)
     print_ranking(2000, 16, 8, seed=0)
     print(f"\n# {time.perf_counter() - start:.0f} s")
 

@@ -9,12 +9,14 @@ import os
 import pickle
 import shutil
 import struct
+import threading
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from filelock import FileLock
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -35,6 +37,7 @@ from snacs.data.cifar import CIFAR10_MEAN, CIFAR10_STD
 from snacs.data.mnist import MNIST_MEAN, MNIST_STD
 from snacs.data.synthetic import DEFAULT_DIFFICULTY, SYNTHETIC_MARKER
 from snacs.errors import ConfigError, DatasetNotFoundError, SnacsError, UnknownNameError
+from snacs.pipeline.common import dataset_lock_path, prepare_dataset
 
 CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
 
@@ -379,3 +382,30 @@ def test_make_loader_worker_randomness_follows_the_seed():
     third = _collect(make_loader(_NoisyIndex(), 4, shuffle=True, workers=1, seed=6))
     assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
     assert not all(torch.equal(a, c) for a, c in zip(first, third, strict=True))
+
+
+def test_benchmarks_sharing_a_dataset_root_take_turns_preparing_it(tmp_path):
+    root = tmp_path / "cifar"
+    spec = {
+        "dataset": {
+            "name": "cifar10",
+            "root": str(root),
+            "download": False,
+            "options": {},
+            "synthetic": {
+                "format": "cifar10",
+                "seed": 1,
+                "train_per_class": 4,
+                "test_per_class": 2,
+            },
+        }
+    }
+    done = threading.Event()
+    with FileLock(dataset_lock_path(root)):  # another benchmark's data job holds the root
+        worker = threading.Thread(target=lambda: (prepare_dataset(spec), done.set()))
+        worker.start()
+        assert not done.wait(1.0), "prepare_dataset must wait for the lock"
+        assert not (root / "cifar-10-batches-py").exists()
+    worker.join(timeout=60)
+    assert done.is_set()
+    assert len(load_dataset("cifar10", root).test) == 20

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from snacs.errors import ConfigError
+from snacs.estimators.edge_options import EdgeOptions
 from snacs.estimators.gaussian import random_gaussian_cmi_case
 from snacs.io import write_json
 from snacs.models import build_model
@@ -210,6 +211,9 @@ def test_estimator_study_on_tiny_samples(tmp_path):
     estimator_figure(table, [tmp_path / "est.png"])
     assert (tmp_path / "est.png").read_bytes()[:4] == b"\x89PNG"
     assert est.dimension_strength(12, 0.8) == pytest.approx(0.4)
+    chain = {"chain": EdgeOptions(method="chain")}
+    named = est.run_estimator_study(settings, progress=False, variants=chain)
+    assert set(named["phi"]) == {"chain"} and len(named) == 2 * 2
 
 
 def _prune_run(root, method, target, seed, masks, reduction):

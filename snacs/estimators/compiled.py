@@ -155,7 +155,7 @@ def _stable_order_by(keys: np.ndarray, n_keys: int, items: np.ndarray) -> np.nda
 
 @numba.njit(cache=True, nogil=True)
 def _clipped_sums(
-    x_ids: np.ndarray,
+    x_by_sample: np.ndarray,
     x_bound: int,
     y_ids: np.ndarray,
     z_ids: np.ndarray,
@@ -167,19 +167,19 @@ def _clipped_sums(
 ) -> np.ndarray:
     """Sums [C] over samples of phi * clip(log2(N_xyz N_z / (N_xz N_yz)), lower, cap).
 
-    ``x_ids`` int32 [C, N] (ids below ``x_bound``); ``y_ids``, ``z_ids`` [N]; norms as in
-    :func:`conditional_sums` for one member (``other_norms`` already holds y norm times
-    z norm per sample). Z buckets are small (a few samples), so the loops run over the
+    ``x_by_sample`` int32 [N, C] child ids (below ``x_bound``); ``y_ids``, ``z_ids`` [N];
+    norms as in :func:`conditional_sums` for one member (``other_norms`` already holds
+    y norm times z norm per sample). Z buckets are small (a few samples), so the loops run over the
     buckets once and over all child blocks inside: the per-bucket bookkeeping is shared
     and the child blocks' tallies are independent work for the CPU to overlap.
     """
-    n_children, n = x_ids.shape
+    n, n_children = x_by_sample.shape
     samples = _stable_order_by(y_ids, y_ids.max() + 1, np.arange(n))
     samples = _stable_order_by(z_ids, z_ids.max() + 1, samples)  # by (z, y)
     ordered_x = np.empty((n, n_children), dtype=np.int32)
     for pos in range(n):
         for child in range(n_children):
-            ordered_x[pos, child] = x_ids[child, samples[pos]]
+            ordered_x[pos, child] = x_by_sample[samples[pos], child]
     log2_count = np.log2(np.arange(n + 1).astype(np.float64))
 
     def weight(child: int, sample: int) -> float:
@@ -286,10 +286,11 @@ def conditional_sums(
     sums = np.zeros((n_members, n_children))
     null = np.zeros((n_members, n_children))
     for member in range(n_members):
+        x_by_sample = np.ascontiguousarray(x_ids[member].T)
         x_member_norms = x_norms[member] if weighted else x_norms[0]
         other = y_norms[member] * z_norms[member] if weighted else y_norms[0]
         sums[member] = _clipped_sums(
-            x_ids[member], x_bound, y_ids[member], z_ids[member], x_member_norms, other,
+            x_by_sample, x_bound, y_ids[member], z_ids[member], x_member_norms, other,
             phi_kind, lower, cap,
         )  # fmt: skip
         if with_null:
@@ -297,7 +298,7 @@ def conditional_sums(
             if weighted:
                 other = y_norms[member][source] * z_norms[member]
             null[member] = _clipped_sums(
-                x_ids[member], x_bound, y_ids[member][source], z_ids[member], x_member_norms, other,
+                x_by_sample, x_bound, y_ids[member][source], z_ids[member], x_member_norms, other,
                 phi_kind, lower, cap,
             )  # fmt: skip
     return sums, null

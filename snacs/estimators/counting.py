@@ -9,11 +9,12 @@ where the counts are those of the cell s falls in; summing over samples equals t
 usual sum over occupied cells weighted by N_xyz. With Z absent (one z bucket) it is
 EDGE's plain MI estimate.
 
-All child blocks are counted together without a Python loop per (child, parent) pair:
-per ensemble member the samples are ordered once by (z, yz) (shared by every child
-block), then each child row is stably sorted by its x id. In that order every (x, z)
-cell and every (x, y, z) cell is a run of consecutive samples, so all four counts are
-run lengths. The stable sort of small integer ids is a radix sort on CPU.
+On CPU the compiled kernel :func:`snacs.estimators.compiled.conditional_sums` does the
+counting. Elsewhere (GPUs) torch passes count all child blocks together without a Python
+loop per (child, parent) pair: per ensemble member the samples are ordered once by
+(z, yz) (shared by every child block), then each child row is stably sorted by its x id.
+In that order every (x, z) cell and every (x, y, z) cell is a run of consecutive
+samples, so all four counts are run lengths.
 
 A sample whose z bucket holds a single y bucket has N_xyz = N_xz and N_yz = N_z, so its
 term is exactly the 0.001 floor whatever X is; such samples (typically a quarter when Z
@@ -38,18 +39,6 @@ _NULL_STREAM = 0x6E756C6C  # seed sub-stream of the within-bucket shuffle
 # Rows of (member, child block) counted at once: small enough that the per-sample
 # arrays stay in cache, which makes the element-wise passes several times faster.
 _ELEMENTS_PER_CHUNK = 1 << 17
-
-
-def _stable_row_argsort(ids: Tensor, id_bound: int) -> Tensor:
-    """Stable argsort of each row of small non-negative ids [R, M].
-
-    On CPU numpy's stable sort of 16-bit integers is a radix sort, several times
-    faster than torch's comparison sort on this workload; elsewhere torch sorts.
-    """
-    if ids.device.type != "cpu":
-        return torch.sort(ids, dim=-1, stable=True).indices
-    small = ids.numpy().astype(np.int16 if id_bound <= np.iinfo(np.int16).max else np.int32)
-    return torch.from_numpy(np.argsort(small, axis=-1, kind="stable"))
 
 
 def _run_log2_lengths(same_as_previous: Tensor, log2_count: Tensor) -> Tensor:
@@ -93,7 +82,6 @@ def _shuffle_within_buckets(z_ids: Tensor, seed: int) -> Tensor:
 
 def _count_member(
     x_ids: Tensor,
-    x_bound: int,
     samples: Tensor,
     z_ids: Tensor,
     yz_ids: Tensor,
@@ -109,7 +97,7 @@ def _count_member(
     shape = (x_ids.shape[0], samples.numel())
     listed = samples.expand(shape)  # a broadcast gather is much faster than index_select
     x_in_order = x_ids.gather(1, listed)
-    position = _stable_row_argsort(x_in_order, x_bound).to(x_ids.device)
+    position = torch.sort(x_in_order, dim=-1, stable=True).indices
 
     def at_position(per_sample: Tensor) -> Tensor:
         return per_sample.expand(shape).gather(1, position)
@@ -151,7 +139,6 @@ def _count(
     log_n_z = _run_log2_lengths(z_sorted[:, 1:] == z_sorted[:, :-1], log2_count)
     log_n_yz = _run_log2_lengths(yz_sorted[:, 1:] == yz_sorted[:, :-1], log2_count)
     z_part = (log_n_z - log_n_yz).view(n_members, n)  # log2(N_z / N_yz) per sorted position
-    x_bound = int(x.sizes.max())
 
     sums = torch.empty((n_members, n_children), dtype=torch.float64, device=device)
     rows_per_chunk = max(1, _ELEMENTS_PER_CHUNK // n)
@@ -178,7 +165,6 @@ def _count(
                 continue
             counted = _count_member(
                 x_ids,
-                x_bound,
                 samples,
                 z_sorted[member].index_select(0, listed),
                 yz_sorted[member].index_select(0, listed),

@@ -10,8 +10,7 @@ here every case is a random jointly Gaussian covariance
   N, so the true values stay fixed and only the sample size changes;
 * dimension sweep: dims (d, d, d) at ``dimension_samples``, with the strength falling as
   ``dimension_strength * sqrt(3 / d)`` so that the true CMI stays near 0.4-0.6 bits and
-  the sweep isolates the effect of dimension rather than of a growing target (the same
-  rule as ``benchmarks/estimator_accuracy.py``).
+  the sweep isolates the effect of dimension rather than of a growing target.
 
 Both phi variants run the estimator the SNACS pruner uses (``EdgeOptions`` defaults plus
 ``estimator`` overrides). The weighted variant estimates a *weighted* CMI, so its error
@@ -126,9 +125,17 @@ RAW_COLUMNS = [
 ]
 
 
-def run_estimator_study(settings: EstimatorSettings, progress: bool = True) -> pd.DataFrame:
-    """One row per (setting, case, phi): the true CMI, the estimate and their difference."""
-    variants = settings.variants()
+def run_estimator_study(
+    settings: EstimatorSettings,
+    progress: bool = True,
+    variants: Mapping[str, EdgeOptions] | None = None,
+) -> pd.DataFrame:
+    """One row per (setting, case, variant): the true CMI, the estimate and their difference.
+
+    ``variants`` names the estimators to compare (column ``phi``); by default the two phi
+    variants of the configured estimator.
+    """
+    variants = settings.variants() if variants is None else variants
     rows = []
     jobs = [(s, case) for s in study_settings(settings) for case in range(settings.cases)]
     for setting, case in tqdm(jobs, desc="estimator study", disable=not progress, leave=False):
