@@ -8,7 +8,7 @@ setup:
 	$(PYTHON) -m pip install --quiet -e ".[dev]"
 
 demo: setup
-	snakemake --cores $(CORES) --configfile config/demo.yaml results/all
+	snakemake --cores $(CORES) --configfile=config/demo.yaml results/all
 
 test: setup
 	$(PYTHON) -m ruff check .

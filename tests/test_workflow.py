@@ -6,6 +6,7 @@ regenerated from results without retraining anything.
 """
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,22 @@ def test_side_studies_reach_the_report(finished_run):
     for heading in ("Speed study", "Estimator accuracy", "Compression per layer", "Pruner timings"):
         assert heading in report
     assert planned_rules(finished_run, "speed_report") == {"speed_report", "all", "total"}
+
+
+def test_make_demo_runs_a_snakemake_command_that_plans_the_demo(tmp_path):
+    # the README's first command; a dry run of exactly what it calls must plan results/all
+    recipe = subprocess.run(
+        ["make", "-n", "demo"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    line = next(row for row in recipe.splitlines() if row.startswith("snakemake"))
+    args = [*shlex.split(line)[1:], "--snakefile", str(REPO / "Snakefile")]
+    args += ["--directory", str(tmp_path), "--dry-run"]
+    plan = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    assert "speed_report" in plan.stdout and "finetune" in plan.stdout
