@@ -119,7 +119,7 @@ def test_latex_tables_and_published_rows_beside_ours(result_files, tmp_path):
     assert (out / "selected.tex").is_file() and (out / "reported.tex").is_file()
 
 
-def _prune_json(root, benchmark, method, seed, score):
+def _prune_json(root, benchmark, method, seed, score, parts=None):
     path = root / "pruned" / benchmark / method / "flops50-layerwise" / f"seed{seed}" / "prune.json"
     path.parent.mkdir(parents=True)
     path.write_text(
@@ -132,6 +132,7 @@ def _prune_json(root, benchmark, method, seed, score):
                 "seed": seed,
                 "timings": {"score_seconds": score, "activation_seconds": 2.0, "plan_seconds": 0.1},
                 "provenance": {"hardware": {"device": "cpu", "torch_threads": 2}},
+                "plan_info": {"score_timings": parts or {}},
             }
         )
     )
@@ -140,8 +141,8 @@ def _prune_json(root, benchmark, method, seed, score):
 
 def test_timing_tables_per_benchmark_and_pruner(tmp_path):
     paths = [
-        _prune_json(tmp_path, "b1", "snacs", 0, 1.0),
-        _prune_json(tmp_path, "b1", "snacs", 1, 3.0),
+        _prune_json(tmp_path, "b1", "snacs", 0, 1.0, {"acmi_seconds": 0.2, "svm_seconds": 0.8}),
+        _prune_json(tmp_path, "b1", "snacs", 1, 3.0, {"acmi_seconds": 0.4, "svm_seconds": 2.6}),
         _prune_json(tmp_path, "b2", "mint", 0, 40.0),
     ]
     table = write_timing_tables(paths, tmp_path / "tables")
@@ -149,8 +150,12 @@ def test_timing_tables_per_benchmark_and_pruner(tmp_path):
     assert (snacs["benchmark"], snacs["runs"]) == ("b1", 2)
     assert snacs["score_seconds_mean"] == pytest.approx(2.0)
     assert snacs["score_seconds_std"] == pytest.approx(np.sqrt(2.0))
+    assert snacs["part_acmi_seconds"] == pytest.approx(0.3)
+    assert np.isnan(table[table["method"] == "mint"].iloc[0]["part_acmi_seconds"])
     markdown = (tmp_path / "tables" / "timings.md").read_text()
+    assert "| 0.100 ± 0.000 | acmi 0.300 · svm 1.700 | cpu | 2 |" in markdown
     assert "### b2" in markdown and "| mint | mint | connection | 1 | 40.000 | 2.000 |" in markdown
+    assert "| 0.100 | – | cpu | 2 |" in markdown  # no parts timed
     tex = (tmp_path / "tables" / "timings.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 2 and r"2.000 $\pm$ 1.414" in tex
 

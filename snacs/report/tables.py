@@ -291,6 +291,7 @@ TIMINGS = {
     "activation_seconds": "Activations (s)",
     "plan_seconds": "Planning (s)",
 }
+PART_PREFIX = "part_"  # columns of the parts a pruner times inside its scoring
 
 
 def _benchmark_of(prune_json: Path) -> str:
@@ -299,11 +300,17 @@ def _benchmark_of(prune_json: Path) -> str:
 
 
 def load_timings(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per pruning run: its activation, scoring and planning seconds and machine."""
+    """One row per pruning run: its activation, scoring and planning seconds and machine.
+
+    A pruner that times the parts of its scoring (``plan_info.score_timings``, e.g. SNACS's
+    ACMI, operating constraints and sensitivity) adds one ``part_<name>`` column per part,
+    so a reader sees where a total goes (the speed study times only the ACMI part).
+    """
     records = []
     for path in map(Path, paths):
         run = read_json(path)
         hardware = run.get("provenance", {}).get("hardware", {})
+        parts = run.get("plan_info", {}).get("score_timings", {})
         records.append(
             {
                 "benchmark": _benchmark_of(path),
@@ -315,10 +322,13 @@ def load_timings(paths: Iterable[str | Path]) -> pd.DataFrame:
                 **{k: run["timings"].get(k, 0.0) for k in TIMINGS},
                 "device": hardware.get("device", ""),
                 "threads": hardware.get("torch_threads"),
+                **{f"{PART_PREFIX}{name}": seconds for name, seconds in parts.items()},
             }
         )
     columns = ["benchmark", "method", "pruner", "granularity", "target", "seed", *TIMINGS]
-    return pd.DataFrame.from_records(records, columns=[*columns, "device", "threads"])
+    frame = pd.DataFrame.from_records(records)
+    part_columns = sorted(c for c in frame.columns if c.startswith(PART_PREFIX))
+    return frame.reindex(columns=[*columns, "device", "threads", *part_columns])
 
 
 def summarise_timings(runs: pd.DataFrame) -> pd.DataFrame:
@@ -331,13 +341,25 @@ def summarise_timings(runs: pd.DataFrame) -> pd.DataFrame:
     grouped = runs.groupby(keys, sort=False)
     means = grouped[list(TIMINGS)].mean().add_suffix("_mean")
     stds = grouped[list(TIMINGS)].std(ddof=1).fillna(0.0).add_suffix("_std")
+    parts = grouped[[c for c in runs.columns if c.startswith(PART_PREFIX)]].mean()
     machine = grouped[["device", "threads"]].first()
     counts = grouped["seed"].count().rename("runs")
-    return pd.concat([counts, means, stds, machine], axis=1).reset_index()
+    return pd.concat([counts, means, stds, machine, parts], axis=1).reset_index()
+
+
+def _parts_cell(row: pd.Series) -> str:
+    """``acmi 0.660 · constraint 7.269`` from a summary row's mean part seconds, else ``–``."""
+    parts = [
+        f"{column.removeprefix(PART_PREFIX).removesuffix('_seconds')} {row[column]:.3f}"
+        for column in row.index
+        if column.startswith(PART_PREFIX) and pd.notna(row[column])
+    ]
+    return " · ".join(parts) or "–"
 
 
 def timing_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    headers = ["Method", "Pruner", "Granularity", "Runs", *TIMINGS.values(), "Device", "Threads"]
+    headers = ["Method", "Pruner", "Granularity", "Runs", *TIMINGS.values()]
+    headers += ["Scoring parts (s, mean)", "Device", "Threads"]
     rows = [
         [
             r["method"],
@@ -345,6 +367,7 @@ def timing_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
             r["granularity"],
             str(r["runs"]),
             *(_cell(r[f"{k}_mean"], r[f"{k}_std"], r["runs"], 3) for k in TIMINGS),
+            _parts_cell(r),
             str(r["device"]),
             str(r["threads"]),
         ]
@@ -356,7 +379,10 @@ def timing_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 TIMING_NOTE = (
     "Scoring and planning seconds of every pruner, mean ± std over its runs (targets x "
     "seeds). Activation seconds are the one-off collection of the shared activation cache, "
-    "reported by every pruner that reads it and 0 for pruners that do not."
+    "reported by every pruner that reads it and 0 for pruners that do not. Scoring parts "
+    "split a pruner's scoring where it times them: SNACS's ACMI scores are what the speed "
+    "study compares with MINT's estimator (gmi); its operating constraints (per-layer SVM "
+    "fits) and sensitivity are extra steps MINT does not take."
 )
 
 
