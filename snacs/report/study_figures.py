@@ -19,20 +19,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from snacs.io import atomic_path  # noqa: E402
+from snacs.report.figures import save_figure  # noqa: E402
 from snacs.studies.estimator_accuracy import PHI_LABELS  # noqa: E402
 from snacs.studies.speed import MINT, method_label, snacs_method  # noqa: E402
-
-
-def save_figure(fig: Figure, outputs: Iterable[str | Path]) -> None:
-    """Write ``fig`` to every output (format from the suffix) atomically, then close it."""
-    for output in map(Path, outputs):
-        with atomic_path(output) as tmp:
-            fig.savefig(tmp, format=output.suffix.lstrip("."), dpi=150)
-    plt.close(fig)
 
 
 def speed_figure(table: pd.DataFrame, outputs: Iterable[str | Path]) -> None:
