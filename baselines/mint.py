@@ -134,5 +134,5 @@ class MintPruner(Pruner):
             ctx.model,
             ctx.cost,
             self.options.global_share,
-            {"upper_limit": self.options.upper_limit, "score_timings": scores.extra["timings"]},
+            {"upper_limit": self.options.upper_limit},
         )

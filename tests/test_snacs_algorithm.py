@@ -146,3 +146,5 @@ def test_snacs_end_to_end_on_a_residual_network(small_context, method):
     for name in merged:
         assert extra["pairs"][name].parent_ids.numel() == ctx.graph[name].in_channels
     assert set(extra["timings"]) == {"acmi_seconds", "constraint_seconds", "sensitivity_seconds"}
+    # both variants (connection and filter plans) record the parts for the timings table
+    assert first.plan.info["score_timings"] == extra["timings"]

@@ -203,10 +203,7 @@ class SnacsPruner(Pruner):
             ctx.model,
             ctx.cost,
             self.options.global_share,
-            {
-                "protected_groups": {k: int(v.sum()) for k, v in protected.items()},
-                "score_timings": scores.extra["timings"],
-            },
+            {"protected_groups": {k: int(v.sum()) for k, v in protected.items()}},
         )
 
 

@@ -31,7 +31,12 @@ from snacs.registry import Registry
 
 @dataclass
 class Scores:
-    """What a pruner computed: one tensor per scored layer, plus anything its plan step needs."""
+    """What a pruner computed: one tensor per scored layer, plus anything its plan step needs.
+
+    ``extra["timings"]`` (part name -> seconds), when a pruner times parts of its scoring,
+    is recorded by the harness as the plan's ``score_timings`` and shown in the timings
+    table, whatever the pruner's granularity.
+    """
 
     per_layer: dict[str, torch.Tensor]
     extra: dict[str, Any] = field(default_factory=dict)

@@ -50,4 +50,6 @@ def run_pruner(pruner: Pruner, ctx: PruneContext, target: Target) -> PruneOutcom
     }
     plan.info.setdefault("target", target.label)
     plan.info["timings"] = timings
+    if "timings" in scores.extra:
+        plan.info["score_timings"] = dict(scores.extra["timings"])
     return PruneOutcome(plan=plan, scores=scores, timings=timings)
