@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import xxhash
 
 from snacs.errors import CheckpointError
 
@@ -41,6 +42,25 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def fingerprint(*parts: str | os.PathLike) -> str:
+    """xxh3-128 hex digest of ``parts`` in order: a ``Path`` by its bytes, a ``str`` as text.
+
+    Cheap enough for multi-GB checkpoints; used to tell whether a saved training state was
+    made from the same inputs.
+    """
+    digest = xxhash.xxh3_128()
+    for part in parts:
+        if isinstance(part, os.PathLike):
+            digest.update(b"file\0")
+            with open(part, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 22), b""):
+                    digest.update(block)
+        else:
+            digest.update(b"text\0" + part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

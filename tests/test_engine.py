@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from snacs.engine import FitResult, Recipe, evaluate, fit, resolve_device, seed_everything
 from snacs.engine.train import LOG_COLUMNS
 from snacs.errors import ConfigError, SnacsError
-from snacs.io import load_checkpoint
+from snacs.io import fingerprint, load_checkpoint
 
 CPU = torch.device("cpu")
 
@@ -176,6 +176,45 @@ def test_resume_refuses_a_different_recipe_or_seed(tmp_path):
         run_fit(mlp(), tmp_path, Recipe(epochs=2, lr=0.05), seed=5)
     result = run_fit(mlp(), tmp_path, Recipe(epochs=1, lr=0.1), resume=False)
     assert result.epochs_run == 1
+
+
+def test_fingerprint_reads_file_contents_and_text(tmp_path):
+    plan, dense = tmp_path / "plan.pt", tmp_path / "dense.pt"
+    plan.write_bytes(b"masks")
+    dense.write_bytes(b"weights")
+    first = fingerprint(plan, dense)
+    assert first == fingerprint(plan, dense) != fingerprint(dense, plan)
+    assert fingerprint(str(plan)) != fingerprint(plan)  # a str is text, not a path
+    plan.write_bytes(b"other masks")
+    assert fingerprint(plan, dense) != first
+
+
+def test_resume_refuses_other_inputs_and_restart_stale_starts_over(tmp_path):
+    first = run_fit(mlp(), tmp_path, Recipe(epochs=2, lr=0.05), inputs="plan-a")
+    with pytest.raises(ConfigError, match="inputs: plan-a there, plan-b now"):
+        run_fit(mlp(), tmp_path, Recipe(epochs=2, lr=0.05), inputs="plan-b")
+    again = run_fit(mlp(), tmp_path, Recipe(epochs=2, lr=0.1), inputs="plan-b", restart_stale=True)
+    assert again.epochs_run == 2 and len(again.history) == 2, "trained afresh, not returned"
+    assert again.history[0]["lr"] == 0.1 != first.history[0]["lr"]
+    checkpoint = load_checkpoint(tmp_path / "last.pt")
+    assert checkpoint["inputs"] == "plan-b" and checkpoint["recipe"]["lr"] == 0.1
+
+
+def test_resume_rewrites_a_deleted_best_checkpoint(tmp_path):
+    # Snakemake deletes a job's declared outputs (best.pt) before rerunning it.
+    recipe = Recipe(epochs=3, lr=0.05)
+    straight = run_fit(mlp(), tmp_path / "a", recipe)
+    run_fit(mlp(), tmp_path / "b", dataclasses.replace(recipe, epochs=2))
+    expected = load_checkpoint(tmp_path / "b" / "best.pt")
+    (tmp_path / "b" / "best.pt").unlink()
+    resumed = run_fit(mlp(seed=5), tmp_path / "b", recipe)
+    assert len(resumed.history) == 3 and resumed.best_top1 == straight.best_top1
+    # the easy blobs peak before epoch 3, so best.pt must be the restored file itself
+    assert resumed.best_epoch == expected["epoch"] < 3
+    best = load_checkpoint(tmp_path / "b" / "best.pt")
+    assert best["epoch"] == expected["epoch"] and best["top5"] == expected["top5"]
+    for name, tensor in expected["model"].items():
+        assert torch.equal(best["model"][name], tensor)
 
 
 def test_cosine_runs_cannot_be_extended(tmp_path):

@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from snacs.io import load_checkpoint
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -132,6 +134,21 @@ def test_side_studies_reach_the_report(finished_run):
     for heading in ("Speed study", "Estimator accuracy", "Compression per layer", "Pruner timings"):
         assert heading in report
     assert planned_rules(finished_run, "speed_report") == {"speed_report", "all", "total"}
+
+
+@pytest.mark.slow
+def test_rerunning_a_prune_fine_tunes_the_new_plan_afresh(finished_run):
+    # Snakemake deletes the declared best.pt before rerunning, but keeps last.pt: resuming
+    # it would fine-tune the old plan's weights (or, finished, never write best.pt again).
+    run = "digits_mlp/l1/flops50-layerwise/seed0"
+    last = finished_run / f"results/finetuned/{run}/last.pt"
+    before = load_checkpoint(last)["inputs"]
+    result = snakemake(
+        finished_run, "results/all", "--forcerun", f"results/pruned/{run}/prune.json"
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert load_checkpoint(last)["inputs"] != before
+    assert (finished_run / f"results/finetuned/{run}/best.pt").is_file()
 
 
 def test_make_demo_runs_a_snakemake_command_that_plans_the_demo(tmp_path):

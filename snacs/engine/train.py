@@ -7,7 +7,8 @@ Files written to ``out_dir``:
 
 * ``log.csv``: one row per finished epoch (rewritten atomically after each epoch).
 * ``last.pt``: everything needed to continue (model, optimizer, scheduler, grad scaler,
-  epoch, best so far, history, recipe, seed, torch RNG states, ``extra_state``).
+  epoch, best so far with its ``best.pt`` payload, history, recipe, seed, fingerprint of
+  the inputs, torch RNG states, ``extra_state``).
 * ``best.pt``: model weights of the epoch with the highest eval top-1 so far, with
   ``epoch``, ``top1``, ``top5`` and ``extra_state``. Selecting the best epoch on the test
   set follows the paper's protocol (spec §7.4); callers load ``best.pt`` to get it.
@@ -18,10 +19,18 @@ NumPy and torch, the train loader's own ``generator`` (if it has one) and a samp
 order, augmentation and dropout of an epoch therefore depend on the seed and the epoch
 number only, not on how many epochs this process has already run. The same holds for
 loader worker processes, whose seeds are drawn from those generators.
+
+A ``last.pt`` is only continued by the same run: same recipe, seed and ``inputs``
+fingerprint (what the model started from, e.g. the dense checkpoint and pruning plan).
+Anything else is a stale checkpoint: an error for callers of the library, a fresh start for
+workflow steps (``restart_stale``), whose output folder Snakemake reruns after an input or
+the config changed. ``best.pt`` is a declared workflow output, which Snakemake deletes
+before it reruns an interrupted job, so resuming rewrites it from ``last.pt``.
 """
 
 import csv
 import io
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,6 +49,8 @@ from snacs.engine.recipe import Recipe
 from snacs.engine.seed import seed_rngs
 from snacs.errors import CheckpointError, ConfigError, SnacsError
 from snacs.io import load_checkpoint, load_state_dict_strict, save_checkpoint, write_text
+
+LOGGER = logging.getLogger(__name__)
 
 LOG_COLUMNS = (
     "epoch",
@@ -138,6 +149,8 @@ def fit(
     seed: int = 0,
     after_step: Callable[[nn.Module], None] | None = None,
     resume: bool = True,
+    restart_stale: bool = False,
+    inputs: str | None = None,
     progress: bool = True,
     amp: bool | None = None,
     channels_last: bool | None = None,
@@ -150,10 +163,13 @@ def fit(
     ``after_step(model)`` runs after every optimizer step (pruning uses it to keep removed
     weights at exactly zero). ``amp``/``channels_last`` ``None`` mean "on if CUDA": autocast
     in bfloat16 where supported, else float16 with a gradient scaler. With ``resume`` and an
-    existing ``out_dir/last.pt`` training continues after its epoch; a finished run is
-    returned as stored without training. ``recipe.epochs == 0`` only evaluates the model
-    (recorded as epoch 0), so callers can always rely on ``best.pt`` existing afterwards.
-    ``extra_state`` (tensors and plain values only) is stored in both checkpoints.
+    existing ``out_dir/last.pt`` of the same run training continues after its epoch; a
+    finished run is returned as stored without training. ``inputs`` fingerprints what the
+    model starts from (see :func:`snacs.io.fingerprint`); a ``last.pt`` of another run raises
+    :class:`ConfigError`, or with ``restart_stale`` is discarded with a warning and training
+    starts over. ``recipe.epochs == 0`` only evaluates the model (recorded as epoch 0), so
+    callers can always rely on ``best.pt`` existing afterwards. ``extra_state`` (tensors and
+    plain values only) is stored in both checkpoints.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
@@ -184,10 +200,13 @@ def fit(
         amp_dtype=amp_dtype,
         channels_last=use_channels_last,
         extra_state=_checked_extra_state(extra_state),
+        inputs=inputs,
         progress=progress,
     )
     last_path = session.out_dir / "last.pt"
-    completed = _resume(session, last_path) if resume and last_path.is_file() else None
+    completed = None
+    if resume and last_path.is_file():
+        completed = _resume(session, last_path, restart_stale)
     if completed is None and recipe.epochs == 0:
         _end_epoch(session, 0, recipe.lr, None, _evaluate(session, eval_loader), 0.0)
         return _result(session, 0)
@@ -222,9 +241,11 @@ class _Session:
     amp_dtype: torch.dtype | None  # None: autocast off
     channels_last: bool
     extra_state: dict
+    inputs: str | None
     progress: bool
     best_top1: float = -math.inf
     best_epoch: int = 0
+    best: dict | None = None  # the best.pt payload, weights copied to the CPU
     history: list[dict] = field(default_factory=list)
 
 
@@ -274,13 +295,26 @@ def _checked_extra_state(extra_state: Mapping | None) -> dict:
     return extra
 
 
-def _resume(session: _Session, last_path: Path) -> int:
-    """Restore the session from ``last.pt``; return the number of epochs it completed."""
+def _resume(session: _Session, last_path: Path, restart_stale: bool) -> int | None:
+    """Restore the session from ``last.pt``; return the number of epochs it completed.
+
+    ``None`` when the checkpoint was stale and removed (``restart_stale``): train afresh.
+    """
     checkpoint = load_checkpoint(last_path)
     missing = [key for key in _LAST_KEYS if key not in checkpoint]
     if missing:
         raise CheckpointError(f"{last_path} is not a training checkpoint; it lacks {missing}")
-    _check_same_run(checkpoint, session, last_path)
+    problems = _run_differences(checkpoint, session)
+    if problems:
+        reason = f"{last_path} belongs to a different run ({'; '.join(problems)})"
+        if not restart_stale:
+            raise ConfigError(
+                f"{reason}; delete {session.out_dir} or pass resume=False to start over"
+            )
+        LOGGER.warning("%s; starting over", reason)
+        for name in ("last.pt", "best.pt"):
+            (session.out_dir / name).unlink(missing_ok=True)
+        return None
     load_state_dict_strict(session.model, checkpoint["model"], str(last_path))
     session.optimizer.load_state_dict(checkpoint["optimizer"])
     session.scheduler.load_state_dict(checkpoint["scheduler"])
@@ -288,6 +322,10 @@ def _resume(session: _Session, last_path: Path) -> int:
         session.scaler.load_state_dict(checkpoint["scaler"])
     session.best_top1 = checkpoint["best_top1"]
     session.best_epoch = checkpoint["best_epoch"]
+    session.best = checkpoint.get("best")
+    best_path = session.out_dir / "best.pt"
+    if session.best is not None and not best_path.is_file():
+        save_checkpoint(best_path, session.best)
     session.history = list(checkpoint["history"])
     # Leaves the process RNGs as the original run left them, which matters when a finished
     # run is returned without training and the caller keeps drawing random numbers.
@@ -298,29 +336,31 @@ def _resume(session: _Session, last_path: Path) -> int:
     return checkpoint["epoch"]
 
 
-def _check_same_run(checkpoint: dict, session: _Session, last_path: Path) -> None:
-    """Refuse to continue a run whose recipe or seed differ; extending ``epochs`` is fine."""
+def _run_differences(checkpoint: dict, session: _Session) -> list[str]:
+    """Why ``checkpoint`` cannot be continued by ``session``; empty when it can.
+
+    Extending ``epochs`` is fine except under cosine annealing, whose lr spans all epochs.
+    A recorded best epoch whose ``best.pt`` is gone cannot be restored from a ``last.pt``
+    written before checkpoints kept the best payload.
+    """
     stored = checkpoint["recipe"]
     current = session.recipe.to_dict()
-    # Cosine annealing spans all epochs, so changing their number changes every epoch's lr.
     epochs_matter = session.recipe.schedule == "cosine"
-    differing = [
-        key
+    problems = [
+        f"recipe {key}: {stored.get(key)!r} there, {value!r} now"
         for key, value in current.items()
         if stored.get(key) != value and (key != "epochs" or epochs_matter)
     ]
-    problems = [
-        f"recipe {key}: {stored.get(key)!r} there, {current[key]!r} now" for key in differing
-    ]
     if checkpoint["seed"] != session.seed:
         problems.append(f"seed: {checkpoint['seed']} there, {session.seed} now")
+    if checkpoint.get("inputs") != session.inputs:
+        problems.append(f"inputs: {checkpoint.get('inputs')} there, {session.inputs} now")
     if checkpoint["epoch"] > session.recipe.epochs:
         problems.append(f"it already ran {checkpoint['epoch']} epochs, the recipe asks for fewer")
-    if problems:
-        raise ConfigError(
-            f"{last_path} belongs to a different run ({'; '.join(problems)}); delete "
-            f"{session.out_dir} or pass resume=False to start over"
-        )
+    lost_best = not (session.out_dir / "best.pt").is_file() and checkpoint.get("best") is None
+    if math.isfinite(checkpoint["best_top1"]) and lost_best:
+        problems.append(f"the best.pt of its epoch {checkpoint['best_epoch']} is missing")
+    return problems
 
 
 def _seed_epoch(loader: Iterable, seed: int, epoch: int) -> None:
@@ -433,14 +473,16 @@ def _end_epoch(
     improved = metrics is not None and metrics["top1"] > session.best_top1
     if improved:
         session.best_top1, session.best_epoch = metrics["top1"], epoch
-        best = {
-            "model": session.model.state_dict(),
+        session.best = {
+            "model": {
+                k: v.detach().to("cpu", copy=True) for k, v in session.model.state_dict().items()
+            },
             "epoch": epoch,
             "top1": metrics["top1"],
             "top5": metrics["top5"],
             "extra_state": session.extra_state,
         }
-        save_checkpoint(session.out_dir / "best.pt", best)
+        save_checkpoint(session.out_dir / "best.pt", session.best)
     save_checkpoint(session.out_dir / "last.pt", _last_payload(session, epoch))
     _write_log(session.out_dir / "log.csv", session.history)
     tqdm.write(_summary(session.recipe.epochs, row, improved))
@@ -456,9 +498,11 @@ def _last_payload(session: _Session, epoch: int) -> dict:
         "epoch": epoch,
         "best_top1": session.best_top1,
         "best_epoch": session.best_epoch,
+        "best": session.best,
         "history": session.history,
         "recipe": session.recipe.to_dict(),
         "seed": session.seed,
+        "inputs": session.inputs,
         "torch_rng_state": torch.get_rng_state(),
         "cuda_rng_states": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "extra_state": session.extra_state,

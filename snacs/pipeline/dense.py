@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 
 from snacs.engine import Recipe, evaluate, fit, seed_everything
-from snacs.io import save_checkpoint, write_json
+from snacs.io import fingerprint, save_checkpoint, write_json
 from snacs.pipeline.common import (
     Spec,
     eval_loader,
@@ -43,6 +44,9 @@ def run_dense(spec: Spec, out_dir: str | Path, device: torch.device, progress: b
             out_dir,
             device=device,
             seed=dense["seed"],
+            # A saved state of another dataset or architecture is started over, not resumed.
+            restart_stale=True,
+            inputs=fingerprint(json.dumps([spec["dataset"], spec["model"]], sort_keys=True)),
             progress=progress,
         )
     else:

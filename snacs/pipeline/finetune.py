@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from snacs.engine import Recipe, fit, seed_everything
+from snacs.io import fingerprint
 from snacs.pipeline.common import Spec, eval_loader, load_bundle, load_model, train_loader
 from snacs.pruning.masking import MaskEnforcer, apply_masks
 from snacs.pruning.plan import PruningPlan
@@ -24,7 +25,8 @@ def run_finetune(
     """Fine-tune with masks re-applied after every step; ``best.pt`` keeps the best epoch.
 
     Every method gets the same recipe from the benchmark's ``finetune`` section, which is
-    what makes the accuracy columns of different pruners comparable.
+    what makes the accuracy columns of different pruners comparable. An interrupted run
+    resumes; a saved state made from another plan, dense model or recipe is started over.
     """
     bundle = load_bundle(spec)
     plan = PruningPlan.load(plan_path)
@@ -43,5 +45,7 @@ def run_finetune(
         device=device,
         seed=seed,
         after_step=MaskEnforcer(model, plan.masks),
+        restart_stale=True,
+        inputs=fingerprint(Path(plan_path), Path(dense_checkpoint)),
         progress=progress,
     )
