@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,22 +44,22 @@ def _umask() -> int:
     return mask
 
 
-def fingerprint(*parts: str | os.PathLike) -> str:
-    """xxh3-128 hex digest of ``parts`` in order: a ``Path`` by its bytes, a ``str`` as text.
+def fingerprint(*parts: str | Mapping[str, torch.Tensor]) -> str:
+    """xxh3-128 hex digest of texts and tensor dicts (names, dtypes, shapes and values).
 
-    Cheap enough for multi-GB checkpoints; used to tell whether a saved training state was
-    made from the same inputs.
+    Tells whether a saved training state was made from the same inputs. Tensors are hashed
+    by content, not by file bytes: ``torch.save`` writes different bytes for equal
+    payloads, and a pruning plan's file also holds its timings.
     """
     digest = xxhash.xxh3_128()
     for part in parts:
-        if isinstance(part, os.PathLike):
-            digest.update(b"file\0")
-            with open(part, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 22), b""):
-                    digest.update(block)
-        else:
-            digest.update(b"text\0" + part.encode())
-        digest.update(b"\0")
+        if isinstance(part, str):
+            digest.update(b"text\0" + part.encode() + b"\0")
+            continue
+        for name in sorted(part):
+            tensor = part[name].detach().to("cpu").contiguous()
+            digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()
 
 

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from snacs.engine import FitResult, Recipe, evaluate, fit, resolve_device, seed_everything
 from snacs.engine.train import LOG_COLUMNS
 from snacs.errors import ConfigError, SnacsError
-from snacs.io import fingerprint, load_checkpoint
+from snacs.io import fingerprint, load_checkpoint, save_checkpoint
 
 CPU = torch.device("cpu")
 
@@ -178,15 +178,17 @@ def test_resume_refuses_a_different_recipe_or_seed(tmp_path):
     assert result.epochs_run == 1
 
 
-def test_fingerprint_reads_file_contents_and_text(tmp_path):
-    plan, dense = tmp_path / "plan.pt", tmp_path / "dense.pt"
-    plan.write_bytes(b"masks")
-    dense.write_bytes(b"weights")
-    first = fingerprint(plan, dense)
-    assert first == fingerprint(plan, dense) != fingerprint(dense, plan)
-    assert fingerprint(str(plan)) != fingerprint(plan)  # a str is text, not a path
-    plan.write_bytes(b"other masks")
-    assert fingerprint(plan, dense) != first
+def test_fingerprint_hashes_tensor_contents_not_files(tmp_path):
+    weights = {"w": torch.randn(3, 2), "h": torch.ones(2, dtype=torch.bfloat16)}
+    masks = {"w": torch.tensor([[True, False]] * 3)}
+    first = fingerprint(weights, masks)
+    for name in ("a.pt", "b.pt"):  # torch.save writes different bytes for equal payloads
+        save_checkpoint(tmp_path / name, {"weights": weights, "masks": masks})
+    reloaded = [load_checkpoint(tmp_path / name) for name in ("a.pt", "b.pt")]
+    assert {fingerprint(c["weights"], c["masks"]) for c in reloaded} == {first}
+    assert fingerprint(masks, weights) != first and fingerprint("w") != fingerprint("h")
+    masks["w"][0, 1] = True
+    assert fingerprint(weights, masks) != first
 
 
 def test_resume_refuses_other_inputs_and_restart_stale_starts_over(tmp_path):
@@ -200,13 +202,18 @@ def test_resume_refuses_other_inputs_and_restart_stale_starts_over(tmp_path):
     assert checkpoint["inputs"] == "plan-b" and checkpoint["recipe"]["lr"] == 0.1
 
 
-def test_resume_rewrites_a_deleted_best_checkpoint(tmp_path):
-    # Snakemake deletes a job's declared outputs (best.pt) before rerunning it.
+@pytest.mark.parametrize("damage", ["deleted", "other_epoch"])
+def test_resume_rewrites_a_lost_best_checkpoint(tmp_path, damage):
+    # Snakemake deletes a job's declared outputs (best.pt) before rerunning it; a crash
+    # between best.pt and last.pt can leave a best.pt of a repeated, different epoch.
     recipe = Recipe(epochs=3, lr=0.05)
     straight = run_fit(mlp(), tmp_path / "a", recipe)
     run_fit(mlp(), tmp_path / "b", dataclasses.replace(recipe, epochs=2))
     expected = load_checkpoint(tmp_path / "b" / "best.pt")
-    (tmp_path / "b" / "best.pt").unlink()
+    if damage == "deleted":
+        (tmp_path / "b" / "best.pt").unlink()
+    else:
+        save_checkpoint(tmp_path / "b" / "best.pt", {**expected, "epoch": 99, "top5": -1.0})
     resumed = run_fit(mlp(seed=5), tmp_path / "b", recipe)
     assert len(resumed.history) == 3 and resumed.best_top1 == straight.best_top1
     # the easy blobs peak before epoch 3, so best.pt must be the restored file itself

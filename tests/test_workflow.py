@@ -137,18 +137,21 @@ def test_side_studies_reach_the_report(finished_run):
 
 
 @pytest.mark.slow
-def test_rerunning_a_prune_fine_tunes_the_new_plan_afresh(finished_run):
-    # Snakemake deletes the declared best.pt before rerunning, but keeps last.pt: resuming
-    # it would fine-tune the old plan's weights (or, finished, never write best.pt again).
+def test_rerunning_a_prune_with_the_same_masks_keeps_the_fine_tune(finished_run):
+    # Snakemake deletes the declared best.pt before rerunning the fine-tune but keeps
+    # last.pt: the same plan (same masks, new timings) resumes the finished run and writes
+    # best.pt again from last.pt instead of failing with a missing output or retraining.
     run = "digits_mlp/l1/flops50-layerwise/seed0"
-    last = finished_run / f"results/finetuned/{run}/last.pt"
-    before = load_checkpoint(last)["inputs"]
+    finetuned = finished_run / f"results/finetuned/{run}"
+    before = load_checkpoint(finetuned / "best.pt")
+    log = (finetuned / "log.csv").read_text()
     result = snakemake(
         finished_run, "results/all", "--forcerun", f"results/pruned/{run}/prune.json"
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    assert load_checkpoint(last)["inputs"] != before
-    assert (finished_run / f"results/finetuned/{run}/best.pt").is_file()
+    after = load_checkpoint(finetuned / "best.pt")
+    assert after["epoch"] == before["epoch"] and (finetuned / "log.csv").read_text() == log
+    assert "starting over" not in (finished_run / f"results/logs/finetune/{run}.log").read_text()
 
 
 def test_make_demo_runs_a_snakemake_command_that_plans_the_demo(tmp_path):

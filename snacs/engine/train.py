@@ -324,7 +324,10 @@ def _resume(session: _Session, last_path: Path, restart_stale: bool) -> int | No
     session.best_epoch = checkpoint["best_epoch"]
     session.best = checkpoint.get("best")
     best_path = session.out_dir / "best.pt"
-    if session.best is not None and not best_path.is_file():
+    # Missing (deleted by Snakemake), or from a repeated epoch that differed this time.
+    if session.best is not None and (
+        not best_path.is_file() or load_checkpoint(best_path).get("epoch") != session.best_epoch
+    ):
         save_checkpoint(best_path, session.best)
     session.history = list(checkpoint["history"])
     # Leaves the process RNGs as the original run left them, which matters when a finished

@@ -46,7 +46,7 @@ def run_dense(spec: Spec, out_dir: str | Path, device: torch.device, progress: b
             seed=dense["seed"],
             # A saved state of another dataset or architecture is started over, not resumed.
             restart_stale=True,
-            inputs=fingerprint(json.dumps([spec["dataset"], spec["model"]], sort_keys=True)),
+            inputs=fingerprint(json.dumps(_trained_on(spec), sort_keys=True)),
             progress=progress,
         )
     else:
@@ -65,3 +65,9 @@ def run_dense(spec: Spec, out_dir: str | Path, device: torch.device, progress: b
     }
     write_json(out_dir / "dense.json", summary)
     return summary
+
+
+def _trained_on(spec: Spec) -> list:
+    """Dataset and model settings that make a dense run; where the files lie does not."""
+    dataset = {k: v for k, v in spec["dataset"].items() if k not in ("root", "download")}
+    return [dataset, spec["model"]]

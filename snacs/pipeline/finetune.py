@@ -32,6 +32,7 @@ def run_finetune(
     plan = PruningPlan.load(plan_path)
     model = load_model(spec, bundle.num_classes, dense_checkpoint)
     plan.check_against(model)
+    inputs = fingerprint(model.state_dict(), plan.masks)  # what the fine-tune starts from
     apply_masks(model, plan.masks)
     recipe = Recipe.from_dict(spec["finetune"]["recipe"])
     seed_everything(seed)
@@ -46,6 +47,6 @@ def run_finetune(
         seed=seed,
         after_step=MaskEnforcer(model, plan.masks),
         restart_stale=True,
-        inputs=fingerprint(Path(plan_path), Path(dense_checkpoint)),
+        inputs=inputs,
         progress=progress,
     )
