@@ -9,12 +9,13 @@ import torch
 from snacs.config import MATCH_PREFIX, parse_matched_label
 from snacs.engine import seed_everything
 from snacs.errors import ConfigError
-from snacs.io import read_json, write_json
 from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
 from snacs.pipeline.counts import model_counts
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.context import PruneContext
+from snacs.pruning.plan import PruningPlan
 from snacs.pruning.pruner import PRUNERS, build_pruner, load_pruner_modules
+from snacs.pruning.records import PruneRecord
 from snacs.pruning.run import run_pruner
 from snacs.pruning.target import Target
 
@@ -68,7 +69,7 @@ def resolve_target(label: str, reference_json: str | Path | None = None) -> Targ
     resource, scope, _ = parse_matched_label(label)
     if reference_json is None:
         raise ConfigError(f"target {label} needs the reference run's prune.json (--reference)")
-    achieved = read_json(reference_json)["achieved"][f"{resource}_reduction"]
+    achieved = PruneRecord.load(reference_json).achieved[f"{resource}_reduction"]
     return Target(min(max(achieved, 0.0), 0.99), resource, scope)  # type: ignore[arg-type]
 
 
@@ -83,7 +84,7 @@ def run_prune(
     activations_path: str | Path | None = None,
     progress: bool = True,
     label: str | None = None,
-) -> dict:
+) -> PruneRecord:
     """Score and plan with one pruner; write ``plan.pt`` and ``prune.json``.
 
     ``label`` is the run's target label when it differs from ``target.label`` (matched
@@ -100,27 +101,40 @@ def run_prune(
     plan.save(out_dir / "plan.pt")
     dense = model_counts(ctx.model, ctx.input_shape)
     masked = model_counts(ctx.model, ctx.input_shape, plan.masks)
-    summary = {
-        "method": method,
-        "pruner": pruner.name,
-        "granularity": pruner.granularity,
-        "citation": pruner.citation,
-        "target": {"label": label or target.label, **target.__dict__},
-        "seed": seed,
-        "timings": outcome.timings,
-        "activations_cached": pruner.needs_activations and activations_path is not None,
-        "dense": dense,
-        "masked": masked,
-        "achieved": {
+    record = PruneRecord(
+        benchmark=spec["name"],
+        method=method,
+        pruner=pruner.name,
+        granularity=pruner.granularity,
+        citation=pruner.citation,
+        target={"label": label or target.label, **target.__dict__},
+        seed=seed,
+        timings=outcome.timings,
+        activations_cached=pruner.needs_activations and activations_path is not None,
+        dense=dense,
+        masked=masked,
+        achieved={
             "params_reduction": 1 - masked["params"] / dense["params"],
             "flops_reduction": 1 - masked["macs"] / dense["macs"],
         },
-        "plan_info": {k: v for k, v in plan.info.items() if k != "timings"},
-        "provenance": provenance(device),
+        layer_pruned_pct=layer_pruned_pct(plan, ctx.graph.names),
+        plan_info={k: v for k, v in plan.info.items() if k != "timings"},
+        provenance=provenance(device),
+        score_timings=dict(plan.info.get("score_timings", {})),
+    )
+    record.save(out_dir / "prune.json")
+    return record
+
+
+def layer_pruned_pct(plan: PruningPlan, layers: list[str]) -> dict[str, float]:
+    """Pruned share (%) of each layer's weight in forward order; 0 where the plan keeps all.
+
+    Read from the masks, so filter plans (whose pruned filters also remove their
+    consumers' input slices) and connection plans are counted the same way.
+    """
+    return {
+        name: 100.0 * (1.0 - plan.masks[f"{name}.weight"].float().mean().item())
+        if f"{name}.weight" in plan.masks
+        else 0.0
+        for name in layers
     }
-    write_json(out_dir / "prune.json", summary)
-    return summary
-
-
-def prune_summary(path: str | Path) -> dict:
-    return read_json(path)

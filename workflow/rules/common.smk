@@ -10,6 +10,7 @@ from snacs.config import (
     validate_config,
 )
 from snacs.pipeline.prune import needs_activations
+from snacs.report.manifest import RUN_DIR, report_manifest
 
 CFG = validate_config(config)
 R = CFG["results_dir"]
@@ -36,11 +37,5 @@ def spec(step):
     return make
 
 
-RUN_DIR = "{benchmark}/{method}/{target}/seed{seed}"
-
-
-def run_files(pattern):
-    """``pattern`` expanded over every configured run."""
-    return [
-        pattern.format(benchmark=b, method=m, target=t, seed=s) for b, m, t, s in RUNS
-    ]
+# What the report reads (tables, figures, records): the same list ``snacs report`` uses.
+MANIFEST = report_manifest(CFG)

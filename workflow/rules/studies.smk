@@ -3,7 +3,6 @@
 # its tables and figures are separate rules, so they are rebuilt without measuring again.
 from pathlib import Path
 
-from snacs.config import methods_for
 from snacs.studies.speed import speed_benchmark, weights_source
 
 STUDIES = CFG["studies"]
@@ -92,27 +91,9 @@ if STUDIES["estimator"]["enabled"]:
             "--out-dir {params.out_dir} --figure {output.figures} > {log} 2>&1"
 
 
-LAYER_METHODS = [m for m in STUDIES["layer_compression"]["methods"] if m in CFG["methods"]]
-LAYER_BENCHMARKS = (
-    [b for b in BENCHMARKS if set(methods_for(CFG, b)) & set(LAYER_METHODS)]
-    if STUDIES["layer_compression"]["enabled"]
-    else []
-)
-
-
-def layer_runs(wildcards, name):
-    """``name`` (prune.json or plan.pt) of every run of the compared methods on a benchmark."""
-    return [
-        f"{R}/pruned/{RUN_DIR.format(benchmark=b, method=m, target=t, seed=s)}/{name}"
-        for b, m, t, s in RUNS
-        if b == wildcards.benchmark and m in LAYER_METHODS
-    ]
-
-
 rule layer_compression:
     input:
-        prune=lambda w: layer_runs(w, "prune.json"),
-        plans=lambda w: layer_runs(w, "plan.pt"),
+        prune=lambda w: MANIFEST.prune_records_by_benchmark[w.benchmark],
         selected=f"{R}/tables/selected.csv",
         dense=f"{R}/{{benchmark}}/dense/dense.json",
         paper=PAPER / "layer_compression_paper.csv",
@@ -120,7 +101,7 @@ rule layer_compression:
         table=f"{S}/{{benchmark}}_layer_compression.csv",
         figures=expand(f"{R}/figures/{{{{benchmark}}}}_layer_compression.{{ext}}", ext=FORMATS),
     params:
-        methods=" ".join(LAYER_METHODS),
+        methods=" ".join(MANIFEST.layer_methods),
     log:
         f"{R}/logs/studies/{{benchmark}}_layer_compression.log",
     shell:
