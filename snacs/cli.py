@@ -12,7 +12,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from snacs.errors import ConfigError, SnacsError
 
@@ -124,8 +123,8 @@ def cmd_data(args: argparse.Namespace) -> None:
 def cmd_dense(args: argparse.Namespace) -> None:
     from snacs.pipeline.dense import run_dense
 
-    summary = run_dense(_spec(args, "dense"), args.out, _device(args), not args.no_progress)
-    print(f"dense top-1 {summary['accuracy']['top1']:.2f} %")
+    record = run_dense(_spec(args, "dense"), args.out, _device(args), not args.no_progress)
+    print(f"dense top-1 {record.accuracy['top1']:.2f} %")
 
 
 def cmd_activations(args: argparse.Namespace) -> None:
@@ -140,7 +139,7 @@ def cmd_activations(args: argparse.Namespace) -> None:
 def cmd_prune(args: argparse.Namespace) -> None:
     from snacs.pipeline.prune import resolve_target, run_prune
 
-    summary = run_prune(
+    record = run_prune(
         _spec(args, "prune"),
         args.method,
         resolve_target(args.target, args.reference),
@@ -152,9 +151,9 @@ def cmd_prune(args: argparse.Namespace) -> None:
         progress=not args.no_progress,
         label=args.target,
     )
-    achieved = summary["achieved"]
+    achieved = record.achieved
     print(
-        f"{args.method} {args.target}: scoring {summary['timings']['score_seconds']:.3f} s, "
+        f"{args.method} {args.target}: scoring {record.timings['score_seconds']:.3f} s, "
         f"params -{100 * achieved['params_reduction']:.1f} %, "
         f"FLOPs -{100 * achieved['flops_reduction']:.1f} %"
     )
@@ -186,7 +185,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         args.out,
         _device(args),
     )
-    print(f"top-1 {row['pruned_top1']:.2f} % (baseline {row['baseline_top1']:.2f} %)")
+    print(f"top-1 {row.pruned_top1:.2f} % (baseline {row.baseline_top1:.2f} %)")
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
@@ -209,33 +208,37 @@ def cmd_figures(args: argparse.Namespace) -> None:
     accuracy_vs_flops(pd.read_csv(args.summary), args.benchmark, args.out)
 
 
-def cmd_report(args: argparse.Namespace) -> None:
+def _report_config(args: argparse.Namespace) -> dict:
     from snacs.config import load_config, validate_config
-    from snacs.io import read_json
-    from snacs.report.html import write_report
 
     if args.config_json:
-        config = validate_config(json.loads(args.config_json))
-    else:
-        config = load_config(args.configfile)
-    from snacs.pipeline.provenance import provenance as run_provenance
-    from snacs.report.html import StudyOutputs
+        return validate_config(json.loads(args.config_json))
+    return load_config(args.configfile)
 
-    provenance = {Path(p).parent.parent.name: read_json(p)["provenance"] for p in args.dense_json}
-    studies = StudyOutputs(
-        reported_csv=args.reported,
-        timings_csv=args.timings,
-        layer_figures=[Path(f) for f in args.layer_figures if Path(f).suffix == ".png"],
-        speed_summary_csv=args.speed_summary,
-        speed_raw_csv=args.speed_raw,
-        speed_figure=args.speed_figure,
-        estimator_summary_csv=args.estimator_summary,
-        estimator_figure=args.estimator_figure,
-        run_provenance=run_provenance(),
-    )
-    write_report(
-        args.out, args.summary, args.selected, args.figures, config, provenance, studies=studies
-    )
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from snacs.pipeline.provenance import provenance
+    from snacs.report.html import write_report
+    from snacs.report.manifest import report_manifest
+
+    config = _report_config(args)
+    write_report(args.out, report_manifest(config), config, provenance())
+
+
+def cmd_claims(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from snacs.report.claims import build_claims, write_claims
+    from snacs.report.manifest import report_manifest
+    from snacs.report.tables import read_published
+
+    config = _report_config(args)
+    manifest = report_manifest(config)
+    paper_speed = pd.read_csv(args.paper_speed) if args.paper_speed else None
+    frame = build_claims(config, manifest, read_published(args.published), paper_speed)
+    write_claims(frame, config, manifest)
+    for row in frame.itertuples():
+        print(f"{row.verdict:>13}  {row.claim} [{row.benchmark}]")
 
 
 def _study_section(args: argparse.Namespace, study: str) -> tuple[dict, dict | None]:
@@ -312,17 +315,25 @@ def cmd_estimator_report(args: argparse.Namespace) -> None:
 def cmd_layer_compression(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from snacs.io import read_json, write_text
+    from snacs.io import write_text
+    from snacs.pruning.records import DenseRecord
     from snacs.report.study_figures import layer_compression_figure
     from snacs.report.tables import layer_compression
 
-    dense = read_json(args.dense_json)
+    dense = DenseRecord.load(args.dense_json)
     table = layer_compression(args.prune_json, pd.read_csv(args.selected), dense, args.methods)
     write_text(args.out_csv, table.to_csv(index=False))
     paper = pd.read_csv(args.paper) if args.paper else None
     if paper is not None:
-        paper = paper[paper["benchmark"] == dense["spec"]["name"]]
-    layer_compression_figure(table, paper, dense["spec"]["title"], args.figure)
+        paper = paper[paper["benchmark"] == dense.benchmark]
+    layer_compression_figure(table, paper, dense.title, args.figure)
+
+
+def _add_report_config(parser: argparse.ArgumentParser) -> None:
+    """The config a report step reads: its manifest says which files it is built from."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--configfile", help="config YAML")
+    source.add_argument("--config-json", help="resolved config as JSON (workflow use)")
 
 
 def _add_step_arguments(parser: argparse.ArgumentParser) -> None:
@@ -409,22 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--benchmark", required=True)
     sub.add_argument("--out", nargs="+", required=True)
     sub = command("report", cmd_report, "the self-contained HTML report")
-    source = sub.add_mutually_exclusive_group(required=True)
-    source.add_argument("--configfile", help="config YAML")
-    source.add_argument("--config-json", help="resolved config as JSON (workflow use)")
-    sub.add_argument("--summary", required=True)
-    sub.add_argument("--selected", required=True)
-    sub.add_argument("--figures", nargs="*", default=[])
-    sub.add_argument("--dense-json", nargs="*", default=[])
-    sub.add_argument("--reported", help="reported.csv (published rows beside ours)")
-    sub.add_argument("--timings", help="timings.csv")
-    sub.add_argument("--layer-figures", nargs="*", default=[])
-    sub.add_argument("--speed-summary", help="speed_summary.csv of the speed study")
-    sub.add_argument("--speed-raw", help="speed.csv (raw timings: the setup it records)")
-    sub.add_argument("--speed-figure", help="speed study figure (PNG)")
-    sub.add_argument("--estimator-summary", help="estimator_summary.csv")
-    sub.add_argument("--estimator-figure", help="estimator study figure (PNG)")
+    _add_report_config(sub)
     sub.add_argument("--out", required=True)
+    sub = command("claims", cmd_claims, "verdict per claim of the paper: tables/claims.{csv,md}")
+    _add_report_config(sub)
+    sub.add_argument("--published", help="paper_figures/published_results.csv")
+    sub.add_argument("--paper-speed", help="paper_figures/speed_paper.csv")
 
     sub = command("speed", cmd_speed, "time SNACS and MINT scoring one layer pair (§9.2)")
     sub.add_argument("--spec", help="JSON with the study section and benchmark (workflow use)")
@@ -454,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(
         "layer-compression", cmd_layer_compression, "per-layer pruned % of chosen runs (§9.3)"
     )
-    sub.add_argument("--prune-json", nargs="+", required=True, help="prune.json (plan.pt beside)")
+    sub.add_argument("--prune-json", nargs="+", required=True, help="prune records (prune.json)")
     sub.add_argument("--selected", required=True, help="selected.csv from snacs tables")
     sub.add_argument("--dense-json", required=True, help="the benchmark's dense.json")
     sub.add_argument("--methods", nargs="+", required=True)
