@@ -22,7 +22,9 @@ def digits_mlp() -> torch.nn.Module:
 
 
 def keep_all(model: torch.nn.Module, names: list[str]) -> dict[str, torch.Tensor]:
-    return {f"{n}.weight": torch.ones_like(model.get_submodule(n).weight, dtype=bool) for n in names}
+    return {
+        f"{n}.weight": torch.ones_like(model.get_submodule(n).weight, dtype=bool) for n in names
+    }
 
 
 def random_connection_masks(model, names, share, seed=0) -> dict[str, torch.Tensor]:
