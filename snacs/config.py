@@ -180,4 +180,6 @@ def step_spec(config: Mapping[str, Any], name: str, step: str, method: str | Non
         spec["pruner"] = pruner_name(config, method)
         spec["method_options"] = pruner_options(config, method)
         spec["pruner_modules"] = list(config["pruner_modules"])
+        if config.get("matched_budget"):
+            spec["matched_budget_count"] = config["matched_budget"]["count"]
     return spec

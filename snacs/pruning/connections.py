@@ -96,7 +96,7 @@ def share_for_target(
         return target.fraction
 
     def achieved(step: int) -> float:
-        return cost.reduction(masks_at(step / 1000), target.resource)
+        return cost.achieved(masks_at(step / 1000), target)
 
     if achieved(1000) < target.fraction:
         return 1.0
@@ -149,9 +149,7 @@ def connection_plan(
 
     share = share_for_target(masks_at, cost, target) if global_share is None else global_share
     masks = masks_at(share)
-    met = target.resource == "share" or cost.reduction(masks, target.resource) >= (
-        target.fraction - 1e-9
-    )
+    met = target.resource == "share" or cost.achieved(masks, target) >= target.fraction - 1e-9
     return PruningPlan(
         method=method,
         granularity="connection",
