@@ -23,6 +23,7 @@ from snacs.errors import ConfigError
 from snacs.estimators.edge_options import EdgeOptions
 from snacs.pruning.connections import connection_plan
 from snacs.pruning.context import PruneContext
+from snacs.pruning.graph import LayerGraph, LayerNode
 from snacs.pruning.pairing import scored_children
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.pruner import FilterPruner, Pruner, Scores, register_pruner
@@ -228,15 +229,32 @@ class SnacsFilterPruner(FilterPruner):
         for name in ctx.graph.filter_prunable():
             node = ctx.graph[name]
             total = torch.zeros(node.out_channels, dtype=torch.float64)
-            for child in node.children:
+            consumers = _consumers_past_depthwise(ctx.graph, node)
+            for child in consumers:
                 pair = pairs[child]
                 sizes = torch.bincount(pair.parent_ids).double()
                 total += pair.rho.sum(dim=0)[pair.parent_ids] / sizes[pair.parent_ids]
             per_layer[name] = total
-            caps[name] = min(base.extra["caps"][c] for c in node.children)
+            caps[name] = min(base.extra["caps"][c] for c in consumers)
             if name in pairs:
                 protected[name] = base.extra["protected"][name][pairs[name].child_ids]
         return Scores(
             per_layer,
             {**base.extra, "layer_caps": caps, "protected_filters": protected},
         )
+
+
+def _consumers_past_depthwise(graph: LayerGraph, node: LayerNode) -> list[str]:
+    """The scored consumers of ``node``'s channels, looking through depthwise convs.
+
+    A depthwise conv passes channel k on as its channel k and is not scored itself, so the
+    connections that carry a filter's signal are those of the depthwise conv's consumers.
+    """
+    consumers: list[str] = []
+    for child in node.children:
+        child_node = graph[child]
+        if child_node.depthwise:
+            consumers += _consumers_past_depthwise(graph, child_node)
+        else:
+            consumers.append(child)
+    return consumers

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from torch import nn
 
 from snacs.errors import ConfigError
-from snacs.models import mlp, resnet50, resnet_cifar, vgg
+from snacs.models import mlp, mobilenetv2_cifar, resnet50, resnet_cifar, vgg
 from snacs.registry import Registry
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
@@ -23,6 +23,7 @@ MODELS.register("resnet_cifar")(resnet_cifar.resnet_cifar)
 MODELS.register("resnet56_cifar")(resnet_cifar.resnet56_cifar)
 MODELS.register("resnet50")(resnet50.resnet50)
 MODELS.register("mlp_mnist")(mlp.mlp_mnist)
+MODELS.register("mobilenetv2_cifar")(mobilenetv2_cifar.mobilenetv2_cifar)
 
 
 def build_model(name: str, num_classes: int, **knobs) -> nn.Module:

@@ -57,8 +57,7 @@ def complete_dead_channels(model: nn.Module, graph: LayerGraph, masks: Masks) ->
             no_input = ~weight.reshape(weight.shape[0], -1).any(dim=1)
             unread = torch.ones(node.out_channels, dtype=torch.bool)
             for child_name in node.children:
-                child = graph[child_name]
-                unread &= ~_read_channels(result[f"{child.name}.weight"], child, node.out_channels)
+                unread &= ~_read_channels(result, graph, graph[child_name], node.out_channels)
             dead = (no_input | unread).nonzero().flatten().tolist()
             if not dead:
                 continue
@@ -124,8 +123,23 @@ def _input_columns(child: LayerNode, channels: torch.Tensor) -> torch.Tensor:
     return (channels[:, None] * width + torch.arange(width)[None, :]).flatten()
 
 
-def _read_channels(child_mask: torch.Tensor, child: LayerNode, channels: int) -> torch.Tensor:
-    """For each producer channel, whether ``child`` still has any kept weight reading it."""
+def _read_channels(
+    masks: Masks, graph: LayerGraph, child: LayerNode, channels: int
+) -> torch.Tensor:
+    """For each producer channel, whether ``child`` still has any kept weight reading it.
+
+    A depthwise child passes channel k on as its own channel k, so it reads k only while
+    its filter k is kept and someone downstream still reads that filter's output.
+    """
+    child_mask = masks[f"{child.name}.weight"]
+    if child.depthwise:
+        kept = child_mask.reshape(channels, -1).any(dim=1)
+        if child.is_output or not child.children:
+            return kept
+        passed_on = torch.zeros(channels, dtype=torch.bool)
+        for grandchild in child.children:
+            passed_on |= _read_channels(masks, graph, graph[grandchild], channels)
+        return kept & passed_on
     per_column = child_mask.transpose(0, 1).reshape(child_mask.shape[1], -1).any(dim=1)
     return per_column.reshape(channels, -1).any(dim=1)
 
@@ -143,4 +157,7 @@ def _remove_channels(masks: Masks, graph: LayerGraph, node: LayerNode, channels:
         child = graph[child_name]
         if INPUT in child.parents or len(child.parents) != 1:
             raise ValueError(f"{node.name} feeds {child.name} together with other producers")
-        masks[f"{child.name}.weight"][:, _input_columns(child, index)] = False
+        if child.depthwise:  # its filter k reads only channel k: it goes too
+            _remove_channels(masks, graph, child, channels)
+        else:
+            masks[f"{child.name}.weight"][:, _input_columns(child, index)] = False
