@@ -36,6 +36,23 @@ def test_registry_lists_every_model():
     assert model_names() == MODELS.names()
 
 
+@pytest.mark.parametrize("name", model_names())
+def test_registry_defaults_build_a_model_that_takes_its_input(name):
+    """Every entry's default classes and input shape fit its factory (new entries included)."""
+    info = MODELS.get(name)
+    model = build_model(name).eval()
+    with torch.no_grad():
+        logits = model(torch.zeros(2, *info.input_shape))
+    assert logits.shape == (2, info.num_classes)
+
+
+def test_registry_defaults_of_the_paper_models():
+    assert MODELS.get("resnet50").num_classes == 1000
+    assert MODELS.get("resnet50").input_shape == (3, 224, 224)
+    assert MODELS.get("vgg16_cifar").input_shape == (3, 32, 32)
+    assert MODELS.get("mlp_mnist").input_shape_for({"in_features": 64}) == (64,)
+
+
 def test_unknown_model_lists_choices():
     with pytest.raises(UnknownNameError) as info:
         build_model("vgg19", num_classes=10)

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from snacs.errors import ConfigError, SnacsError
-from snacs.metrics.counting import count_params, layer_counts
-from snacs.pruning.graph import LayerGraph
+from snacs.metrics.counting import count_params, credited_masks, layer_counts
+from snacs.pruning.graph import LayerGraph, trace_layer_graph
 from snacs.pruning.masking import Masks, filter_masks
 
 Resource = Literal["params", "flops", "share"]
@@ -70,10 +70,15 @@ class CostModel:
 
     One dense forward pass records how many times each weight element is used (the
     output's spatial size); a masked cost is then a sum over masks, cheap enough to call
-    inside the target search.
+    inside the target search. Masks are first extended by the weights they leave dead
+    (``credited_masks``), so targets are met on the cost a slimmed model really has.
     """
 
-    def __init__(self, model: nn.Module, input_shape: tuple[int, ...]):
+    def __init__(
+        self, model: nn.Module, input_shape: tuple[int, ...], graph: LayerGraph | None = None
+    ):
+        self.model = model
+        self.graph = graph or trace_layer_graph(model)
         self.total_params = count_params(model)
         counts = layer_counts(model, input_shape)
         self.total_macs = sum(c.macs for c in counts)
@@ -81,10 +86,16 @@ class CostModel:
             f"{c.name}.weight": c.macs // math.prod(c.weight_shape) for c in counts
         }
 
+    def credited(self, masks: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``masks`` with the weights they leave dead masked too."""
+        return credited_masks(self.model, masks, self.graph)
+
     def params(self, masks: Mapping[str, torch.Tensor]) -> int:
+        masks = self.credited(masks)
         return self.total_params - int(sum((~m).sum().item() for m in masks.values()))
 
     def macs(self, masks: Mapping[str, torch.Tensor]) -> int:
+        masks = self.credited(masks)
         removed = sum(
             int((~m).sum().item()) * self.uses_per_weight[name]
             for name, m in masks.items()
