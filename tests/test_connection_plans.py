@@ -65,7 +65,7 @@ def test_guard_keeps_every_output_class_connected(target):
     assert kept.any() and kept[-(64 // 16) :].all() and not kept[: -(64 // 16)].any()
     if target.resource == "flops":
         assert guarded.info["target_met"]
-        assert cost.reduction(guarded.masks, "flops") == pytest.approx(0.4, abs=0.02)
+        assert 0.4 <= cost.reduction(guarded.masks, "flops") < 0.45
 
 
 def test_guard_holds_at_any_share_with_ties_at_zero():
