@@ -17,7 +17,7 @@ from typing import Any
 from torch import nn
 
 from snacs.errors import ConfigError
-from snacs.models import mlp, resnet50, resnet_cifar, vgg
+from snacs.models import mlp, mobilenetv2_cifar, resnet50, resnet_cifar, vgg
 from snacs.options import check_call_options
 from snacs.registry import Registry
 
@@ -52,6 +52,9 @@ MODELS.register("resnet_cifar")(ModelInfo(resnet_cifar.resnet_cifar, 10, (3, 32,
 MODELS.register("resnet56_cifar")(ModelInfo(resnet_cifar.resnet56_cifar, 10, (3, 32, 32)))
 MODELS.register("resnet50")(ModelInfo(resnet50.resnet50, resnet50.IMAGENET_CLASSES, (3, 224, 224)))
 MODELS.register("mlp_mnist")(ModelInfo(mlp.mlp_mnist, 10, (1, 28, 28), _mlp_shape))
+MODELS.register("mobilenetv2_cifar")(
+    ModelInfo(mobilenetv2_cifar.mobilenetv2_cifar, 10, (3, 32, 32))
+)
 
 
 def model_info(name: str) -> ModelInfo:

@@ -10,7 +10,14 @@ import torch
 from torch import nn
 
 from snacs.errors import ConfigError
-from snacs.metrics import LayerCount, count_macs, count_params, layer_counts, measure_latency
+from snacs.metrics import (
+    LayerCount,
+    count_macs,
+    count_params,
+    credited_masks,
+    layer_counts,
+    measure_latency,
+)
 from snacs.models import build_model, model_info
 
 
@@ -19,7 +26,11 @@ def model_counts(
     input_shape: tuple[int, ...],
     masks: Mapping[str, torch.Tensor] | None = None,
 ) -> dict[str, int]:
-    """Parameters and conv+linear MACs at batch 1 (bias excluded, the literature's convention)."""
+    """Parameters and conv+linear MACs at batch 1 (bias excluded, the literature's convention).
+
+    Under ``masks`` the weights they leave dead are credited too (``credited_masks``).
+    """
+    masks = credited_masks(model, masks) if masks else None
     return {
         "params": count_params(model, masks),
         "macs": count_macs(model, input_shape, masks),

@@ -16,6 +16,7 @@ from snacs.pipeline.provenance import provenance
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pruner import PRUNERS, build_pruner, load_pruner_modules
 from snacs.pruning.run import run_pruner
+from snacs.pruning.scores import save_scores
 from snacs.pruning.target import Target
 
 
@@ -84,7 +85,10 @@ def run_prune(
     progress: bool = True,
     label: str | None = None,
 ) -> dict:
-    """Score and plan with one pruner; write ``plan.pt`` and ``prune.json``.
+    """Score and plan with one pruner; write ``plan.pt``, ``scores.pt`` and ``prune.json``.
+
+    The typed scores are kept beside the plan so that the inverted control can reverse
+    the pruner's own ranking without scoring again.
 
     ``label`` is the run's target label when it differs from ``target.label`` (matched
     budgets), so results group under the label the config asked for.
@@ -98,6 +102,7 @@ def run_prune(
     plan = outcome.plan
     plan.info.update(seed=seed, pruner_options=spec.get("method_options", {}))
     plan.save(out_dir / "plan.pt")
+    save_scores(outcome.scores, out_dir / "scores.pt")
     dense = model_counts(ctx.model, ctx.input_shape)
     masked = model_counts(ctx.model, ctx.input_shape, plan.masks)
     summary = {

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from snacs.errors import ConfigError, SnacsError
-from snacs.metrics.counting import count_params, layer_counts
-from snacs.pruning.graph import LayerGraph
+from snacs.metrics.counting import count_params, credited_masks, layer_counts
+from snacs.pruning.graph import LayerGraph, trace_layer_graph
 from snacs.pruning.masking import Masks, filter_masks
 
 Resource = Literal["params", "flops", "share"]
@@ -70,10 +70,15 @@ class CostModel:
 
     One dense forward pass records how many times each weight element is used (the
     output's spatial size); a masked cost is then a sum over masks, cheap enough to call
-    inside the target search.
+    inside the target search. Masks are first extended by the weights they leave dead
+    (``credited_masks``), so targets are met on the cost a slimmed model really has.
     """
 
-    def __init__(self, model: nn.Module, input_shape: tuple[int, ...]):
+    def __init__(
+        self, model: nn.Module, input_shape: tuple[int, ...], graph: LayerGraph | None = None
+    ):
+        self.model = model
+        self.graph = graph or trace_layer_graph(model)
         self.total_params = count_params(model)
         counts = layer_counts(model, input_shape)
         self.total_macs = sum(c.macs for c in counts)
@@ -81,10 +86,16 @@ class CostModel:
             f"{c.name}.weight": c.macs // math.prod(c.weight_shape) for c in counts
         }
 
+    def credited(self, masks: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``masks`` with the weights they leave dead masked too."""
+        return credited_masks(self.model, masks, self.graph)
+
     def params(self, masks: Mapping[str, torch.Tensor]) -> int:
+        masks = self.credited(masks)
         return self.total_params - int(sum((~m).sum().item() for m in masks.values()))
 
     def macs(self, masks: Mapping[str, torch.Tensor]) -> int:
+        masks = self.credited(masks)
         removed = sum(
             int((~m).sum().item()) * self.uses_per_weight[name]
             for name, m in masks.items()
@@ -121,7 +132,7 @@ def select_filters(
     model: nn.Module,
     graph: LayerGraph,
     cost: CostModel,
-    max_layer_fraction: float | Mapping[str, float] = 0.9,
+    layer_cap: float | Mapping[str, float] = 0.9,
     protected: Mapping[str, torch.Tensor] | None = None,
 ) -> tuple[dict[str, list[int]], Masks, bool]:
     """Remove the lowest-scoring filters until ``target`` is met.
@@ -133,7 +144,7 @@ def select_filters(
     ``layerwise`` removes the same share of filters from every scored layer (Li et al.'s
     uniform setting); ``global`` ranks all filters together after dividing each layer's
     scores by that layer's mean score, so layers with larger weights are not spared just
-    for their scale. No layer loses more than ``max_layer_fraction`` of its filters (one
+    for their scale. No layer loses more than ``layer_cap`` of its filters (one
     share for all, or one per layer), and filters flagged in ``protected`` are never removed.
     """
     if target.resource == "share":
@@ -151,11 +162,7 @@ def select_filters(
         if name in protected:
             ranking = ranking[~protected[name].cpu()[ranking]]
         order[name] = ranking
-    shares = (
-        max_layer_fraction
-        if isinstance(max_layer_fraction, Mapping)
-        else dict.fromkeys(layers, max_layer_fraction)
-    )
+    shares = layer_cap if isinstance(layer_cap, Mapping) else dict.fromkeys(layers, layer_cap)
     caps = {
         name: min(len(order[name]), int(shares.get(name, 0.9) * graph[name].out_channels))
         for name in layers
