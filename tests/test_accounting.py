@@ -7,9 +7,10 @@ from snacs.errors import ConfigError
 from snacs.metrics import count_macs, count_params, credited_masks
 from snacs.models import build_model
 from snacs.pipeline.counts import model_counts
-from snacs.pruning.connections import GroupScores, connection_plan
+from snacs.pruning.connections import ConnectionOptions, connection_plan
 from snacs.pruning.graph import INPUT, trace_layer_graph
 from snacs.pruning.masking import filter_masks
+from snacs.pruning.scores import ConnectionScores, GroupScores
 from snacs.pruning.slim import slim_model
 from snacs.pruning.target import (
     TARGET_TOLERANCE,
@@ -200,10 +201,10 @@ def test_connection_budgets_land_within_one_point_on_the_credited_count(arch, re
             child_ids=torch.arange(node.out_channels),
             parent_ids=torch.arange(node.in_channels // node.features_per_channel),
         )
-    caps = dict.fromkeys(groups, 0.95)
     protected = {n: torch.zeros(g.rho.shape[0], dtype=torch.bool) for n, g in groups.items()}
+    scores = ConnectionScores(groups=groups, protected=protected)
     target = Target(0.5, resource, "global")
-    plan = connection_plan("test", groups, caps, protected, target, model, cost)
+    plan = connection_plan("test", scores, target, model, cost, ConnectionOptions(layer_cap=0.95))
     achieved = cost.reduction(plan.masks, resource)
     reason = target_miss_reason(target, achieved, "connection")
     assert abs(achieved - 0.5) <= TARGET_TOLERANCE or reason.startswith("out of reach")

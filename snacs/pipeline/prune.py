@@ -17,6 +17,7 @@ from snacs.pipeline.provenance import provenance
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pruner import PRUNERS, build_pruner, load_pruner_modules
 from snacs.pruning.run import run_pruner
+from snacs.pruning.scores import save_scores
 from snacs.pruning.slim import slim_model
 from snacs.pruning.target import TARGET_TOLERANCE, Target, target_miss_reason
 
@@ -96,7 +97,10 @@ def run_prune(
     progress: bool = True,
     label: str | None = None,
 ) -> dict:
-    """Score and plan with one pruner; write ``plan.pt`` and ``prune.json``.
+    """Score and plan with one pruner; write ``plan.pt``, ``scores.pt`` and ``prune.json``.
+
+    The typed scores are kept beside the plan so that the inverted control can reverse
+    the pruner's own ranking without scoring again.
 
     ``label`` is the run's target label when it differs from ``target.label`` (matched
     budgets), so results group under the label the config asked for.
@@ -109,6 +113,7 @@ def run_prune(
     outcome = run_pruner(pruner, ctx, target)
     plan = outcome.plan
     plan.info.update(seed=seed, pruner_options=spec.get("method_options", {}))
+    save_scores(outcome.scores, out_dir / "scores.pt")
     dense = model_counts(ctx.model, ctx.input_shape)
     masked = model_counts(ctx.model, ctx.input_shape, plan.masks)
     slim, _ = slim_model(ctx.model, ctx.graph, plan.masks, ctx.input_shape)

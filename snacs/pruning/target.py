@@ -180,7 +180,7 @@ def select_filters(
     model: nn.Module,
     graph: LayerGraph,
     cost: CostModel,
-    max_layer_fraction: float | Mapping[str, float] = 0.9,
+    layer_cap: float | Mapping[str, float] = 0.9,
     protected: Mapping[str, torch.Tensor] | None = None,
 ) -> tuple[dict[str, list[int]], Masks, bool]:
     """Remove the lowest-scoring filters until ``target`` is met.
@@ -192,7 +192,7 @@ def select_filters(
     ``layerwise`` removes the same share of filters from every scored layer (Li et al.'s
     uniform setting); ``global`` ranks all filters together after dividing each layer's
     scores by that layer's mean score, so layers with larger weights are not spared just
-    for their scale. No layer loses more than ``max_layer_fraction`` of its filters (one
+    for their scale. No layer loses more than ``layer_cap`` of its filters (one
     share for all, or one per layer), and filters flagged in ``protected`` are never removed.
     """
     if target.resource == "share":
@@ -210,11 +210,7 @@ def select_filters(
         if name in protected:
             ranking = ranking[~protected[name].cpu()[ranking]]
         order[name] = ranking
-    shares = (
-        max_layer_fraction
-        if isinstance(max_layer_fraction, Mapping)
-        else dict.fromkeys(layers, max_layer_fraction)
-    )
+    shares = layer_cap if isinstance(layer_cap, Mapping) else dict.fromkeys(layers, layer_cap)
     caps = {
         name: min(len(order[name]), int(shares.get(name, 0.9) * graph[name].out_channels))
         for name in layers
