@@ -37,6 +37,7 @@ def prune_record(
     reduction=0.5,
     shares=None,
     target_met=None,
+    achieved=None,
 ) -> Path:
     PruneRecord(
         benchmark=benchmark,
@@ -50,7 +51,8 @@ def prune_record(
         activations_cached=True,
         dense=COUNTS,
         masked=COUNTS,
-        achieved={"params_reduction": reduction, "flops_reduction": reduction},
+        slim=COUNTS,
+        achieved=achieved or {"params_reduction": reduction, "flops_reduction": reduction},
         layer_pruned_pct=shares or {},
         plan_info={},
         provenance={"hardware": {"device": "cpu", "torch_threads": 2}},

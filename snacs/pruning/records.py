@@ -88,7 +88,9 @@ class PruneRecord(Record):
     activations_cached: bool
     dense: dict[str, int]
     masked: dict[str, int]
-    #: achieved masked reductions as fractions: ``params_reduction``, ``flops_reduction``
+    slim: dict[str, int]
+    #: achieved reductions as fractions, masked (``params_reduction``, ``flops_reduction``)
+    #: and slim (``slim_params_reduction``, ``slim_flops_reduction``)
     achieved: dict[str, float]
     #: pruned share (%) of each conv/linear weight, keyed by layer name
     layer_pruned_pct: dict[str, float]
@@ -96,8 +98,11 @@ class PruneRecord(Record):
     provenance: dict[str, Any]
     #: the parts a pruner timed inside its scoring (e.g. SNACS's ACMI), seconds
     score_timings: dict[str, float] = field(default_factory=dict)
-    #: whether the achieved budget landed on the target; None where nothing judged it
+    #: whether the achieved budget landed within ``target_tolerance`` of the target
     target_met: bool | None = None
+    #: why it did not, in words ("" when it did)
+    target_miss_reason: str = ""
+    target_tolerance: float | None = None
 
 
 @dataclass
