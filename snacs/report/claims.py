@@ -467,6 +467,12 @@ def build_claims(
     speed = whole_speed_rows(load_timings(manifest.prune_records), config)
     if manifest.speed:
         speed = pd.concat([step_speed_rows(pd.read_csv(manifest.speed_raw)), speed])
+    if manifest.whole_speed:
+        whole = pd.read_csv(manifest.whole_speed_summary)
+        missing = sorted(set(SPEED_COLUMNS) - set(whole.columns))
+        if missing:
+            raise ValueError(f"{manifest.whole_speed_summary} lacks columns {missing}")
+        speed = pd.concat([whole[SPEED_COLUMNS], speed], ignore_index=True)
     paper_mint = None
     if paper_speed is not None:
         rows = paper_speed[paper_speed["method"] == MINT]

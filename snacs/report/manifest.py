@@ -37,6 +37,8 @@ class ReportManifest:
     layer_methods: list[str]
     benchmarks: list[str]
     speed: bool = False
+    #: the whole-network speed study (``studies.speed.whole``), when the config has one
+    whole_speed: bool = False
     estimator: bool = False
     prune_records_by_benchmark: dict[str, list[str]] = field(default_factory=dict)
 
@@ -71,6 +73,10 @@ class ReportManifest:
     @property
     def speed_raw(self) -> str | None:
         return f"{self.studies_dir}/speed.csv" if self.speed else None
+
+    @property
+    def whole_speed_summary(self) -> str | None:
+        return f"{self.studies_dir}/speed_whole_summary.csv" if self.whole_speed else None
 
     @property
     def estimator_summary(self) -> str | None:
@@ -125,6 +131,9 @@ def report_manifest(config: Mapping[str, Any]) -> ReportManifest:
         layer_methods=layer_methods,
         benchmarks=benchmarks,
         speed=bool(studies["speed"]["enabled"]),
+        whole_speed=bool(
+            studies["speed"]["enabled"] and studies["speed"].get("whole", {}).get("enabled")
+        ),
         estimator=bool(studies["estimator"]["enabled"]),
         prune_records_by_benchmark=by_benchmark,
     )
