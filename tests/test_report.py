@@ -16,6 +16,7 @@ from snacs.report.tables import (
     read_published,
     select_operating_points,
     summarise,
+    to_markdown,
     write_tables,
     write_timing_tables,
 )
@@ -232,3 +233,26 @@ def test_report_holds_every_study_section(result_files, tmp_path):
     assert page.count("data:image/png;base64,") == 4
     # claims, selected, misses, all runs, reported, timings, speed, estimator
     assert page.count("<table") == 8
+
+
+def test_every_method_keeps_one_style_and_unknown_names_get_a_stable_one():
+    from snacs.report.style import STYLES, style_of
+
+    figure_methods = [m for m in STYLES if not m.startswith("snacs_phi")]
+    pairs = {(style_of(m).color, style_of(m).marker) for m in figure_methods}
+    assert len(pairs) == len(figure_methods)  # no two methods look alike
+    assert style_of("my_new_pruner") == style_of("my_new_pruner")
+    assert style_of("my_new_pruner").color.startswith("#")
+
+
+def test_figure_marks_missed_targets_and_names_them_in_the_caption(tmp_path):
+    paths = [
+        run_record(tmp_path / f"{m}{t}.json", m, f"flops{t}", 0, 90 - t / 10, t, target_met=met)
+        for m, met in (("l1", True), ("mint", False))
+        for t in (30, 60)
+    ]
+    summary = summarise(load_rows(paths))
+    assert summary.loc[summary["method"] == "mint", "target_met"].eq(False).all()
+    caption = accuracy_vs_flops(summary, "b1", [tmp_path / "f.png"])
+    assert "(2 here)" in caption and "One seed, so no error bars" in caption
+    assert "| MISSED |" in to_markdown(summary)

@@ -20,6 +20,9 @@ class Style:
 STYLES: dict[str, Style] = {
     "snacs": Style("#d62728", "o"),  # red: the method under test
     "snacs_best": Style("#ff7f0e", "o"),
+    # the speed study's SNACS variants (phi = 1 and phi = mean weight)
+    "snacs_phi_one": Style("#d62728", "o"),
+    "snacs_phi_weight": Style("#ff9896", "D"),
     "snacs_filter": Style("#e377c2", "D"),
     "mint": Style("#1f77b4", "s"),
     "l1": Style("#2ca02c", "^"),
