@@ -16,7 +16,12 @@ from typing import Any
 import torch
 
 from snacs.algorithm.acmi import PairScores, group_count, score_pair
-from snacs.algorithm.constraints import fidelity_curve, limit_grid, upper_limit
+from snacs.algorithm.constraints import (
+    NEAR_CHANCE_MARGIN,
+    LayerConstraint,
+    limit_grid,
+    operating_constraints,
+)
 from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import normalisation_range
 from snacs.errors import ConfigError
@@ -25,6 +30,7 @@ from snacs.pruning.connections import connection_plan
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pairing import scored_children
 from snacs.pruning.plan import PruningPlan
+from snacs.pruning.progress import layer_progress
 from snacs.pruning.pruner import FilterPruner, Pruner, Scores, register_pruner
 from snacs.pruning.target import Target
 
@@ -48,6 +54,8 @@ class SnacsOptions:
     constraints: compute per-layer upper limits by SVM fidelity (spec §6); when off,
         every layer is capped at max_layer_share.
     constraint_step_percent / constraint_alpha: grid step (1, 6, ..., 96 %) and alpha.
+    near_chance_margin: a layer whose SVM accuracy on its dense outputs is below
+        chance + margin * (1 - chance) is named in a warning (its limit is noise).
     max_layer_share: hard cap on any layer's pruned share of connections.
     sensitivity / sensitivity_direction / sensitivity_k / protect_fraction: which child
         groups are protected (rule mean_std|fraction|none, direction high|low).
@@ -65,6 +73,7 @@ class SnacsOptions:
     constraints: bool = True
     constraint_step_percent: float = 5.0
     constraint_alpha: float = 0.7
+    near_chance_margin: float = NEAR_CHANCE_MARGIN
     max_layer_share: float = 0.96
     sensitivity: str = "mean_std"
     sensitivity_direction: str = "high"
@@ -107,7 +116,9 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> Scores:
         torch.set_num_threads(1)
     try:
         started = time.perf_counter()
-        for node in scored_children(ctx.graph):
+        children = scored_children(ctx.graph)
+        bar = layer_progress(len(children), "SNACS ACMI", ctx.progress)
+        for node in children:
             parent_groups = group_count(
                 node.parents[0] if not node.merged_input else node.name,
                 options.groups,
@@ -128,28 +139,30 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> Scores:
                 device=ctx.device,
                 workers=workers,
             )
+            bar.update(1)
+        bar.close()
     finally:
         torch.set_num_threads(threads)
     acmi_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
     caps = dict.fromkeys(pairs, options.max_layer_share)
-    curves = {}
+    constraints: dict[str, LayerConstraint] = {}
     if options.constraints:
-        grid = limit_grid(options.constraint_step_percent)
-        for name, pair in pairs.items():
-            curves[name] = fidelity_curve(
-                ctx.model,
-                name,
-                pair,
-                activations.layers[name],
-                activations.labels,
-                ctx.subset_loader(),
-                ctx.device,
-                grid,
-            )
-            limit = upper_limit(curves[name], grid, options.constraint_alpha)
-            caps[name] = min(limit, options.max_layer_share)
+        constraints = operating_constraints(
+            ctx.model,
+            pairs,
+            activations.layers,
+            activations.labels,
+            ctx.subset_loader(),
+            ctx.device,
+            limit_grid(options.constraint_step_percent),
+            options.constraint_alpha,
+            options.near_chance_margin,
+            ctx.progress,
+        )
+        for name, result in constraints.items():
+            caps[name] = min(result.limit, options.max_layer_share)
     constraint_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -170,7 +183,7 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> Scores:
             "pairs": pairs,
             "caps": caps,
             "protected": protected,
-            "fidelity": {name: curve.tolist() for name, curve in curves.items()},
+            "constraints": constraints,
             "timings": {
                 "acmi_seconds": acmi_seconds,
                 "constraint_seconds": constraint_seconds,
@@ -203,7 +216,10 @@ class SnacsPruner(Pruner):
             ctx.model,
             ctx.cost,
             self.options.global_share,
-            {"protected_groups": {k: int(v.sum()) for k, v in protected.items()}},
+            {
+                "protected_groups": {k: int(v.sum()) for k, v in protected.items()},
+                "constraints": {k: v.to_dict() for k, v in scores.extra["constraints"].items()},
+            },
         )
 
 
