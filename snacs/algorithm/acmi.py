@@ -18,10 +18,10 @@ from snacs.algorithm.weights import connection_strength, group_means, phi
 from snacs.estimators.edge import edge_cmi_matrix
 from snacs.estimators.edge_options import EdgeOptions
 from snacs.pruning.activations import Activations
-from snacs.pruning.connections import GroupScores
 from snacs.pruning.graph import LayerNode
 from snacs.pruning.groups import group_ids
 from snacs.pruning.pairing import parent_activations
+from snacs.pruning.scores import GroupScores
 
 
 @dataclass
