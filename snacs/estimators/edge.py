@@ -136,7 +136,9 @@ class _ChildLayer:
         """Codes of every child group with the widths of a second-pass level."""
         codes = self._by_level.get(level)
         if codes is None:  # two threads may both hash a level; both get equal codes
-            codes = self._by_level.setdefault(level, self._hash_batch(self.index, level_factor(level)))
+            codes = self._by_level.setdefault(
+                level, self._hash_batch(self.index, level_factor(level))
+            )
         return codes
 
 
@@ -314,7 +316,9 @@ def _layer(
     """The per-parent-group scorer of the configured reading."""
     if options.method == "residual":
         return _ResidualLayer(parent, child, child_index, options)
-    return _ParentLayer(parent, _ChildLayer(child, child_index, options, parallel_map, parts), options)
+    return _ParentLayer(
+        parent, _ChildLayer(child, child_index, options, parallel_map, parts), options
+    )
 
 
 def _prepare(

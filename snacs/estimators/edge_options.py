@@ -77,6 +77,10 @@ class EdgeOptions:
         ridge: residual reading only: ridge penalty of the partialling regression
             as a multiple of the conditioning layer's column count W on standardised
             columns (a shrinkage of about W/N); 0 gives plain least squares.
+        seeds: number of estimator seeds (``seed``, ``seed`` + 1, ...) whose ACMI
+            matrices the SNACS pruner averages; with two or more it also reports the
+            test-retest stability (Spearman between the first two seeds' scores).
+            The single-estimate functions use ``seed`` only.
         copula: residual reading only: replace every column by the normal score of
             its rank before partialling (straightens monotone nonlinear dependence).
     """
@@ -95,6 +99,7 @@ class EdgeOptions:
     normalize_epsilon: bool = False
     ridge: float = 1.0
     copula: bool = False
+    seeds: int = 1
 
     @property
     def subtracts_null(self) -> bool:
@@ -128,6 +133,8 @@ class EdgeOptions:
             raise ConfigError(
                 f"EdgeOptions.projection_threshold must be >= 1, got {self.projection_threshold}"
             )
+        if self.seeds < 1:
+            raise ConfigError(f"EdgeOptions.seeds must be >= 1, got {self.seeds}")
         if self.ridge < 0:
             raise ConfigError(f"EdgeOptions.ridge must be >= 0, got {self.ridge}")
         if self.knn_queries < 1:

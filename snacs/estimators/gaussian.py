@@ -118,5 +118,7 @@ def layer_shaped_cmi_case(
     samples = sample_rng.standard_normal((n_samples, cov.shape[0])) @ np.linalg.cholesky(cov).T
     x, y, z = np.split(samples, [child_dim, child_dim + group_dim], axis=1)
     cmi = gaussian_cmi_bits(cov, (child_dim, group_dim, rest_dim))
-    mi = gaussian_mi_bits(cov[: child_dim + group_dim, : child_dim + group_dim], (child_dim, group_dim))
+    mi = gaussian_mi_bits(
+        cov[: child_dim + group_dim, : child_dim + group_dim], (child_dim, group_dim)
+    )
     return x, y, z, cmi, mi
