@@ -117,10 +117,11 @@ def cmd_activations(args: argparse.Namespace) -> None:
 def cmd_prune(args: argparse.Namespace) -> None:
     from snacs.pipeline.prune import resolve_target, run_prune
 
+    spec = _spec(args, "prune")
     summary = run_prune(
-        _spec(args, "prune"),
+        spec,
         args.method,
-        resolve_target(args.target, args.reference),
+        resolve_target(args.target, args.reference, spec.get("matched_budget_count", "slim")),
         args.seed,
         args.dense,
         args.out,
@@ -133,7 +134,9 @@ def cmd_prune(args: argparse.Namespace) -> None:
     print(
         f"{args.method} {args.target}: scoring {summary['timings']['score_seconds']:.3f} s, "
         f"params -{100 * achieved['params_reduction']:.1f} %, "
-        f"FLOPs -{100 * achieved['flops_reduction']:.1f} %"
+        f"FLOPs -{100 * achieved['flops_reduction']:.1f} % masked, "
+        f"-{100 * achieved['slim_flops_reduction']:.1f} % slim"
+        + ("" if summary["target_met"] else f"; TARGET MISSED: {summary['target_miss_reason']}")
     )
 
 

@@ -7,9 +7,8 @@ the non-augmented images as in the paper's ``extraloader``) and their labels as 
 list, so the class-balanced subset can be drawn without decoding a single image.
 """
 
-import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from snacs.data.device_data import TensorSplits
-from snacs.errors import ConfigError
+from snacs.options import check_call_options
 from snacs.registry import Registry
 
 
@@ -74,14 +73,14 @@ def load_dataset(
     than a TypeError from deep inside a factory.
     """
     factory = DATASETS.get(name)
-    accepted = set(inspect.signature(factory).parameters) - {"root", "download"}
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        valid = ", ".join(sorted(accepted)) or "none"
-        raise ConfigError(
-            f"dataset {name!r} does not take option(s) {', '.join(unknown)}; valid options: {valid}"
-        )
+    check_dataset_options(name, options)
     return factory(root=Path(root), download=download, **options)
+
+
+def check_dataset_options(name: str, options: Mapping[str, Any], where: str | None = None) -> None:
+    """Raise ConfigError for an option the dataset ``name`` does not take, or of the wrong type."""
+    factory = DATASETS.get(name)
+    check_call_options(factory, options, where, f"dataset {name!r}", skip=("root", "download"))
 
 
 def make_loader(
