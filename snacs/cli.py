@@ -19,9 +19,10 @@ from snacs.errors import SnacsError
 
 
 def _device(args: argparse.Namespace):
-    from snacs.engine import resolve_device
+    """The step's device; under ``torchrun`` also joins the process group (this rank's GPU)."""
+    from snacs.engine.distributed import init_from_env
 
-    return resolve_device(args.device)
+    return init_from_env(args.device)
 
 
 def _spec(args: argparse.Namespace, step: str) -> dict:
