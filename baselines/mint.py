@@ -17,11 +17,13 @@ Settings used here (MINT's unless said otherwise):
   runs, capped at the layer width; ``layer_groups`` overrides per layer; ResNet56 used one
   filter per group), the output layer one group per class.
 * One split, one MST per pair, seeded by ``seed`` (default: the run's seed).
-* Plan: one global threshold on the raw scores of all layers, each layer capped by the same
-  ``upper_limit`` (0.85 as in MINT's VGG16 runs; 0.50 for ResNet56, 0.55 for ResNet50), no
-  protected groups. The threshold is searched to meet the harness target, or fixed by
-  ``global_share``. MINT's grid of thresholds with retraining of each is the harness's
-  target list.
+* Plan (shared by every connection pruner, ``snacs.pruning.connections``): one global
+  threshold on the raw scores of all layers, each layer capped by the same ``layer_cap``
+  (MINT's "upper limit": 0.85 as in MINT's VGG16 runs; 0.50 for ResNet56, 0.55 for
+  ResNet50), no protected groups. The threshold is searched to meet the harness target, or
+  fixed by ``global_share``. MINT's grid of thresholds with retraining of each is the
+  harness's target list. The harness's never-disconnect guard (``keep_connected``) is on by
+  default; ``keep_connected: false`` is MINT as published.
 * Ties (ours): the estimate is clipped at 0, so many independent pairs score exactly 0, and
   one threshold would prune all of them at once and overshoot a target by far. Connections
   are therefore thresholded by their position in one global order (score, then layer order,
@@ -42,38 +44,35 @@ import torch
 
 from snacs.errors import ConfigError
 from snacs.estimators.geometric import MST_BACKENDS, MstBackend, gmi_matrix
-from snacs.pruning.connections import GroupScores, connection_plan
+from snacs.pruning.connections import ConnectionOptions
 from snacs.pruning.context import PruneContext
 from snacs.pruning.groups import group_ids
 from snacs.pruning.pairing import parent_activations, scored_children
-from snacs.pruning.plan import PruningPlan
-from snacs.pruning.pruner import Pruner, Scores, register_pruner
-from snacs.pruning.target import Target
+from snacs.pruning.progress import layer_progress
+from snacs.pruning.pruner import ConnectionPruner, register_pruner
+from snacs.pruning.scores import ConnectionScores, GroupScores
 
 
 @dataclass(frozen=True)
-class MintOptions:
-    """groups / layer_groups: filter groups per layer (capped at the width; output layer: one
-        per class). upper_limit: largest share of any layer's group connections pruned.
-    global_share: fixed global threshold share; None searches it to meet the target.
+class MintOptions(ConnectionOptions):
+    """The shared connection-plan options (``layer_cap`` 0.85: MINT's upper limit), and:
+
+    groups / layer_groups: filter groups per layer (capped at the width; output layer: one
+        per class).
     seed: seed of the estimator's sample split (None: the run's seed).
     mst: MST backend of the estimator, prim (default) or scipy.
     """
 
+    layer_cap: float = 0.85
     groups: int = 64
     layer_groups: dict[str, int] = field(default_factory=dict)
-    upper_limit: float = 0.85
-    global_share: float | None = None
     seed: int | None = None
     mst: MstBackend = "prim"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.groups < 1 or any(v < 1 for v in self.layer_groups.values()):
             raise ConfigError("mint options groups and layer_groups must be >= 1")
-        if not 0 < self.upper_limit <= 1:
-            raise ConfigError(f"mint option upper_limit must be in (0, 1], got {self.upper_limit}")
-        if self.global_share is not None and not 0 <= self.global_share <= 1:
-            raise ConfigError("mint option global_share must be in [0, 1] or null")
         if self.mst not in MST_BACKENDS:
             raise ConfigError(f"mint option mst must be one of {MST_BACKENDS}, not {self.mst!r}")
 
@@ -82,9 +81,8 @@ class MintOptions:
 
 
 @register_pruner
-class MintPruner(Pruner):
+class MintPruner(ConnectionPruner):
     name = "mint"
-    granularity = "connection"
     citation = (
         "Ganesh, Corso, Sekeh, MINT: Deep Network Compression via Mutual Information-based "
         "Neuron Trimming, ICPR 2020 (arXiv 2003.08472)"
@@ -93,46 +91,33 @@ class MintPruner(Pruner):
     needs_activations = True
     Options = MintOptions
 
-    def score(self, ctx: PruneContext) -> Scores:
+    def score(self, ctx: PruneContext) -> ConnectionScores:
         activations = ctx.activations()
         seed = ctx.seed if self.options.seed is None else self.options.seed
         groups: dict[str, GroupScores] = {}
         started = time.perf_counter()
-        for node in scored_children(ctx.graph):
-            parent_acts = parent_activations(activations, node, "producer")
-            parent_layer = node.name if node.merged_input else node.parents[0]
-            child_count = node.out_channels if node.is_output else self.options.groups_of(node.name)
-            child_ids = group_ids(node.out_channels, child_count)
-            parent_ids = group_ids(parent_acts.shape[1], self.options.groups_of(parent_layer))
-            rho = gmi_matrix(
-                activations.layers[node.name],
-                child_ids.numpy(),
-                parent_acts,
-                parent_ids.numpy(),
-                seed=seed,
-                device=ctx.device,
-                progress=ctx.progress,
-                mst=self.options.mst,
-            )
-            groups[node.name] = GroupScores(node.name, torch.as_tensor(rho), child_ids, parent_ids)
-        return Scores(
-            per_layer={name: pair.rho for name, pair in groups.items()},
-            extra={"groups": groups, "timings": {"gmi_seconds": time.perf_counter() - started}},
-        )
-
-    def plan(self, scores: Scores, target: Target, ctx: PruneContext) -> PruningPlan:
-        groups = scores.extra["groups"]
-        return connection_plan(
-            self.name,
-            groups,
-            dict.fromkeys(groups, self.options.upper_limit),
-            {
-                name: torch.zeros(pair.rho.shape[0], dtype=torch.bool)
-                for name, pair in groups.items()
-            },
-            target,
-            ctx.model,
-            ctx.cost,
-            self.options.global_share,
-            {"upper_limit": self.options.upper_limit},
-        )
+        children = scored_children(ctx.graph)
+        with layer_progress(len(children), "MINT GMI", ctx.progress) as bar:
+            for node in children:
+                parent_acts = parent_activations(activations, node, "producer")
+                parent_layer = node.name if node.merged_input else node.parents[0]
+                child_count = (
+                    node.out_channels if node.is_output else self.options.groups_of(node.name)
+                )
+                child_ids = group_ids(node.out_channels, child_count)
+                parent_ids = group_ids(parent_acts.shape[1], self.options.groups_of(parent_layer))
+                rho = gmi_matrix(
+                    activations.layers[node.name],
+                    child_ids.numpy(),
+                    parent_acts,
+                    parent_ids.numpy(),
+                    seed=seed,
+                    device=ctx.device,
+                    progress=ctx.progress,
+                    mst=self.options.mst,
+                )
+                groups[node.name] = GroupScores(
+                    node.name, torch.as_tensor(rho), child_ids, parent_ids
+                )
+                bar.update(1)
+        return ConnectionScores(groups, timings={"gmi_seconds": time.perf_counter() - started})

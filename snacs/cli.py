@@ -2,7 +2,9 @@
 
 Each workflow rule calls one step command with ``--spec`` (the JSON of the config part the
 step reads); a person can run the same step with ``--config FILE --benchmark NAME``.
-User errors print one line without a traceback and exit with status 2.
+This module only parses arguments and calls the step functions of ``snacs.pipeline``.
+User mistakes (a bad argument, config value or input file) print one line naming the
+culprit, without a traceback, and exit with status 2.
 """
 
 from __future__ import annotations
@@ -12,37 +14,52 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from snacs.errors import ConfigError, SnacsError
-
-DEFAULT_INPUT_SHAPES = {
-    "vgg16_cifar": (3, 32, 32),
-    "resnet_cifar": (3, 32, 32),
-    "resnet56_cifar": (3, 32, 32),
-    "resnet50": (3, 224, 224),
-    "mlp_mnist": (1, 28, 28),
-}
+from snacs.errors import SnacsError
 
 
 def _device(args: argparse.Namespace):
-    from snacs.engine import resolve_device
+    """The step's device; under ``torchrun`` also joins the process group (this rank's GPU)."""
+    from snacs.engine.distributed import init_from_env
 
-    return resolve_device(args.device)
+    return init_from_env(args.device)
 
 
 def _spec(args: argparse.Namespace, step: str) -> dict:
-    from snacs.config import load_config, step_spec
+    from snacs.pipeline.inputs import resolve_step_spec
 
-    if args.spec:
-        try:
-            return json.loads(args.spec)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--spec is not valid JSON: {exc}") from exc
-    if not (args.config and args.benchmark):
-        raise ConfigError("give either --spec JSON or both --config FILE and --benchmark NAME")
     method = getattr(args, "method", None)
-    return step_spec(load_config(args.config), args.benchmark, step, method)
+    return resolve_step_spec(args.spec, args.config, args.benchmark, step, method)
+
+
+def _study(args: argparse.Namespace, study: str) -> tuple[dict, dict | None]:
+    from snacs.pipeline.inputs import resolve_study_spec
+
+    return resolve_study_spec(args.spec, args.config, study, getattr(args, "benchmark", None))
+
+
+def json_object(text: str) -> dict:
+    """argparse type: a JSON object (``--spec``, ``--options``, ``--config-json``)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object {{...}}, got {text!r}")
+    return value
+
+
+def input_shape(text: str) -> tuple[int, ...]:
+    """argparse type: a per-sample shape such as ``3,32,32``."""
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        shape = ()
+    if not shape or any(size < 1 for size in shape):
+        raise argparse.ArgumentTypeError(
+            f"expected positive integers separated by commas (e.g. 3,32,32), got {text!r}"
+        )
+    return shape
 
 
 def cmd_models(args: argparse.Namespace) -> None:
@@ -62,46 +79,10 @@ def cmd_pruners(args: argparse.Namespace) -> None:
 
 
 def cmd_count(args: argparse.Namespace) -> None:
-    from snacs.metrics import count_macs, count_params, layer_counts
-    from snacs.models import build_model
+    from snacs.pipeline.counts import architecture_counts, format_count_table
 
-    options = json.loads(args.options) if args.options else {}
-    model = build_model(args.arch, args.num_classes, **options)
-    if args.input_shape:
-        shape = tuple(int(v) for v in args.input_shape.split(","))
-    elif args.arch in DEFAULT_INPUT_SHAPES:
-        shape = DEFAULT_INPUT_SHAPES[args.arch]
-    else:
-        raise ConfigError(f"give --input-shape for {args.arch!r} (e.g. 3,32,32)")
-    params = count_params(model)
-    macs = count_macs(model, shape)
-    macs_bias = count_macs(model, shape, include_bias=True)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "arch": args.arch,
-                    "input_shape": list(shape),
-                    "params": params,
-                    "macs": macs,
-                    "macs_with_bias": macs_bias,
-                }
-            )
-        )
-        return
-    print(
-        f"{'layer':<28} {'kind':<6} {'weight shape':<20} {'output shape':<18} "
-        f"{'params':>12} {'MACs':>15}"
-    )
-    for row in layer_counts(model, shape):
-        print(
-            f"{row.name:<28} {row.kind:<6} {str(row.weight_shape):<20} "
-            f"{str(row.output_shape):<18} {row.params:>12,} {row.macs:>15,}"
-        )
-    print(
-        f"\n{args.arch} at input {shape}: {params:,} parameters (all, incl. BN), "
-        f"{macs:,} conv+linear MACs ({macs_bias:,} with bias)"
-    )
+    counts = architecture_counts(args.arch, args.num_classes, args.options, args.input_shape)
+    print(json.dumps(counts.totals()) if args.json else format_count_table(counts))
 
 
 def cmd_validate(args: argparse.Namespace) -> None:
@@ -112,13 +93,9 @@ def cmd_validate(args: argparse.Namespace) -> None:
 
 
 def cmd_data(args: argparse.Namespace) -> None:
-    from snacs.pipeline.common import prepare_dataset
+    from snacs.pipeline.data import run_data
 
-    root = prepare_dataset(_spec(args, "data"))
-    if args.out:
-        from snacs.io import write_json
-
-        write_json(args.out, {"root": str(root)})
+    run_data(_spec(args, "data"), args.out)
 
 
 def cmd_dense(args: argparse.Namespace) -> None:
@@ -140,10 +117,11 @@ def cmd_activations(args: argparse.Namespace) -> None:
 def cmd_prune(args: argparse.Namespace) -> None:
     from snacs.pipeline.prune import resolve_target, run_prune
 
+    spec = _spec(args, "prune")
     summary = run_prune(
-        _spec(args, "prune"),
+        spec,
         args.method,
-        resolve_target(args.target, args.reference),
+        resolve_target(args.target, args.reference, spec.get("matched_budget_count", "slim")),
         args.seed,
         args.dense,
         args.out,
@@ -156,7 +134,9 @@ def cmd_prune(args: argparse.Namespace) -> None:
     print(
         f"{args.method} {args.target}: scoring {summary['timings']['score_seconds']:.3f} s, "
         f"params -{100 * achieved['params_reduction']:.1f} %, "
-        f"FLOPs -{100 * achieved['flops_reduction']:.1f} %"
+        f"FLOPs -{100 * achieved['flops_reduction']:.1f} % masked, "
+        f"-{100 * achieved['slim_flops_reduction']:.1f} % slim"
+        + ("" if summary["target_met"] else f"; TARGET MISSED: {summary['target_miss_reason']}")
     )
 
 
@@ -202,131 +182,83 @@ def cmd_timings(args: argparse.Namespace) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
-    import pandas as pd
+    from snacs.pipeline.report import run_figures
 
-    from snacs.report.figures import accuracy_vs_flops
-
-    accuracy_vs_flops(pd.read_csv(args.summary), args.benchmark, args.out)
+    run_figures(args.summary, args.benchmark, args.out)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from snacs.config import load_config, validate_config
-    from snacs.io import read_json
-    from snacs.report.html import write_report
+    from snacs.pipeline.report import run_report
 
-    if args.config_json:
-        config = validate_config(json.loads(args.config_json))
+    if args.config_json is not None:
+        config = validate_config(args.config_json)
     else:
         config = load_config(args.configfile)
-    from snacs.pipeline.provenance import provenance as run_provenance
-    from snacs.report.html import StudyOutputs
-
-    provenance = {Path(p).parent.parent.name: read_json(p)["provenance"] for p in args.dense_json}
-    studies = StudyOutputs(
-        reported_csv=args.reported,
-        timings_csv=args.timings,
-        layer_figures=[Path(f) for f in args.layer_figures if Path(f).suffix == ".png"],
-        speed_summary_csv=args.speed_summary,
-        speed_raw_csv=args.speed_raw,
+    run_report(
+        config,
+        args.out,
+        args.summary,
+        args.selected,
+        args.figures,
+        args.dense_json,
+        reported=args.reported,
+        timings=args.timings,
+        layer_figures=args.layer_figures,
+        speed_summary=args.speed_summary,
+        speed_raw=args.speed_raw,
         speed_figure=args.speed_figure,
-        estimator_summary_csv=args.estimator_summary,
+        estimator_summary=args.estimator_summary,
         estimator_figure=args.estimator_figure,
-        run_provenance=run_provenance(),
     )
-    write_report(
-        args.out, args.summary, args.selected, args.figures, config, provenance, studies=studies
-    )
-
-
-def _study_section(args: argparse.Namespace, study: str) -> tuple[dict, dict | None]:
-    """(study config section, benchmark step spec or None) from --spec or --config."""
-    from snacs.config import load_config, step_spec
-    from snacs.studies.speed import speed_benchmark
-
-    if args.spec:
-        try:
-            spec = json.loads(args.spec)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--spec is not valid JSON: {exc}") from exc
-        return spec["study"], spec.get("benchmark")
-    if not args.config:
-        raise ConfigError("give either --spec JSON or --config FILE")
-    config = load_config(args.config)
-    section = config["studies"][study]
-    if study != "speed":
-        return section, None
-    if getattr(args, "benchmark", None):
-        section = {**section, "benchmark": args.benchmark}
-    name = speed_benchmark({**config, "studies": {**config["studies"], "speed": section}})
-    return section, step_spec(config, name, "activations")
 
 
 def cmd_speed(args: argparse.Namespace) -> None:
-    from snacs.io import write_text
-    from snacs.studies import speed
+    from snacs.pipeline.studies import run_speed
 
-    section, spec = _study_section(args, "speed")
-    settings = speed.SpeedSettings.from_config(section)
+    section, spec = _study(args, "speed")
     device = _device(args)
-    if speed.weights_source(settings.weights, spec) == "trained":
-        if not (args.dense and args.activations):
-            raise ConfigError(
-                f"the speed study reads the trained {spec['name']} model: give --dense "
-                "(dense/best.pt) and --activations (activations.pt), or set weights: random"
-            )
-        pair = speed.pair_from_trained(spec, args.dense, args.activations, settings)
-    else:
-        pair = speed.pair_from_random_init(spec, settings, device, not args.no_progress)
-    raw = speed.run_speed_study(pair, settings, device, not args.no_progress)
-    write_text(args.out, raw.to_csv(index=False))
-    summary = speed.summarise_speed(raw)
-    print(speed.setup_summary(raw))
-    print(summary.to_string(index=False))
+    progress = not args.no_progress
+    print(run_speed(section, spec, args.out, device, args.dense, args.activations, progress))
 
 
 def cmd_speed_report(args: argparse.Namespace) -> None:
-    from snacs.report.study_figures import speed_figure
-    from snacs.studies.speed import claim_summary, write_speed_tables
+    from snacs.pipeline.studies import run_speed_report
 
-    table = write_speed_tables(args.raw, args.paper, args.out_dir)
-    speed_figure(table, args.figure)
-    print(claim_summary(table))
+    print(run_speed_report(args.raw, args.paper, args.out_dir, args.figure))
 
 
 def cmd_estimator(args: argparse.Namespace) -> None:
-    from snacs.io import write_text
-    from snacs.studies.estimator_accuracy import EstimatorSettings, run_estimator_study
+    from snacs.pipeline.studies import run_estimator
 
-    section, _ = _study_section(args, "estimator")
-    raw = run_estimator_study(EstimatorSettings.from_config(section), not args.no_progress)
-    write_text(args.out, raw.to_csv(index=False))
+    section, _ = _study(args, "estimator")
+    run_estimator(section, args.out, not args.no_progress)
 
 
 def cmd_estimator_report(args: argparse.Namespace) -> None:
-    from snacs.report.study_figures import estimator_figure
-    from snacs.studies.estimator_accuracy import write_estimator_tables
+    from snacs.pipeline.studies import run_estimator_report
 
-    estimator_figure(write_estimator_tables(args.raw, args.paper, args.out_dir), args.figure)
+    run_estimator_report(args.raw, args.paper, args.out_dir, args.figure)
 
 
 def cmd_layer_compression(args: argparse.Namespace) -> None:
-    import pandas as pd
+    from snacs.pipeline.studies import run_layer_compression
 
-    from snacs.io import read_json, write_text
-    from snacs.report.study_figures import layer_compression_figure
-    from snacs.report.tables import layer_compression
-
-    dense = read_json(args.dense_json)
-    table = layer_compression(args.prune_json, pd.read_csv(args.selected), dense, args.methods)
-    write_text(args.out_csv, table.to_csv(index=False))
-    paper = pd.read_csv(args.paper) if args.paper else None
-    if paper is not None:
-        paper = paper[paper["benchmark"] == dense["spec"]["name"]]
-    layer_compression_figure(table, paper, dense["spec"]["title"], args.figure)
+    run_layer_compression(
+        args.prune_json,
+        args.selected,
+        args.dense_json,
+        args.methods,
+        args.paper,
+        args.out_csv,
+        args.figure,
+    )
 
 
 def _add_step_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--spec", help="JSON of the config part this step reads (workflow use)")
+    parser.add_argument(
+        "--spec", type=json_object, help="JSON of the config part this step reads (workflow use)"
+    )
     parser.add_argument("--config", help="config YAML (with --benchmark, instead of --spec)")
     parser.add_argument("--benchmark", help="benchmark name in the config")
     _add_runtime_arguments(parser)
@@ -343,8 +275,15 @@ def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage mistakes end in one line that names the argument, not a usage dump."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="snacs", description="Benchmark harness for neural-network filter pruning (SNACS)."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -361,9 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--module", action="append", default=[], help="extra pruner module")
     sub = command("count", cmd_count, "parameters and conv+linear MACs of an architecture")
     sub.add_argument("--arch", required=True)
-    sub.add_argument("--num-classes", type=int, default=10)
-    sub.add_argument("--input-shape", help="per-sample shape, e.g. 3,32,32")
-    sub.add_argument("--options", help="model knobs as JSON, e.g. '{\"depth\": 20}'")
+    sub.add_argument(
+        "--num-classes", type=int, help="classes of the output layer (default: the model's)"
+    )
+    sub.add_argument(
+        "--input-shape",
+        type=input_shape,
+        help="per-sample shape (default: the model's), e.g. 3,32,32",
+    )
+    sub.add_argument(
+        "--options",
+        type=json_object,
+        default={},
+        help="model knobs as JSON, e.g. '{\"depth\": 20}'",
+    )
     sub.add_argument("--json", action="store_true", help="totals as JSON, no per-layer table")
     sub = command("validate", cmd_validate, "validate a config file against the schema")
     sub.add_argument("configfile")
@@ -411,7 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("report", cmd_report, "the self-contained HTML report")
     source = sub.add_mutually_exclusive_group(required=True)
     source.add_argument("--configfile", help="config YAML")
-    source.add_argument("--config-json", help="resolved config as JSON (workflow use)")
+    source.add_argument(
+        "--config-json", type=json_object, help="resolved config as JSON (workflow use)"
+    )
     sub.add_argument("--summary", required=True)
     sub.add_argument("--selected", required=True)
     sub.add_argument("--figures", nargs="*", default=[])
@@ -426,8 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--estimator-figure", help="estimator study figure (PNG)")
     sub.add_argument("--out", required=True)
 
-    sub = command("speed", cmd_speed, "time SNACS and MINT scoring one layer pair (§9.2)")
-    sub.add_argument("--spec", help="JSON with the study section and benchmark (workflow use)")
+    sub = command("speed", cmd_speed, "time SNACS and MINT scoring one layer pair")
+    sub.add_argument(
+        "--spec", type=json_object, help="JSON with the study section and benchmark (workflow use)"
+    )
     sub.add_argument("--config", help="config YAML (instead of --spec)")
     sub.add_argument("--benchmark", help="override studies.speed.benchmark (with --config)")
     sub.add_argument("--dense", help="dense checkpoint (weights: trained)")
@@ -439,10 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--paper", required=True, help="paper_figures/speed_paper.csv")
     sub.add_argument("--out-dir", required=True, help="writes speed_summary.csv, speed.md/.tex")
     sub.add_argument("--figure", nargs="+", required=True, help="figure files (.png, .pdf)")
-    sub = command(
-        "estimator-accuracy", cmd_estimator, "bias and MSE of ACMI on Gaussian cases (§9.4)"
-    )
-    sub.add_argument("--spec", help="JSON with the study section (workflow use)")
+    sub = command("estimator-accuracy", cmd_estimator, "bias and MSE of ACMI on Gaussian cases")
+    sub.add_argument("--spec", type=json_object, help="JSON with the study section (workflow use)")
     sub.add_argument("--config", help="config YAML (instead of --spec)")
     sub.add_argument("--out", required=True, help="raw estimates CSV")
     _add_runtime_arguments(sub)
@@ -452,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out-dir", required=True, help="writes estimator_summary.csv, .md, .tex")
     sub.add_argument("--figure", nargs="+", required=True, help="figure files (.png, .pdf)")
     sub = command(
-        "layer-compression", cmd_layer_compression, "per-layer pruned % of chosen runs (§9.3)"
+        "layer-compression", cmd_layer_compression, "per-layer pruned share of the chosen runs"
     )
     sub.add_argument("--prune-json", nargs="+", required=True, help="prune.json (plan.pt beside)")
     sub.add_argument("--selected", required=True, help="selected.csv from snacs tables")
@@ -473,9 +425,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.handler(args)
     except SnacsError as exc:
-        print(f"snacs {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args.command, str(exc))
+    except OSError as exc:  # a missing input file, an unwritable output folder, a full disk
+        return _fail(args.command, _os_error_line(exc))
     return 0
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"snacs {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _os_error_line(exc: OSError) -> str:
+    """``<reason>: <file>`` for file errors (the file is what the user must fix)."""
+    if exc.filename is None:
+        return str(exc)
+    target = f" -> {exc.filename2}" if exc.filename2 else ""
+    return f"{exc.strerror or type(exc).__name__}: {exc.filename}{target}"
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import xxhash
 
-from snacs.errors import CheckpointError
+from snacs.errors import CheckpointError, SnacsError
 
 
 @contextlib.contextmanager
@@ -73,7 +73,11 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    return json.loads(Path(path).read_text())
+    """Parse a JSON file; a damaged one is a SnacsError naming the file."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SnacsError(f"{path} is not valid JSON ({exc}); it may be truncated") from exc
 
 
 def _json_default(obj: Any) -> Any:

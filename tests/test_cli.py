@@ -1,11 +1,12 @@
 """The command line: listings, counting, and one-line errors for bad input."""
 
+import argparse
 import json
 
 import pytest
 import torch
 
-from snacs.cli import main
+from snacs.cli import build_parser, main
 from snacs.errors import CheckpointError
 from snacs.io import save_checkpoint
 from snacs.pipeline.common import load_model
@@ -34,6 +35,7 @@ def test_count_golden_numbers_and_table(capsys):
     assert code == 0
     assert json.loads(out) == {
         "arch": "resnet56_cifar",
+        "num_classes": 10,
         "input_shape": [3, 32, 32],
         "params": 853018,
         "macs": 125485696,
@@ -41,6 +43,77 @@ def test_count_golden_numbers_and_table(capsys):
     }
     code, out, _ = run(capsys, "count", "--arch", "vgg16_cifar")
     assert "features.0" in out and "313,463,808 conv+linear MACs" in out
+
+
+def test_resnet50_counts_as_the_imagenet_model(capsys):
+    code, out, _ = run(capsys, "count", "--arch", "resnet50", "--json")
+    totals = json.loads(out)
+    assert code == 0 and totals["num_classes"] == 1000 and totals["input_shape"] == [3, 224, 224]
+    assert (totals["params"], totals["macs"]) == (25_557_032, 4_089_184_256)
+    code, out, _ = run(capsys, "count", "--arch", "resnet50", "--num-classes", "10", "--json")
+    assert json.loads(out)["params"] == 23_528_522
+
+
+def test_count_input_shape_follows_the_mlp_width_knob(capsys):
+    code, out, _ = run(capsys, "count", "--arch", "mlp_mnist", "--options", '{"in_features": 64}')
+    assert code == 0 and "at input (64,)" in out
+
+
+def _subcommands() -> list[str]:
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sorted(commands.choices)
+
+
+@pytest.mark.parametrize("command", [None, *_subcommands()])
+def test_help_of_every_command(capsys, command):
+    argv = ["--help"] if command is None else [command, "--help"]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 0 and err == ""
+    assert out.startswith("usage: snacs") and (command is None or command in out.splitlines()[0])
+
+
+@pytest.mark.parametrize(
+    ("argv", "culprit"),
+    [
+        (["count", "--arch", "vgg16_cifar", "--input-shape", "3,x"], "--input-shape"),
+        (["count", "--arch", "vgg16_cifar", "--input-shape", "3,0,32"], "--input-shape"),
+        (["count", "--arch", "vgg16_cifar", "--options", "{depth: 3"], "--options"),
+        (["count", "--arch", "vgg16_cifar", "--options", "[1, 2]"], "--options"),
+        (["data", "--spec", "not json"], "--spec"),
+        (["count", "--arch", "vgg16_cifar", "--num-classes", "ten"], "--num-classes"),
+        (["prune", "--method", "snacs"], "required"),
+    ],
+)
+def test_bad_arguments_end_in_one_line_naming_the_argument(capsys, argv, culprit):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    _, err = capsys.readouterr()
+    assert exit_.value.code == 2 and culprit in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_input_shape_the_model_cannot_take_names_the_shape(capsys):
+    code, _, err = run(capsys, "count", "--arch", "vgg16_cifar", "--input-shape", "3,16")
+    assert code == 2 and "input shape 3,16 does not fit vgg16_cifar" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_and_damaged_input_files_name_the_file(capsys, tmp_path):
+    missing = tmp_path / "nowhere.csv"
+    code, _, err = run(
+        capsys, "figures", "--summary", str(missing), "--benchmark", "b", "--out", "x.png"
+    )
+    assert code == 2 and str(missing) in err and len(err.strip().splitlines()) == 1
+    broken = tmp_path / "prune.json"
+    broken.write_text('{"achieved": ')
+    argv = ["prune", "--spec", "{}", "--method", "l1", "--target", "match-params-layerwise-of-x"]
+    code, _, err = run(capsys, *argv, "--reference", str(broken), "--dense", "d", "--out", "o")
+    assert code == 2 and str(broken) in err and "not valid JSON" in err
+    code, _, err = run(capsys, "validate", str(tmp_path / "absent.yaml"))
+    assert code == 2 and "absent.yaml" in err
 
 
 def test_unknown_names_list_the_choices(capsys):

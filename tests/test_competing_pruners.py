@@ -17,12 +17,12 @@ from snacs.cli import main
 from snacs.errors import ConfigError
 from snacs.models import build_model
 from snacs.pruning.activations import Activations
-from snacs.pruning.connections import GroupScores
 from snacs.pruning.context import PruneContext
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.pairing import scored_children
 from snacs.pruning.pruner import PRUNERS, build_pruner, load_pruner_modules
 from snacs.pruning.run import run_pruner
+from snacs.pruning.scores import GroupScores
 from snacs.pruning.target import Target
 from tests.conftest import SMALL_MODELS, randomise_norms
 
@@ -221,7 +221,7 @@ def test_options_are_validated():
     with pytest.raises(ConfigError):
         build_pruner("mint", {"mst": "boruvka"})
     with pytest.raises(ConfigError):
-        build_pruner("mint", {"upper_limit": 1.5})
+        build_pruner("mint", {"layer_cap": 1.5})
     with pytest.raises(ConfigError):
         build_pruner("taylor", {"unknown": 1})
 
@@ -235,7 +235,7 @@ def test_mint_scores_every_child_layer_by_groups():
     children = [node.name for node in scored_children(ctx.graph)]
     assert list(scores.per_layer) == children
     for name in children:
-        pair = scores.extra["groups"][name]
+        pair = scores.groups[name]
         assert isinstance(pair, GroupScores)
         node = ctx.graph[name]
         child_groups = 10 if node.is_output else 4
@@ -287,9 +287,9 @@ def test_mint_scores_noise_group_near_zero_and_connected_group_high():
     assert (rho[:, 1] > rho[:, 0] + 0.35).all()
 
 
-def test_mint_plan_meets_target_within_one_upper_limit():
+def test_mint_plan_meets_target_within_one_layer_cap():
     ctx = _context("vgg", images=60)
-    pruner = build_pruner("mint", {"groups": 8, "upper_limit": 0.6})
+    pruner = build_pruner("mint", {"groups": 8, "layer_cap": 0.6})
     outcome = run_pruner(pruner, ctx, Target(0.3, "flops"))
     plan = outcome.plan
     assert plan.granularity == "connection" and plan.info["target_met"]

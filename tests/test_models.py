@@ -20,6 +20,7 @@ DEMO_MODELS = [
     ("resnet_cifar", 10, {"depth": 20, "width_mult": 0.5}, (3, 32, 32)),
     ("mlp_mnist", 10, {}, (1, 28, 28)),
     ("resnet50", 7, {}, (3, 64, 64)),
+    ("mobilenetv2_cifar", 10, {"width_mult": 0.25}, (3, 32, 32)),
 ]
 # A conv/linear whose output channels can be slimmed without touching a residual stream.
 SLIMMABLE_LAYER = {
@@ -27,13 +28,38 @@ SLIMMABLE_LAYER = {
     "resnet_cifar": "layer2.1.conv1",
     "mlp_mnist": "fc1",
     "resnet50": "layer1.0.conv1",
+    "mobilenetv2_cifar": "features.2.conv.0.0",  # an expand conv: drags its depthwise conv
 }
 
 
 def test_registry_lists_every_model():
-    expected = {"vgg16_cifar", "resnet_cifar", "resnet56_cifar", "resnet50", "mlp_mnist"}
+    expected = {
+        "vgg16_cifar",
+        "resnet_cifar",
+        "resnet56_cifar",
+        "resnet50",
+        "mlp_mnist",
+        "mobilenetv2_cifar",
+    }
     assert set(model_names()) == expected
     assert model_names() == MODELS.names()
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_registry_defaults_build_a_model_that_takes_its_input(name):
+    """Every entry's default classes and input shape fit its factory (new entries included)."""
+    info = MODELS.get(name)
+    model = build_model(name).eval()
+    with torch.no_grad():
+        logits = model(torch.zeros(2, *info.input_shape))
+    assert logits.shape == (2, info.num_classes)
+
+
+def test_registry_defaults_of_the_paper_models():
+    assert MODELS.get("resnet50").num_classes == 1000
+    assert MODELS.get("resnet50").input_shape == (3, 224, 224)
+    assert MODELS.get("vgg16_cifar").input_shape == (3, 32, 32)
+    assert MODELS.get("mlp_mnist").input_shape_for({"in_features": 64}) == (64,)
 
 
 def test_unknown_model_lists_choices():

@@ -12,12 +12,13 @@ from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import connection_strength, group_means, normalisation_range, phi
 from snacs.errors import ConfigError
 from snacs.models import build_model
-from snacs.pruning.connections import connection_plan
+from snacs.pruning.connections import ConnectionOptions, connection_plan
 from snacs.pruning.context import PruneContext
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.groups import group_ids
 from snacs.pruning.pruner import build_pruner, load_pruner_modules
 from snacs.pruning.run import run_pruner
+from snacs.pruning.scores import ConnectionScores
 from snacs.pruning.target import Target
 from tests.conftest import randomise_norms
 
@@ -99,8 +100,9 @@ def test_plans_respect_caps_and_protection(share):
     pairs = _random_pairs(model, graph)
     caps = {name: 0.2 + 0.05 * i for i, name in enumerate(pairs)}
     protected = {name: torch.arange(len(p.rho)) == 1 for name, p in pairs.items()}
+    scores = ConnectionScores(pairs, caps, protected)
     plan = connection_plan(
-        "snacs", pairs, caps, protected, Target(share, "share", "global"), model, None
+        "snacs", scores, Target(share, "share", "global"), model, None, ConnectionOptions()
     )
     for name, pair in pairs.items():
         mask = plan.masks[f"{name}.weight"]
@@ -112,8 +114,10 @@ def test_plans_respect_caps_and_protection(share):
 
 
 def test_options_are_validated():
-    with pytest.raises(ConfigError, match="max_layer_share"):
-        SnacsOptions(max_layer_share=1.5)
+    with pytest.raises(ConfigError, match="layer_cap"):
+        SnacsOptions(layer_cap=1.5)
+    with pytest.raises(ConfigError, match="normalise"):
+        SnacsOptions(normalise="zscore")
     with pytest.raises(ConfigError, match="estimator"):
         SnacsOptions(estimator={"bandwidth": 3})
     assert SnacsOptions(estimator={"method": "chain"}).edge_options().method == "chain"
@@ -139,12 +143,20 @@ def test_snacs_end_to_end_on_a_residual_network(small_context, method):
     assert ctx.cost.reduction(first.plan.masks, "flops") >= 0.2 or not first.plan.info.get(
         "target_met", True
     )
-    extra = first.scores.extra
-    # Residual data flow: a conv after an addition is paired with its real (merged) input.
-    merged = [n for n in ctx.graph.merged_input_layers() if n in extra["pairs"]]
-    assert merged
-    for name in merged:
-        assert extra["pairs"][name].parent_ids.numel() == ctx.graph[name].in_channels
-    assert set(extra["timings"]) == {"acmi_seconds", "constraint_seconds", "sensitivity_seconds"}
+    scores = first.scores
+    assert set(scores.timings) == {"acmi_seconds", "constraint_seconds", "sensitivity_seconds"}
     # both variants (connection and filter plans) record the parts for the timings table
-    assert first.plan.info["score_timings"] == extra["timings"]
+    assert first.plan.info["score_timings"] == scores.timings
+    assert set(first.plan.info["layer_caps"]) == set(scores.per_layer)
+    if method == "snacs":
+        # Residual data flow: a conv after an addition is paired with its real (merged) input.
+        merged = [n for n in ctx.graph.merged_input_layers() if n in scores.groups]
+        assert merged
+        for name in merged:
+            assert scores.groups[name].parent_ids.numel() == ctx.graph[name].in_channels
+        constraints = first.plan.info["constraints"]
+        assert set(constraints) == set(scores.groups)
+        for name, record in constraints.items():
+            assert record["limit"] == scores.layer_caps[name]
+            assert len(record["accuracies"]) == len(record["shares"]) == 4
+            assert record["chance"] == pytest.approx(0.1)

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from snacs.algorithm.acmi import PairScores, group_count, score_pair
+from snacs.algorithm.acmi import PairScores, ScoreStability, group_count, score_pair
 from snacs.algorithm.constraints import (
     NEAR_CHANCE_MARGIN,
     LayerConstraint,
@@ -26,13 +26,13 @@ from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import normalisation_range
 from snacs.errors import ConfigError
 from snacs.estimators.edge_options import EdgeOptions
-from snacs.pruning.connections import connection_plan
+from snacs.pruning.connections import ConnectionOptions
 from snacs.pruning.context import PruneContext
+from snacs.pruning.graph import LayerGraph, LayerNode
 from snacs.pruning.pairing import scored_children
-from snacs.pruning.plan import PruningPlan
 from snacs.pruning.progress import layer_progress
-from snacs.pruning.pruner import FilterPruner, Pruner, Scores, register_pruner
-from snacs.pruning.target import Target
+from snacs.pruning.pruner import ConnectionPruner, FilterPruner, register_pruner
+from snacs.pruning.scores import ConnectionScores, Scores
 
 CITATION = (
     "Ganesh, Blanchard, Corso, Sekeh, Slimming Neural Networks using Adaptive "
@@ -40,9 +40,17 @@ CITATION = (
 )
 
 
+# The conditional reading of the paper's estimator (its EDGE CMI hashes X, Y and Z).
+PUBLISHED_METHOD = "direct"
+
+
 @dataclass(frozen=True)
-class SnacsOptions:
+class SnacsOptions(ConnectionOptions):
     """Every choice of the method; README "SNACS options" explains each default.
+
+    The shared connection-plan options come first (``snacs.pruning.connections``):
+    layer_cap (0.96: no layer loses more than this share of its connections, whatever its
+    operating constraint allows), global_share, keep_connected, normalise, cost_aware.
 
     groups / layer_groups: contiguous filter groups per layer (default 64, capped at the
         layer width; the output layer always uses one group per class).
@@ -50,20 +58,22 @@ class SnacsOptions:
     weight_normalisation: min-max range for weights: conv_linear (default) or
         state_dict (the official code's range over every checkpoint tensor).
     parent_signal: producer (pre-BN output of the single producer, default) or input.
-    estimator: EdgeOptions fields (method direct|chain, ensemble_size, combine, cap, ...).
+    estimator: EdgeOptions fields (method direct|chain|residual, normalize_epsilon, seeds,
+        ensemble_size, combine, cap, ...); the method defaults to the published reading,
+        direct, whatever EdgeOptions' own default.
     constraints: compute per-layer upper limits by SVM fidelity (spec §6); when off,
-        every layer is capped at max_layer_share.
+        every layer is capped at layer_cap.
     constraint_step_percent / constraint_alpha: grid step (1, 6, ..., 96 %) and alpha.
     near_chance_margin: a layer whose SVM accuracy on its dense outputs is below
         chance + margin * (1 - chance) is named in a warning (its limit is noise).
-    max_layer_share: hard cap on any layer's pruned share of connections.
     sensitivity / sensitivity_direction / sensitivity_k / protect_fraction: which child
         groups are protected (rule mean_std|fraction|none, direction high|low).
-    global_share: fixed global threshold share; None searches it to meet the target.
-    workers: parent groups scored concurrently; None means one per torch CPU thread (each
-        worker then runs single-threaded, which uses the cores far better), 1 on a GPU.
+    workers: parent groups (ACMI) and layers (operating constraints) handled concurrently;
+        None means one per torch CPU thread (each worker then runs single-threaded, which
+        uses the cores far better), 1 on a GPU.
     """
 
+    layer_cap: float = 0.96
     groups: int = 64
     layer_groups: dict[str, int] = field(default_factory=dict)
     phi: str = "weight"
@@ -74,23 +84,18 @@ class SnacsOptions:
     constraint_step_percent: float = 5.0
     constraint_alpha: float = 0.7
     near_chance_margin: float = NEAR_CHANCE_MARGIN
-    max_layer_share: float = 0.96
     sensitivity: str = "mean_std"
     sensitivity_direction: str = "high"
     sensitivity_k: float = 2.0
     protect_fraction: float = 0.0
-    global_share: float | None = None
     workers: int | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.groups < 1:
             raise ConfigError(f"snacs option groups must be >= 1, got {self.groups}")
-        if not 0 < self.max_layer_share < 1:
-            raise ConfigError("snacs option max_layer_share must be in (0, 1)")
         if not 0 < self.constraint_alpha <= 1:
             raise ConfigError("snacs option constraint_alpha must be in (0, 1]")
-        if self.global_share is not None and not 0 <= self.global_share <= 1:
-            raise ConfigError("snacs option global_share must be in [0, 1] or null")
         try:
             self.edge_options()
         except TypeError as exc:
@@ -98,13 +103,36 @@ class SnacsOptions:
             raise ConfigError(f"snacs option estimator: {exc}; valid keys: {valid}") from None
 
     def edge_options(self) -> EdgeOptions:
-        values = dict(self.estimator)
+        values = {"method": PUBLISHED_METHOD, **self.estimator}
         if "bandwidth_range" in values:
             values["bandwidth_range"] = tuple(values["bandwidth_range"])
         return EdgeOptions(**values)
 
 
-def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> Scores:
+@dataclass
+class SnacsScores(ConnectionScores):
+    """ACMI connection scores with SNACS's diagnostics.
+
+    groups hold ``PairScores`` (ACMI with its CMI and weight factors); layer_caps are the
+    operating-constraint limits; constraints: child layer -> its fidelity curve (SVM
+    accuracy at each grid share), dense accuracy, chance level and limit, recorded in the
+    plan's info.
+    """
+
+    constraints: dict[str, LayerConstraint] = field(default_factory=dict)
+    stability: ScoreStability | None = None
+
+    def plan_info(self) -> dict[str, Any]:
+        info = {
+            **super().plan_info(),
+            "constraints": {name: c.to_dict() for name, c in self.constraints.items()},
+        }
+        if self.stability is not None:
+            info["stability"] = dataclasses.asdict(self.stability)
+        return info
+
+
+def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> SnacsScores:
     """ACMI of every pair, per-layer limits and protected groups (all of the timed work)."""
     activations = ctx.activations()
     weight_range = normalisation_range(ctx.model, options.weight_normalisation)
@@ -117,36 +145,35 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> Scores:
     try:
         started = time.perf_counter()
         children = scored_children(ctx.graph)
-        bar = layer_progress(len(children), "SNACS ACMI", ctx.progress)
-        for node in children:
-            parent_groups = group_count(
-                node.parents[0] if not node.merged_input else node.name,
-                options.groups,
-                options.layer_groups,
-            )
-            pairs[node.name] = score_pair(
-                node,
-                ctx.model.get_submodule(node.name),
-                activations,
-                child_groups=node.out_channels
-                if node.is_output
-                else group_count(node.name, options.groups, options.layer_groups),
-                parent_groups=parent_groups,
-                phi_name=options.phi,
-                weight_range=weight_range,
-                parent_signal=options.parent_signal,
-                estimator=estimator,
-                device=ctx.device,
-                workers=workers,
-            )
-            bar.update(1)
-        bar.close()
+        with layer_progress(len(children), "SNACS ACMI", ctx.progress) as bar:
+            for node in children:
+                parent_groups = group_count(
+                    node.parents[0] if not node.merged_input else node.name,
+                    options.groups,
+                    options.layer_groups,
+                )
+                pairs[node.name] = score_pair(
+                    node,
+                    ctx.model.get_submodule(node.name),
+                    activations,
+                    child_groups=node.out_channels
+                    if node.is_output
+                    else group_count(node.name, options.groups, options.layer_groups),
+                    parent_groups=parent_groups,
+                    phi_name=options.phi,
+                    weight_range=weight_range,
+                    parent_signal=options.parent_signal,
+                    estimator=estimator,
+                    device=ctx.device,
+                    workers=workers,
+                )
+                bar.update(1)
     finally:
         torch.set_num_threads(threads)
     acmi_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    caps = dict.fromkeys(pairs, options.max_layer_share)
+    caps = dict.fromkeys(pairs, options.layer_cap)
     constraints: dict[str, LayerConstraint] = {}
     if options.constraints:
         constraints = operating_constraints(
@@ -160,9 +187,9 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> Scores:
             options.constraint_alpha,
             options.near_chance_margin,
             ctx.progress,
+            workers,
         )
-        for name, result in constraints.items():
-            caps[name] = min(result.limit, options.max_layer_share)
+        caps.update({name: result.limit for name, result in constraints.items()})
     constraint_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -177,50 +204,30 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> Scores:
         for name, pair in pairs.items()
     }
     sensitivity_seconds = time.perf_counter() - started
-    return Scores(
-        per_layer={name: pair.rho for name, pair in pairs.items()},
-        extra={
-            "pairs": pairs,
-            "caps": caps,
-            "protected": protected,
-            "constraints": constraints,
-            "timings": {
-                "acmi_seconds": acmi_seconds,
-                "constraint_seconds": constraint_seconds,
-                "sensitivity_seconds": sensitivity_seconds,
-            },
+    return SnacsScores(
+        groups=dict(pairs),
+        layer_caps=caps,
+        protected=protected,
+        timings={
+            "acmi_seconds": acmi_seconds,
+            "constraint_seconds": constraint_seconds,
+            "sensitivity_seconds": sensitivity_seconds,
         },
+        constraints=constraints,
+        stability=ScoreStability.of(pairs),
     )
 
 
 @register_pruner
-class SnacsPruner(Pruner):
+class SnacsPruner(ConnectionPruner):
     name = "snacs"
-    granularity = "connection"
     citation = CITATION
     summary = "ACMI connection scores, operating-constraint caps, sensitivity protection"
     needs_activations = True
     Options = SnacsOptions
 
-    def score(self, ctx: PruneContext) -> Scores:
+    def score(self, ctx: PruneContext) -> SnacsScores:
         return snacs_scores(ctx, self.options)
-
-    def plan(self, scores: Scores, target: Target, ctx: PruneContext) -> PruningPlan:
-        protected = scores.extra["protected"]
-        return connection_plan(
-            self.name,
-            scores.extra["pairs"],
-            scores.extra["caps"],
-            protected,
-            target,
-            ctx.model,
-            ctx.cost,
-            self.options.global_share,
-            {
-                "protected_groups": {k: int(v.sum()) for k, v in protected.items()},
-                "constraints": {k: v.to_dict() for k, v in scores.extra["constraints"].items()},
-            },
-        )
 
 
 @register_pruner
@@ -239,20 +246,34 @@ class SnacsFilterPruner(FilterPruner):
         filters of protected groups (as children of their own pair) are kept.
         """
         base = snacs_scores(ctx, self.options)
-        pairs: dict[str, PairScores] = base.extra["pairs"]
+        pairs = base.groups
         per_layer, caps, protected = {}, {}, {}
         for name in ctx.graph.filter_prunable():
             node = ctx.graph[name]
             total = torch.zeros(node.out_channels, dtype=torch.float64)
-            for child in node.children:
+            consumers = _consumers_past_depthwise(ctx.graph, node)
+            for child in consumers:
                 pair = pairs[child]
                 sizes = torch.bincount(pair.parent_ids).double()
                 total += pair.rho.sum(dim=0)[pair.parent_ids] / sizes[pair.parent_ids]
             per_layer[name] = total
-            caps[name] = min(base.extra["caps"][c] for c in node.children)
+            caps[name] = min(min(base.layer_caps[c] for c in consumers), self.options.layer_cap)
             if name in pairs:
-                protected[name] = base.extra["protected"][name][pairs[name].child_ids]
-        return Scores(
-            per_layer,
-            {**base.extra, "layer_caps": caps, "protected_filters": protected},
-        )
+                protected[name] = base.protected[name][pairs[name].child_ids]
+        return Scores(per_layer, caps, protected, base.timings)
+
+
+def _consumers_past_depthwise(graph: LayerGraph, node: LayerNode) -> list[str]:
+    """The scored consumers of ``node``'s channels, looking through depthwise convs.
+
+    A depthwise conv passes channel k on as its channel k and is not scored itself, so the
+    connections that carry a filter's signal are those of the depthwise conv's consumers.
+    """
+    consumers: list[str] = []
+    for child in node.children:
+        child_node = graph[child]
+        if child_node.depthwise:
+            consumers += _consumers_past_depthwise(graph, child_node)
+        else:
+            consumers.append(child)
+    return consumers

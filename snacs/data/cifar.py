@@ -7,15 +7,18 @@ the CIFAR-10 channel statistics for evaluation and pruning statistics.
 
 from pathlib import Path
 
+import torch
 from torchvision import transforms
 from torchvision.datasets import CIFAR10
 
 from snacs.data.bundle import DATASETS, DatasetBundle, TransformedView
+from snacs.data.device_data import ImageAugment, TensorSplits
 from snacs.data.synthetic import read_synthetic_marker
 from snacs.errors import DatasetNotFoundError, SnacsError
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+CROP_PADDING = 4
 _SOURCE_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
 
 
@@ -43,7 +46,7 @@ def load_cifar10(root: Path, download: bool = False) -> DatasetBundle:
     normalize = transforms.Normalize(CIFAR10_MEAN, CIFAR10_STD)
     train_transform = transforms.Compose(
         [
-            transforms.RandomCrop(32, padding=4),
+            transforms.RandomCrop(32, padding=CROP_PADDING),
             transforms.RandomHorizontalFlip(),
             transforms.ToTensor(),
             normalize,
@@ -61,7 +64,20 @@ def load_cifar10(root: Path, download: bool = False) -> DatasetBundle:
         test=TransformedView(test_base, eval_transform),
         train_targets=[int(t) for t in train_base.targets],
         class_names=list(train_base.classes),
+        tensors=TensorSplits(
+            *_as_tensors(train_base),
+            *_as_tensors(test_base),
+            augment=ImageAugment(crop_padding=CROP_PADDING, flip=True),
+            mean=CIFAR10_MEAN,
+            std=CIFAR10_STD,
+        ),
     )
+
+
+def _as_tensors(split: CIFAR10) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images as an NCHW view of torchvision's NHWC array (no copy), int64 labels."""
+    images = torch.from_numpy(split.data).permute(0, 3, 1, 2)
+    return images, torch.as_tensor(split.targets, dtype=torch.long)
 
 
 def _open_split(root: Path, train: bool, download: bool) -> CifarBatches:

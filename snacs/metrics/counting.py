@@ -6,6 +6,12 @@ FLOPs in filter-pruning papers are conv + linear multiply-accumulates for one im
 spatial sizes come from the model itself rather than from re-derived formulas, and
 masks (the pruning plans' boolean weight masks) reduce the counts element by element:
 a weight that is masked out costs neither a parameter nor a MAC.
+
+Masks also leave weights dead that they do not name: a unit whose incoming connections
+are all pruned, or whose outgoing connections are all pruned, carries no signal, so its
+remaining weights, bias and BatchNorm entries cost nothing in a deployed model.
+``credited_masks`` adds those, so a masked count is never below what physically slimming
+the model achieves; counts of a plan should always go through it.
 """
 
 from collections.abc import Mapping
@@ -15,7 +21,25 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.conv import _ConvNd
 
+from snacs.pruning.graph import LayerGraph, trace_layer_graph
+from snacs.pruning.masking import complete_dead_channels
+
 CountedLayer = _ConvNd | nn.Linear
+
+
+def credited_masks(
+    model: nn.Module, masks: Mapping[str, Tensor], graph: LayerGraph | None = None
+) -> dict[str, Tensor]:
+    """``masks`` plus every weight they leave dead, traced through the layer graph.
+
+    A filter or unit with all its incoming or all its outgoing connections masked is dead,
+    with its bias, BatchNorm entries and the weights that read it; a residual-coupled
+    channel only when no path reads it (see ``snacs.pruning.masking.complete_dead_channels``).
+    Pass ``graph`` when the caller has traced the model already.
+    """
+    if not masks:
+        return {}
+    return complete_dead_channels(model, graph or trace_layer_graph(model), dict(masks))
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""Connection-granularity plans: group scores, global threshold with caps, kernel-slice masks.
+"""Connection-granularity plans, shared by every connection pruner (SNACS, MINT).
 
-SNACS and MINT both score (child group, parent group) connections and prune them with one
-threshold on the raw scores of all layers (spec §7.1, §11); a layer whose share would
-exceed its cap keeps only its lowest-scoring entries up to the cap, and protected child
-groups are never touched. Being shared by several pruners, this lives in the core.
+Connection pruners score (child group, parent group) connections and prune them with one
+threshold over all layers: a layer whose share would exceed its cap keeps its
+lowest-scoring entries up to the cap, protected child groups are never touched, and, by
+default, every child row keeps its best connection so that no filter or output class is cut
+off from its inputs. Options reorder the global ranking: per-layer score normalisation and
+cost-aware allocation (score per unit of the target resource a connection's removal saves).
 """
 
 from __future__ import annotations
@@ -11,23 +13,50 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
+from snacs.errors import ConfigError
 from snacs.pruning.plan import PruningPlan
-from snacs.pruning.target import CostModel, Target, first_step_meeting
+from snacs.pruning.scores import ConnectionScores, GroupScores
+from snacs.pruning.target import CostModel, Resource, Target, first_step_meeting
+
+NORMALISATIONS = ("none", "mean", "rank")
 
 
-@dataclass
-class GroupScores:
-    """Scores of one child layer's incoming connections, at group granularity."""
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """Planning options of every connection pruner (the first fields of its ``Options``).
 
-    child: str
-    rho: torch.Tensor  # [G_c, G_p]: higher means more important
-    child_ids: torch.Tensor  # [C_out] group id of each child filter
-    parent_ids: torch.Tensor  # [C_in channels] group id of each parent channel
+    layer_cap: largest share of any layer's group connections that is pruned (a pruner's
+        scores may lower it per layer, e.g. SNACS's operating constraints).
+    global_share: fixed global threshold share; None searches the share that meets the
+        run's target.
+    keep_connected: never prune every incoming connection of a child filter or output unit
+        (each child group keeps its best-scoring parent group).
+    normalise: per-layer score normalisation before the global ranking: none (the
+        published methods), mean (divide by the layer's mean score) or rank (each score
+        becomes its quantile within the layer).
+    cost_aware: rank by score per unit of the target's resource that removing the
+        connection saves (MACs for flops and share targets, weights for params targets).
+    """
+
+    layer_cap: float = 0.9
+    global_share: float | None = None
+    keep_connected: bool = True
+    normalise: str = "none"
+    cost_aware: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.layer_cap <= 1:
+            raise ConfigError(f"option layer_cap must be in (0, 1], got {self.layer_cap}")
+        if self.global_share is not None and not 0 <= self.global_share <= 1:
+            raise ConfigError("option global_share must be in [0, 1] or null")
+        if self.normalise not in NORMALISATIONS:
+            raise ConfigError(
+                f"option normalise must be one of {NORMALISATIONS}, not {self.normalise!r}"
+            )
 
 
 def connection_mask(
@@ -45,11 +74,19 @@ def connection_mask(
     return keep.reshape(*keep.shape, *trailing).expand(tuple(weight_shape)).contiguous()
 
 
+def best_connections(rho: torch.Tensor) -> torch.Tensor:
+    """Boolean [G_c, G_p]: each child group's highest-scoring parent group (first on ties)."""
+    best = torch.zeros_like(rho, dtype=torch.bool)
+    best[torch.arange(rho.shape[0]), torch.argmax(rho, dim=1)] = True
+    return best
+
+
 def pruned_groups(
     scores: Mapping[str, GroupScores],
     global_share: float,
     caps: Mapping[str, float],
     protected: Mapping[str, torch.Tensor],
+    keep_connected: bool = True,
 ) -> dict[str, torch.Tensor]:
     """Boolean [G_c, G_p] per layer: which group connections to prune."""
     everything = torch.unique(torch.cat([s.rho.flatten() for s in scores.values()]))
@@ -59,14 +96,21 @@ def pruned_groups(
     for name, pair in scores.items():
         rho = pair.rho
         candidates = (rho <= threshold) & ~protected[name][:, None]
+        if keep_connected:
+            candidates &= ~best_connections(rho)
         allowed = int(caps.get(name, 1.0) * rho.numel())
-        if int(candidates.sum()) > allowed:
-            order = torch.argsort(torch.where(candidates, rho, torch.inf).flatten(), stable=True)
-            capped = torch.zeros(rho.numel(), dtype=torch.bool)
-            capped[order[:allowed]] = True
-            candidates = capped.reshape(rho.shape)
-        decisions[name] = candidates
+        decisions[name] = lowest_within(rho, candidates, allowed)
     return decisions
+
+
+def lowest_within(rho: torch.Tensor, candidates: torch.Tensor, count: int) -> torch.Tensor:
+    """The ``count`` lowest-scoring ``candidates`` (all of them when there are fewer)."""
+    if int(candidates.sum()) <= count:
+        return candidates
+    order = torch.argsort(torch.where(candidates, rho, torch.inf).flatten(), stable=True)
+    chosen = torch.zeros(rho.numel(), dtype=torch.bool)
+    chosen[order[:count]] = True
+    return chosen.reshape(rho.shape)
 
 
 def connection_masks(
@@ -96,7 +140,7 @@ def share_for_target(
         return target.fraction
 
     def achieved(step: int) -> float:
-        return cost.reduction(masks_at(step / 1000), target.resource)
+        return cost.achieved(masks_at(step / 1000), target)
 
     if achieved(1000) < target.fraction:
         return 1.0
@@ -106,6 +150,42 @@ def share_for_target(
 def pruned_shares(masks: Mapping[str, torch.Tensor]) -> dict[str, float]:
     """Share of each masked layer's weights that is pruned, keyed by layer name."""
     return {name.removesuffix(".weight"): 1 - m.float().mean().item() for name, m in masks.items()}
+
+
+def block_costs(pair: GroupScores, weight_shape: torch.Size, uses_per_weight: int) -> torch.Tensor:
+    """[G_c, G_p] weights (``uses_per_weight`` = 1) or MACs each group connection holds."""
+    child_sizes = torch.bincount(pair.child_ids).double()
+    parent_sizes = torch.bincount(pair.parent_ids).double()
+    per_channel_pair = weight_shape.numel() / (weight_shape[0] * pair.parent_ids.numel())
+    return torch.outer(child_sizes, parent_sizes) * per_channel_pair * uses_per_weight
+
+
+def planning_scores(
+    scores: ConnectionScores,
+    options: ConnectionOptions,
+    shapes: Mapping[str, torch.Size],
+    cost: CostModel | None,
+    resource: Resource,
+) -> dict[str, GroupScores]:
+    """The scores the global ranking orders: normalised per layer, per cost when asked."""
+    adjusted = {}
+    for name, pair in scores.groups.items():
+        rho = pair.rho.double()
+        if options.normalise == "mean":
+            rho = rho / (rho.abs().mean().item() or 1.0)
+        elif options.normalise == "rank":
+            ranks = torch.empty(rho.numel(), dtype=torch.float64)
+            ranks[torch.argsort(rho.flatten(), stable=True)] = torch.arange(
+                rho.numel(), dtype=torch.float64
+            )
+            rho = (ranks / max(rho.numel() - 1, 1)).reshape(rho.shape)
+        if options.cost_aware:
+            if cost is None:
+                raise ConfigError("cost_aware planning needs the model's cost model")
+            uses = 1 if resource == "params" else cost.uses_per_weight[f"{name}.weight"]
+            rho = rho / block_costs(pair, shapes[name], uses)
+        adjusted[name] = dataclasses.replace(pair, rho=rho)
+    return adjusted
 
 
 def rank_scores(groups: Mapping[str, GroupScores]) -> dict[str, GroupScores]:
@@ -131,26 +211,35 @@ def rank_scores(groups: Mapping[str, GroupScores]) -> dict[str, GroupScores]:
 
 def connection_plan(
     method: str,
-    groups: Mapping[str, GroupScores],
-    caps: Mapping[str, float],
-    protected: Mapping[str, torch.Tensor],
+    scores: ConnectionScores,
     target: Target,
     model: nn.Module,
-    cost: CostModel,
-    global_share: float | None = None,
-    info: Mapping[str, Any] | None = None,
+    cost: CostModel | None,
+    options: ConnectionOptions,
 ) -> PruningPlan:
     """The connection plan of a global share (fixed, or searched to meet ``target``)."""
-    ranked = rank_scores(groups)
-    shapes = {name: model.get_submodule(name).weight.shape for name in groups}
+    shapes = {name: model.get_submodule(name).weight.shape for name in scores.groups}
+    resource = "flops" if target.resource == "share" else target.resource
+    ranked = rank_scores(planning_scores(scores, options, shapes, cost, resource))
+    caps = {
+        name: min(scores.layer_caps.get(name, options.layer_cap), options.layer_cap)
+        for name in scores.groups
+    }
+
+    def decisions_at(share: float) -> dict[str, torch.Tensor]:
+        return pruned_groups(ranked, share, caps, scores.protected, options.keep_connected)
 
     def masks_at(share: float) -> dict[str, torch.Tensor]:
-        return connection_masks(ranked, pruned_groups(ranked, share, caps, protected), shapes)
+        return connection_masks(ranked, decisions_at(share), shapes)
 
-    share = share_for_target(masks_at, cost, target) if global_share is None else global_share
-    masks = masks_at(share)
-    met = target.resource == "share" or cost.reduction(masks, target.resource) >= (
-        target.fraction - 1e-9
+    share = options.global_share
+    if share is None:
+        assert cost is not None or target.resource == "share"
+        share = share_for_target(masks_at, cost, target)  # type: ignore[arg-type]
+    decisions = decisions_at(share)
+    masks = connection_masks(ranked, decisions, shapes)
+    met = target.resource == "share" or (
+        cost is not None and cost.achieved(masks, target) >= target.fraction - 1e-9
     )
     return PruningPlan(
         method=method,
@@ -159,8 +248,9 @@ def connection_plan(
         info={
             "global_share": share,
             "target_met": met,
-            "layer_caps": dict(caps),
+            "layer_caps": caps,
             "layer_pruned_share": pruned_shares(masks),
-            **(info or {}),
+            "layer_pruned_groups": {name: int(d.sum()) for name, d in decisions.items()},
+            **scores.plan_info(),
         },
     )

@@ -44,7 +44,7 @@ class PruneContext:
 
     @cached_property
     def cost(self) -> CostModel:
-        return CostModel(self.model, self.input_shape)
+        return CostModel(self.model, self.input_shape, self.graph)
 
     def subset_loader(self, batch_size: int | None = None) -> DataLoader:
         """Deterministic, unshuffled loader over the statistics subset."""

@@ -39,32 +39,37 @@ def filter_masks(model: nn.Module, graph: LayerGraph, pruned: Mapping[str, Itera
 
 
 def complete_dead_channels(model: nn.Module, graph: LayerGraph, masks: Masks) -> Masks:
-    """Extend connection-level masks to whole channels that can no longer carry a signal.
+    """Extend connection-level masks to everything that can no longer carry a signal.
 
-    A channel is dead when all of its incoming weights are masked (it only emits a
-    constant) or when every consumer has masked all of its slices (nobody reads it).
-    Only layers that are not residual-coupled are completed: a coupled channel still
-    carries the other branch of the addition.
+    A channel of a layer whose output feeds only other layers is dead when all of its
+    incoming weights are masked (it only emits a constant) or when every consumer has
+    masked all of its slices (nobody reads it); its filter, bias, BatchNorm entries and
+    the consumers' slices for it are masked. A residual-coupled channel still carries the
+    other branch of the addition, so it is dead only when it is dead on every path: when
+    no consumer of the merged tensor reads it (then each producer's filter, bias and
+    BatchNorm entries for it are masked). Consumers that see the merged tensor through a
+    channel-changing shortcut (zero padding) keep every channel alive, since the index
+    mapping is not known. Repeated until nothing changes, so death propagates through the
+    whole network. A layer is never emptied: a fully disconnected layer is left as it is.
     """
     result = {**full_masks(model, graph), **{k: v.clone() for k, v in masks.items()}}
     changed = True
     while changed:
         changed = False
         for node in graph:
-            if not node.filter_prunable:
+            if node.is_output or not node.children:
                 continue
-            weight = result[f"{node.name}.weight"]
-            no_input = ~weight.reshape(weight.shape[0], -1).any(dim=1)
-            unread = torch.ones(node.out_channels, dtype=torch.bool)
-            for child_name in node.children:
-                child = graph[child_name]
-                unread &= ~_read_channels(result[f"{child.name}.weight"], child, node.out_channels)
-            dead = (no_input | unread).nonzero().flatten().tolist()
-            if not dead:
+            dead = _unread_channels(result, graph, node)
+            if node.filter_prunable:
+                weight = result[f"{node.name}.weight"]
+                dead |= ~weight.reshape(weight.shape[0], -1).any(dim=1)
+            channels = dead.nonzero().flatten().tolist()
+            if not channels or len(channels) >= node.out_channels:
                 continue
-            before = sum(int(m.sum()) for m in result.values())
-            _remove_channels(result, graph, node, dead)
-            changed = changed or sum(int(m.sum()) for m in result.values()) != before
+            if node.filter_prunable:
+                changed |= _remove_channels(result, graph, node, channels)
+            else:
+                changed |= _silence_channels(result, node, channels)
     return result
 
 
@@ -130,17 +135,58 @@ def _read_channels(child_mask: torch.Tensor, child: LayerNode, channels: int) ->
     return per_column.reshape(channels, -1).any(dim=1)
 
 
-def _remove_channels(masks: Masks, graph: LayerGraph, node: LayerNode, channels: list[int]) -> None:
+def _unread_channels(masks: Masks, graph: LayerGraph, node: LayerNode) -> torch.Tensor:
+    """Output channels of ``node`` that no consumer reads through a kept weight.
+
+    A consumer whose input width does not match ``node``'s channels (it reads a padded or
+    concatenated tensor) counts as reading every channel. A depthwise consumer passes
+    channel k on as its own channel k, so it reads k only while its filter k is kept and
+    one of its own consumers still reads that filter's output.
+    """
+    unread = torch.ones(node.out_channels, dtype=torch.bool)
+    for child_name in node.children:
+        child = graph[child_name]
+        child_mask = masks[f"{child.name}.weight"]
+        if child.depthwise:
+            kept = child_mask.reshape(node.out_channels, -1).any(dim=1)
+            if not child.is_output and child.children:
+                kept &= ~_unread_channels(masks, graph, child)
+            unread &= ~kept
+            continue
+        if child_mask.shape[1] != node.out_channels * child.features_per_channel:
+            return torch.zeros(node.out_channels, dtype=torch.bool)
+        unread &= ~_read_channels(child_mask, child, node.out_channels)
+    return unread
+
+
+def _silence_channels(masks: Masks, node: LayerNode, channels: list[int]) -> bool:
+    """Mask a coupled layer's own entries for unread channels; return whether any was kept."""
+    index = torch.tensor(sorted(set(channels)), dtype=torch.long)
+    changed = False
+    for name in _owned_parameters(node):
+        if name in masks:
+            changed |= bool(masks[name][index].any())
+            masks[name][index] = False
+    return changed
+
+
+def _remove_channels(masks: Masks, graph: LayerGraph, node: LayerNode, channels: list[int]) -> bool:
+    """Mask the channels' filters, biases, norms and consumer reads; True if any was kept."""
     if not channels:
-        return
+        return False
     if len(set(channels)) >= node.out_channels:
         raise ValueError(f"cannot remove every output channel of {node.name}")
     index = torch.tensor(sorted(set(channels)), dtype=torch.long)
-    for name in _owned_parameters(node):
-        if name in masks:
-            masks[name][index] = False
+    changed = _silence_channels(masks, node, channels)
     for child_name in node.children:
         child = graph[child_name]
         if INPUT in child.parents or len(child.parents) != 1:
             raise ValueError(f"{node.name} feeds {child.name} together with other producers")
-        masks[f"{child.name}.weight"][:, _input_columns(child, index)] = False
+        if child.depthwise:  # its filter k reads only channel k: it goes too
+            changed |= _remove_channels(masks, graph, child, channels)
+            continue
+        columns = _input_columns(child, index)
+        child_mask = masks[f"{child.name}.weight"]
+        changed |= bool(child_mask[:, columns].any())
+        child_mask[:, columns] = False
+    return changed

@@ -1,10 +1,12 @@
-"""The Pruner protocol, the pruner registry, and discovery of pruner modules.
+"""The Pruner protocol, its two bases, the pruner registry, and discovery of pruner modules.
 
 A pruner is a class with a ``name``, a ``granularity``, a ``citation`` and two steps:
-``score(ctx)`` (the timed part: what the method computes about the network) and
-``plan(scores, target, ctx)`` (turning scores into masks). Registering it with
-``@register_pruner`` and placing its module in ``baselines/`` is all that is needed for the
-workflow, the tables and the figures to pick it up.
+``score(ctx)`` (the timed part: what the method computes about the network, as typed
+scores) and ``plan(scores, target, ctx)`` (turning scores into masks). ``FilterPruner`` and
+``ConnectionPruner`` hold the planning shared by all pruners of a granularity, so most
+pruners only score. Registering a pruner with ``@register_pruner`` and placing its module in
+``baselines/`` is all that is needed for the workflow, the tables and the figures to pick
+it up.
 """
 
 from __future__ import annotations
@@ -16,30 +18,17 @@ import pkgutil
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
-
 from snacs.errors import ConfigError, SnacsError
+from snacs.pruning.connections import ConnectionOptions, connection_plan
 from snacs.pruning.context import PruneContext
 from snacs.pruning.plan import PruningPlan
+from snacs.pruning.scores import ConnectionScores, PrunerScores, Scores
 from snacs.pruning.target import Target, select_filters
 from snacs.registry import Registry
-
-
-@dataclass
-class Scores:
-    """What a pruner computed: one tensor per scored layer, plus anything its plan step needs.
-
-    ``extra["timings"]`` (part name -> seconds), when a pruner times parts of its scoring,
-    is recorded by the harness as the plan's ``score_timings`` and shown in the timings
-    table, whatever the pruner's granularity.
-    """
-
-    per_layer: dict[str, torch.Tensor]
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,35 +57,30 @@ class Pruner(ABC):
         self.options = self.Options(**options)
 
     @abstractmethod
-    def score(self, ctx: PruneContext) -> Scores:
+    def score(self, ctx: PruneContext) -> PrunerScores:
         """Compute the method's importance scores (timed by the harness)."""
 
     @abstractmethod
-    def plan(self, scores: Scores, target: Target, ctx: PruneContext) -> PruningPlan:
+    def plan(self, scores: Any, target: Target, ctx: PruneContext) -> PruningPlan:
         """Turn scores into a plan that meets ``target`` (or the method's own rule)."""
 
 
 class FilterPruner(Pruner):
     """A pruner that ranks whole filters; meeting the target is shared harness logic.
 
-    Subclasses return, from ``score``, one score per output channel for each layer in
-    ``ctx.graph.filter_prunable()``; lower means less important. ``Scores.extra`` may add
-    ``layer_caps`` (layer -> largest share of filters to remove) and ``protected_filters``
-    (layer -> boolean mask of filters never to remove).
+    Subclasses return, from ``score``, ``Scores`` with one score per output channel for each
+    layer in ``ctx.graph.filter_prunable()``; lower means less important. The scores'
+    ``layer_caps`` replace the class's ``layer_cap`` for the layers they list, and their
+    ``protected`` filters are never removed.
     """
 
     granularity: ClassVar[str] = "filter"
-    max_layer_fraction: ClassVar[float] = 0.9
+    layer_cap: ClassVar[float] = 0.9
 
     def plan(self, scores: Scores, target: Target, ctx: PruneContext) -> PruningPlan:
+        caps = {name: scores.layer_caps.get(name, self.layer_cap) for name in scores.per_layer}
         removed, masks, met = select_filters(
-            scores.per_layer,
-            target,
-            ctx.model,
-            ctx.graph,
-            ctx.cost,
-            scores.extra.get("layer_caps", self.max_layer_fraction),
-            scores.extra.get("protected_filters"),
+            scores.per_layer, target, ctx.model, ctx.graph, ctx.cost, caps, scores.protected
         )
         return PruningPlan(
             method=self.name,
@@ -105,8 +89,25 @@ class FilterPruner(Pruner):
             info={
                 "removed_filters": {k: len(v) for k, v in removed.items()},
                 "target_met": met,
+                "layer_caps": caps,
+                **scores.plan_info(),
             },
         )
+
+
+class ConnectionPruner(Pruner):
+    """A pruner that scores (child group, parent group) connections; planning is shared.
+
+    Subclasses return ``ConnectionScores`` from ``score`` and use an ``Options`` dataclass
+    derived from ``ConnectionOptions`` (the per-layer cap, the global share, the
+    never-disconnect guard, per-layer normalisation and cost-aware allocation).
+    """
+
+    granularity: ClassVar[str] = "connection"
+    Options: ClassVar[type] = ConnectionOptions
+
+    def plan(self, scores: ConnectionScores, target: Target, ctx: PruneContext) -> PruningPlan:
+        return connection_plan(self.name, scores, target, ctx.model, ctx.cost, self.options)
 
 
 PRUNERS: Registry[type[Pruner]] = Registry("pruner")

@@ -14,14 +14,15 @@ import torch
 
 from snacs.pruning.context import PruneContext
 from snacs.pruning.plan import PruningPlan
-from snacs.pruning.pruner import Pruner, Scores
+from snacs.pruning.pruner import Pruner
+from snacs.pruning.scores import PrunerScores
 from snacs.pruning.target import Target
 
 
 @dataclass
 class PruneOutcome:
     plan: PruningPlan
-    scores: Scores
+    scores: PrunerScores
     timings: dict[str, float]
 
 
@@ -50,6 +51,6 @@ def run_pruner(pruner: Pruner, ctx: PruneContext, target: Target) -> PruneOutcom
     }
     plan.info.setdefault("target", target.label)
     plan.info["timings"] = timings
-    if "timings" in scores.extra:
-        plan.info["score_timings"] = dict(scores.extra["timings"])
+    if scores.timings:
+        plan.info["score_timings"] = dict(scores.timings)
     return PruneOutcome(plan=plan, scores=scores, timings=timings)

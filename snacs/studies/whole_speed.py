@@ -133,7 +133,7 @@ def time_scoring(ctx: PruneContext, method: str, groups: int) -> dict[str, float
     scores = pruner.score(ctx)
     _synchronise(ctx.device)
     seconds = time.perf_counter() - start
-    parts = dict(scores.extra["timings"])
+    parts = dict(scores.timings)
     step = parts["acmi_seconds"] if method == "snacs" else parts["gmi_seconds"]
     return {"seconds": seconds, "step_seconds": step, **parts}
 

@@ -9,9 +9,15 @@ from snacs.config import (
     step_spec,
     validate_config,
 )
+from snacs.errors import SnacsError
 from snacs.pipeline.prune import needs_activations
+from snakemake.exceptions import WorkflowError
 
-CFG = validate_config(config)
+# Every name and option is checked here, before any job runs; a mistake is one message.
+try:
+    CFG = validate_config(config)
+except SnacsError as error:
+    raise WorkflowError(str(error)) from None
 R = CFG["results_dir"]
 RUNS = runs(CFG)
 BENCHMARKS = list(CFG["benchmarks"])

@@ -26,6 +26,7 @@ rule prune:
         unpack(prune_inputs),
     output:
         plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
+        scores=f"{R}/pruned/{RUN_DIR}/scores.pt",
         summary=f"{R}/pruned/{RUN_DIR}/prune.json",
     params:
         spec=spec("prune"),

@@ -1,0 +1,88 @@
+"""Steps of the side studies: measure once into a raw CSV, then tables and figures from it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from snacs.errors import ConfigError
+from snacs.io import read_json, write_text
+
+
+def run_speed(
+    section: Mapping[str, Any],
+    spec: Mapping[str, Any] | None,
+    out: str | Path,
+    device: torch.device,
+    dense: str | Path | None = None,
+    activations: str | Path | None = None,
+    progress: bool = True,
+) -> str:
+    """Time SNACS and MINT scoring one layer pair; write the raw CSV, return a printout."""
+    from snacs.studies import speed
+
+    settings = speed.SpeedSettings.from_config(section)
+    if speed.weights_source(settings.weights, spec) == "trained":
+        if not (dense and activations):
+            raise ConfigError(
+                f"the speed study reads the trained {spec['name']} model: give --dense "
+                "(dense/best.pt) and --activations (activations.pt), or set weights: random"
+            )
+        pair = speed.pair_from_trained(spec, dense, activations, settings)
+    else:
+        pair = speed.pair_from_random_init(spec, settings, device, progress)
+    raw = speed.run_speed_study(pair, settings, device, progress)
+    write_text(out, raw.to_csv(index=False))
+    summary = speed.summarise_speed(raw)
+    return f"{speed.setup_summary(raw)}\n{summary.to_string(index=False)}"
+
+
+def run_speed_report(raw: str | Path, paper: str | Path, out_dir: str | Path, figure) -> str:
+    """Speed tables and figure from the raw CSV; return the claim's one-line summary."""
+    from snacs.report.study_figures import speed_figure
+    from snacs.studies.speed import claim_summary, write_speed_tables
+
+    table = write_speed_tables(raw, paper, out_dir)
+    speed_figure(table, figure)
+    return claim_summary(table)
+
+
+def run_estimator(section: Mapping[str, Any], out: str | Path, progress: bool = True) -> None:
+    from snacs.studies.estimator_accuracy import EstimatorSettings, run_estimator_study
+
+    raw = run_estimator_study(EstimatorSettings.from_config(section), progress)
+    write_text(out, raw.to_csv(index=False))
+
+
+def run_estimator_report(raw: str | Path, paper: str | Path, out_dir: str | Path, figure) -> None:
+    from snacs.report.study_figures import estimator_figure
+    from snacs.studies.estimator_accuracy import write_estimator_tables
+
+    estimator_figure(write_estimator_tables(raw, paper, out_dir), figure)
+
+
+def run_layer_compression(
+    prune_json: Sequence[str | Path],
+    selected: str | Path,
+    dense_json: str | Path,
+    methods: Sequence[str],
+    paper: str | Path | None,
+    out_csv: str | Path,
+    figure,
+) -> None:
+    """Per-layer pruned share of the selected runs, as a CSV and a figure."""
+    import pandas as pd
+
+    from snacs.report.study_figures import layer_compression_figure
+    from snacs.report.tables import layer_compression
+
+    dense = read_json(dense_json)
+    table = layer_compression(prune_json, pd.read_csv(selected), dense, methods)
+    write_text(out_csv, table.to_csv(index=False))
+    reference = pd.read_csv(paper) if paper else None
+    if reference is not None:
+        reference = reference[reference["benchmark"] == dense["spec"]["name"]]
+    layer_compression_figure(table, reference, dense["spec"]["title"], figure)
