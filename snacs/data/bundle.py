@@ -32,6 +32,9 @@ class DatasetBundle:
     test: Dataset
     train_targets: list[int]
     class_names: list[str]
+    # Image files behind the splits (empty for datasets held in arrays): what
+    # ``snacs data`` checks file by file.
+    files: tuple[Path, ...] = ()
 
 
 DATASETS: Registry[Callable[..., DatasetBundle]] = Registry("dataset")
