@@ -19,9 +19,10 @@ from snacs.errors import SnacsError
 
 
 def _device(args: argparse.Namespace):
-    from snacs.engine import resolve_device
+    """The step's device; under ``torchrun`` also joins the process group (this rank's GPU)."""
+    from snacs.engine.distributed import init_from_env
 
-    return resolve_device(args.device)
+    return init_from_env(args.device)
 
 
 def _spec(args: argparse.Namespace, step: str) -> dict:
@@ -121,10 +122,11 @@ def cmd_activations(args: argparse.Namespace) -> None:
 def cmd_prune(args: argparse.Namespace) -> None:
     from snacs.pipeline.prune import resolve_target, run_prune
 
+    spec = _spec(args, "prune")
     summary = run_prune(
-        _spec(args, "prune"),
+        spec,
         args.method,
-        resolve_target(args.target, args.reference),
+        resolve_target(args.target, args.reference, spec.get("matched_budget_count", "slim")),
         args.seed,
         args.dense,
         args.out,
@@ -137,7 +139,9 @@ def cmd_prune(args: argparse.Namespace) -> None:
     print(
         f"{args.method} {args.target}: scoring {summary['timings']['score_seconds']:.3f} s, "
         f"params -{100 * achieved['params_reduction']:.1f} %, "
-        f"FLOPs -{100 * achieved['flops_reduction']:.1f} %"
+        f"FLOPs -{100 * achieved['flops_reduction']:.1f} % masked, "
+        f"-{100 * achieved['slim_flops_reduction']:.1f} % slim"
+        + ("" if summary["target_met"] else f"; TARGET MISSED: {summary['target_miss_reason']}")
     )
 
 

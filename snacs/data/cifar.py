@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms
@@ -25,12 +26,14 @@ from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import check_integrity, download_and_extract_archive
 
 from snacs.data.bundle import DATASETS, DatasetBundle, TransformedView
+from snacs.data.device_data import ImageAugment, TensorSplits
 from snacs.data.safe_pickle import load_pickle_safely
 from snacs.data.synthetic import read_synthetic_marker
 from snacs.errors import CorruptDataError, DatasetNotFoundError
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+CROP_PADDING = 4
 _SOURCE_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
 FOLDER = CIFAR10.base_folder  # cifar-10-batches-py
 TRAIN_FILES = [name for name, _ in CIFAR10.train_list]
@@ -118,7 +121,7 @@ def load_cifar10(root: Path, download: bool = False) -> DatasetBundle:
     normalize = transforms.Normalize(CIFAR10_MEAN, CIFAR10_STD)
     train_transform = transforms.Compose(
         [
-            transforms.RandomCrop(32, padding=4),
+            transforms.RandomCrop(32, padding=CROP_PADDING),
             transforms.RandomHorizontalFlip(),
             transforms.ToTensor(),
             normalize,
@@ -136,7 +139,20 @@ def load_cifar10(root: Path, download: bool = False) -> DatasetBundle:
         test=TransformedView(test_base, eval_transform),
         train_targets=list(train_base.targets),
         class_names=list(train_base.classes),
+        tensors=TensorSplits(
+            *_as_tensors(train_base),
+            *_as_tensors(test_base),
+            augment=ImageAugment(crop_padding=CROP_PADDING, flip=True),
+            mean=CIFAR10_MEAN,
+            std=CIFAR10_STD,
+        ),
     )
+
+
+def _as_tensors(split: CifarSplit) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images as an NCHW view of the split's NHWC array (no copy), int64 labels."""
+    images = torch.from_numpy(split.data).permute(0, 3, 1, 2)
+    return images, torch.as_tensor(split.targets, dtype=torch.long)
 
 
 def _ensure_files(root: Path, download: bool) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import Subset
 
-from snacs.data import DatasetBundle, class_balanced_indices, load_dataset, make_loader
+from snacs.data import DatasetBundle, class_balanced_indices, load_dataset
 from snacs.errors import SnacsError
 from snacs.io import load_checkpoint, load_state_dict_strict
 from snacs.models import build_model
@@ -55,20 +55,3 @@ def statistics_subset(spec: Spec, bundle: DatasetBundle) -> Subset:
         bundle.train_targets, stats["samples_per_class"], stats["seed"], replace=stats["replace"]
     )
     return Subset(bundle.train_eval, indices.tolist())
-
-
-def train_loader(spec: Spec, bundle: DatasetBundle, batch_size: int, seed: int) -> DataLoader:
-    # Dropping a ragged last batch keeps BatchNorm statistics sane, unless the set is tiny.
-    drop_last = len(bundle.train) >= 4 * batch_size
-    return make_loader(
-        bundle.train,
-        batch_size,
-        shuffle=True,
-        workers=spec["workers"],
-        seed=seed,
-        drop_last=drop_last,
-    )
-
-
-def eval_loader(spec: Spec, bundle: DatasetBundle, batch_size: int) -> DataLoader:
-    return make_loader(bundle.test, batch_size, shuffle=False, workers=spec["workers"])
