@@ -8,15 +8,10 @@ from pathlib import Path
 import torch
 
 from snacs.engine import Recipe, evaluate, fit, seed_everything
+from snacs.engine.distributed import barrier, is_writer
 from snacs.io import fingerprint, save_checkpoint
-from snacs.pipeline.common import (
-    Spec,
-    eval_loader,
-    load_bundle,
-    load_model,
-    new_model,
-    train_loader,
-)
+from snacs.pipeline.batches import eval_batches, train_batches
+from snacs.pipeline.common import Spec, load_bundle, load_model, new_model
 from snacs.pipeline.counts import latency, model_counts
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.graph import trace_layer_graph
@@ -37,12 +32,12 @@ def run_dense(
     seed_everything(dense["seed"])
     model = new_model(spec, bundle.num_classes)
     evaluation_batch = spec["evaluation"]["batch_size"]
-    test = eval_loader(spec, bundle, evaluation_batch)
+    test = eval_batches(spec, bundle, evaluation_batch, device)
     if dense["source"] == "train":
         recipe = Recipe.from_dict(dense["recipe"])
         fit(
             model,
-            train_loader(spec, bundle, recipe.batch_size, dense["seed"]),
+            train_batches(spec, bundle, recipe.batch_size, dense["seed"], device),
             test,
             recipe,
             out_dir,
@@ -52,9 +47,11 @@ def run_dense(
             restart_stale=True,
             inputs=fingerprint(json.dumps(_trained_on(spec), sort_keys=True)),
             progress=progress,
+            compile_model=spec["compile"],
         )
-    else:
+    elif is_writer():
         save_checkpoint(out_dir / "best.pt", {"model": model.state_dict(), "epoch": 0})
+    barrier()  # under torchrun, best.pt is complete before any rank reads it
     best = load_model(spec, bundle.num_classes, out_dir / "best.pt").to(device)
     metrics = evaluate(best, test, device, ks=spec["evaluation"]["topk"])
     record = DenseRecord(
@@ -70,7 +67,8 @@ def run_dense(
         provenance=provenance(device),
         spec=spec,
     )
-    record.save(out_dir / "dense.json")
+    if is_writer():
+        record.save(out_dir / "dense.json")
     return record
 
 
