@@ -81,6 +81,9 @@ def run_evaluate(
         finetune_epoch=load_checkpoint(finetuned_checkpoint).get("epoch"),
         provenance=provenance(device),
         target_met=prune_record.target_met,
+        target_miss_reason=prune_record.target_miss_reason,
+        target_tolerance=prune_record.target_tolerance,
+        target_count=prune_record.target.get("count", "masked"),
     )
     record.save(out)
     return record

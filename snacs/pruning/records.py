@@ -132,5 +132,8 @@ class RunRecord(Record):
     latency_ms: dict[str, Any]
     finetune_epoch: int | None
     provenance: dict[str, Any]
-    #: copied from the run's prune record
+    #: copied from the run's prune record: met, why not, within what, on which count
     target_met: bool | None = None
+    target_miss_reason: str = ""
+    target_tolerance: float | None = None
+    target_count: str = "masked"

@@ -34,7 +34,7 @@ STYLES: dict[str, Style] = {
     "hrank": Style("#393b79", ">"),
     "chip": Style("#637939", "p"),
     "taylor": Style("#8c6d31", "h"),
-    "dense (fine-tuned)": Style("#000000", "*"),
+    "dense (fine-tuned)": Style("#000000", "*"),  # the unpruned reference row
 }
 _SPARE_COLORS = ["#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]
 _SPARE_MARKERS = "PXd*H8"
