@@ -33,6 +33,9 @@ class DatasetBundle:
     test: Dataset
     train_targets: list[int]
     class_names: list[str]
+    # Image files behind the splits (empty for datasets held in arrays): what
+    # ``snacs data`` checks file by file.
+    files: tuple[Path, ...] = ()
     # The same samples as tensors, for datasets small enough to live on the device.
     tensors: TensorSplits | None = None
 
