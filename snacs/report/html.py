@@ -189,11 +189,11 @@ def _speed_section(manifest: ReportManifest) -> list[str]:
 
 
 def _estimator_section(manifest: ReportManifest) -> list[str]:
-    from snacs.studies.estimator_accuracy import NOTE, estimator_cells
+    from snacs.studies.estimator_accuracy import estimator_cells, estimator_note
 
     table = pd.read_csv(manifest.estimator_summary)
     parts = ["<h2 id='estimator'>Estimator accuracy on Gaussian data</h2>"]
-    parts += [_note(NOTE), _cells_html(*estimator_cells(table))]
+    parts += [_note(estimator_note(table)), _cells_html(*estimator_cells(table))]
     parts.append(_image(manifest.figure("estimator_accuracy"), ESTIMATOR_CAPTION))
     return parts
 
