@@ -164,8 +164,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         args.dense_json,
         args.out,
         _device(args),
+        dense_checkpoint=args.dense,
+        slim_out=args.slim_out,
     )
-    print(f"top-1 {row['pruned_top1']:.2f} % (baseline {row['baseline_top1']:.2f} %)")
+    print(
+        f"top-1 {row['pruned_top1']:.2f} % (baseline {row['baseline_top1']:.2f} %, "
+        f"no fine-tune {row['no_finetune_top1']:.2f} %); slim model: {args.slim_out}"
+    )
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
@@ -342,7 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--prune-json", required=True)
     sub.add_argument("--finetuned", required=True)
     sub.add_argument("--dense-json", required=True)
+    sub.add_argument("--dense", required=True, help="dense checkpoint (no-fine-tune accuracy)")
     sub.add_argument("--out", required=True)
+    sub.add_argument("--slim-out", required=True, help="where the slim model is exported (.pt2)")
 
     sub = command("tables", cmd_tables, "summarise run results into CSV and Markdown tables")
     sub.add_argument("--results", nargs="+", required=True)

@@ -68,8 +68,10 @@ rule evaluate:
         prune=f"{R}/pruned/{RUN_DIR}/prune.json",
         finetuned=f"{R}/finetuned/{RUN_DIR}/best.pt",
         dense=f"{R}/{{benchmark}}/dense/dense.json",
+        dense_checkpoint=f"{R}/{{benchmark}}/dense/best.pt",
     output:
-        f"{R}/metrics/{RUN_DIR}.json",
+        metrics=f"{R}/metrics/{RUN_DIR}.json",
+        slim=f"{R}/slim/{RUN_DIR}.pt2",
     params:
         spec=spec("evaluate"),
     threads: TRAIN_THREADS
@@ -77,5 +79,6 @@ rule evaluate:
         f"{R}/logs/evaluate/{RUN_DIR}.log",
     shell:
         "snacs evaluate --spec {params.spec:q} --plan {input.plan} --prune-json {input.prune} "
-        "--finetuned {input.finetuned} --dense-json {input.dense} --out {output} "
+        "--finetuned {input.finetuned} --dense-json {input.dense} "
+        "--dense {input.dense_checkpoint} --out {output.metrics} --slim-out {output.slim} "
         "--threads {threads} > {log} 2>&1"
