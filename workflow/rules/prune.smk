@@ -62,6 +62,26 @@ rule finetune:
         "> {log} 2>&1"
 
 
+rule dense_reference:
+    """The dense model fine-tuned with the pruners' recipe: the "dense (fine-tuned)" row."""
+    input:
+        dense=f"{R}/{{benchmark}}/dense/best.pt",
+        summary=f"{R}/{{benchmark}}/dense/dense.json",
+    output:
+        checkpoint=f"{R}/reference/{{benchmark}}/seed{{seed}}/best.pt",
+        record=f"{R}/reference/{{benchmark}}/seed{{seed}}/dense_finetuned.json",
+    params:
+        spec=spec("finetune"),
+        out=lambda w: f"{R}/reference/{w.benchmark}/seed{w.seed}",
+    threads: TRAIN_THREADS
+    log:
+        f"{R}/logs/reference/{{benchmark}}/seed{{seed}}.log",
+    shell:
+        "snacs reference --spec {params.spec:q} --dense {input.dense} "
+        "--dense-json {input.summary} --seed {wildcards.seed} --out-dir {params.out} "
+        "--out {output.record} --threads {threads} --no-progress > {log} 2>&1"
+
+
 rule evaluate:
     input:
         plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
