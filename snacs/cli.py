@@ -19,9 +19,10 @@ from snacs.errors import SnacsError
 
 
 def _device(args: argparse.Namespace):
-    from snacs.engine import resolve_device
+    """The step's device; under ``torchrun`` also joins the process group (this rank's GPU)."""
+    from snacs.engine.distributed import init_from_env
 
-    return resolve_device(args.device)
+    return init_from_env(args.device)
 
 
 def _spec(args: argparse.Namespace, step: str) -> dict:
@@ -94,7 +95,12 @@ def cmd_validate(args: argparse.Namespace) -> None:
 def cmd_data(args: argparse.Namespace) -> None:
     from snacs.pipeline.data import run_data
 
-    run_data(_spec(args, "data"), args.out)
+    check = run_data(_spec(args, "data"), args.out, args.full_check, not args.no_progress)
+    print(
+        f"{check.dataset}: {check.train_samples:,} training and {check.test_samples:,} test "
+        f"samples, {check.num_classes} classes; {check.files_checked:,} image files "
+        f"{'decoded' if check.full else 'checked'} in {check.seconds:.1f} s"
+    )
 
 
 def cmd_dense(args: argparse.Namespace) -> None:
@@ -343,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("data", cmd_data, "write the synthetic dataset or check the real one", True)
     sub.add_argument("--out", help="marker JSON to write when done")
+    sub.add_argument(
+        "--full-check", action="store_true", help="decode every image (default: headers only)"
+    )
     sub = command("dense", cmd_dense, "train (or fetch) and evaluate the dense model", True)
     sub.add_argument("--out", required=True, help="output folder")
     sub = command("activations", cmd_activations, "collect pooled pre-BN activations", True)

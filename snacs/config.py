@@ -161,11 +161,11 @@ def runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
 
 STEP_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("dataset",),
-    "dense": ("dataset", "model", "dense", "evaluation", "workers"),
+    "dense": ("dataset", "model", "dense", "evaluation", "workers", "data_path", "compile"),
     "activations": ("dataset", "model", "statistics", "workers"),
     "prune": ("dataset", "model", "statistics", "workers"),
-    "finetune": ("dataset", "model", "finetune", "evaluation", "workers"),
-    "evaluate": ("dataset", "model", "evaluation", "workers"),
+    "finetune": ("dataset", "model", "finetune", "evaluation", "workers", "data_path", "compile"),
+    "evaluate": ("dataset", "model", "evaluation", "workers", "data_path"),
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from snacs.algorithm.acmi import PairScores, group_count, score_pair
+from snacs.algorithm.acmi import PairScores, ScoreStability, group_count, score_pair
 from snacs.algorithm.constraints import fidelity_curve, limit_grid, upper_limit
 from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import normalisation_range
@@ -34,6 +34,10 @@ CITATION = (
 )
 
 
+# The conditional reading of the paper's estimator (its EDGE CMI hashes X, Y and Z).
+PUBLISHED_METHOD = "direct"
+
+
 @dataclass(frozen=True)
 class SnacsOptions(ConnectionOptions):
     """Every choice of the method; README "SNACS options" explains each default.
@@ -48,7 +52,9 @@ class SnacsOptions(ConnectionOptions):
     weight_normalisation: min-max range for weights: conv_linear (default) or
         state_dict (the official code's range over every checkpoint tensor).
     parent_signal: producer (pre-BN output of the single producer, default) or input.
-    estimator: EdgeOptions fields (method direct|chain, ensemble_size, combine, cap, ...).
+    estimator: EdgeOptions fields (method direct|chain|residual, normalize_epsilon, seeds,
+        ensemble_size, combine, cap, ...); the method defaults to the published reading,
+        direct, whatever EdgeOptions' own default.
     constraints: compute per-layer upper limits by SVM fidelity (spec §6); when off,
         every layer is capped at layer_cap.
     constraint_step_percent / constraint_alpha: grid step (1, 6, ..., 96 %) and alpha.
@@ -87,7 +93,7 @@ class SnacsOptions(ConnectionOptions):
             raise ConfigError(f"snacs option estimator: {exc}; valid keys: {valid}") from None
 
     def edge_options(self) -> EdgeOptions:
-        values = dict(self.estimator)
+        values = {"method": PUBLISHED_METHOD, **self.estimator}
         if "bandwidth_range" in values:
             values["bandwidth_range"] = tuple(values["bandwidth_range"])
         return EdgeOptions(**values)
@@ -103,9 +109,13 @@ class SnacsScores(ConnectionScores):
     """
 
     fidelity: dict[str, list[float]] = field(default_factory=dict)
+    stability: ScoreStability | None = None
 
     def plan_info(self) -> dict[str, Any]:
-        return {**super().plan_info(), "fidelity": self.fidelity}
+        info = {**super().plan_info(), "fidelity": self.fidelity}
+        if self.stability is not None:
+            info["stability"] = dataclasses.asdict(self.stability)
+        return info
 
 
 def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> SnacsScores:
@@ -187,6 +197,7 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> SnacsScores:
             "sensitivity_seconds": sensitivity_seconds,
         },
         fidelity={name: curve.tolist() for name, curve in curves.items()},
+        stability=ScoreStability.of(pairs),
     )
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from snacs.data.device_data import TensorSplits
 from snacs.options import check_call_options
 from snacs.registry import Registry
 
@@ -32,6 +33,11 @@ class DatasetBundle:
     test: Dataset
     train_targets: list[int]
     class_names: list[str]
+    # Image files behind the splits (empty for datasets held in arrays): what
+    # ``snacs data`` checks file by file.
+    files: tuple[Path, ...] = ()
+    # The same samples as tensors, for datasets small enough to live on the device.
+    tensors: TensorSplits | None = None
 
 
 DATASETS: Registry[Callable[..., DatasetBundle]] = Registry("dataset")
@@ -87,6 +93,8 @@ def make_loader(
     workers: int = 0,
     seed: int = 0,
     drop_last: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> DataLoader:
     """A DataLoader whose order and worker randomness follow ``seed``.
 
@@ -95,14 +103,22 @@ def make_loader(
     and NumPy generators (PyTorch >= 1.9), so augmentations in workers are reproducible
     without a ``worker_init_fn``. With ``workers=0`` augmentations run in the calling
     process and draw from its global torch RNG, which the caller seeds. Pinned memory
-    speeds up host-to-GPU copies and is only requested when a GPU exists.
+    speeds up host-to-GPU copies and is only requested when a GPU exists. With
+    ``world_size`` > 1 (data parallelism) a ``DistributedSampler`` gives this ``rank`` its
+    share of each epoch and ``batch_size`` is per rank.
     """
     generator = torch.Generator()
     generator.manual_seed(seed)
+    sampler = None
+    if world_size > 1:
+        sampler = DistributedSampler(
+            dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed
+        )
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
         num_workers=workers,
         generator=generator,
         pin_memory=torch.cuda.is_available(),

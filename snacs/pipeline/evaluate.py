@@ -16,7 +16,8 @@ from snacs.data import DatasetBundle
 from snacs.engine import evaluate, recalibrate_batchnorm
 from snacs.errors import SnacsError
 from snacs.io import load_checkpoint, read_json, write_json
-from snacs.pipeline.common import Spec, eval_loader, load_bundle, load_model, train_loader
+from snacs.pipeline.batches import eval_batches, train_batches
+from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import latency, model_counts
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.export import export_model
@@ -53,7 +54,7 @@ def run_evaluate(
     shape = bundle.input_shape
     graph = trace_layer_graph(model)
     slim, removed = slim_model(model, graph, plan.masks, shape)
-    test = eval_loader(spec, bundle, spec["evaluation"]["batch_size"])
+    test = eval_batches(spec, bundle, spec["evaluation"]["batch_size"], device)
     topk = spec["evaluation"]["topk"]
     masked_accuracy = evaluate(model.to(device), test, device, ks=topk)
     slim_accuracy = evaluate(slim.to(device), test, device, ks=topk)
@@ -125,11 +126,11 @@ def _without_finetuning(
     apply_masks(model, plan.masks)
     batches = recalibrate_batchnorm(
         model,
-        train_loader(spec, bundle, evaluation["batch_size"], seed),
+        train_batches(spec, bundle, evaluation["batch_size"], seed, device),
         evaluation["bn_recalibration_batches"],
         device,
     )
-    test = eval_loader(spec, bundle, evaluation["batch_size"])
+    test = eval_batches(spec, bundle, evaluation["batch_size"], device)
     return evaluate(model.to(device), test, device, ks=evaluation["topk"]), batches
 
 

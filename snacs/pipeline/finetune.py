@@ -16,7 +16,8 @@ from torch import nn
 from snacs.data import DatasetBundle
 from snacs.engine import Recipe, evaluate, fit, seed_everything
 from snacs.io import fingerprint, load_checkpoint, read_json, write_json
-from snacs.pipeline.common import Spec, eval_loader, load_bundle, load_model, train_loader
+from snacs.pipeline.batches import eval_batches, train_batches
+from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import latency
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.masking import MaskEnforcer, apply_masks
@@ -83,7 +84,10 @@ def run_dense_reference(
     best = load_model(spec, bundle.num_classes, best_path).to(device)
     evaluation = spec["evaluation"]
     accuracy = evaluate(
-        best, eval_loader(spec, bundle, evaluation["batch_size"]), device, ks=evaluation["topk"]
+        best,
+        eval_batches(spec, bundle, evaluation["batch_size"], device),
+        device,
+        ks=evaluation["topk"],
     )
     dense_summary = read_json(dense_json)
     record = {
@@ -122,8 +126,8 @@ def _fine_tune(
     model.to(device)
     fit(
         model,
-        train_loader(spec, bundle, recipe.batch_size, seed),
-        eval_loader(spec, bundle, spec["evaluation"]["batch_size"]),
+        train_batches(spec, bundle, recipe.batch_size, seed, device),
+        eval_batches(spec, bundle, spec["evaluation"]["batch_size"], device),
         recipe,
         out_dir,
         device=device,
@@ -132,4 +136,5 @@ def _fine_tune(
         restart_stale=True,
         inputs=inputs,
         progress=progress,
+        compile_model=spec["compile"],
     )
