@@ -12,6 +12,7 @@ TorchScript (``torch.jit``) is deprecated in current PyTorch, so it is not used.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import torch
@@ -41,8 +42,10 @@ def export_model(model: nn.Module, input_shape: tuple[int, ...], path: str | Pat
         model.to(device)
         for module, training in modes.items():
             module.training = training
+    archive = io.BytesIO()  # torch.export wants a .pt2 name or a buffer, not a temp name
+    torch.export.save(program, archive)
     with atomic_path(path) as temporary:
-        torch.export.save(program, temporary)
+        temporary.write_bytes(archive.getvalue())
     return {
         "path": str(path),
         "format": EXPORT_FORMAT,
