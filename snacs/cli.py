@@ -4,18 +4,21 @@ Each workflow rule calls one step command with ``--spec`` (the JSON of the confi
 step reads); a person can run the same step with ``--config FILE --benchmark NAME``.
 This module only parses arguments and calls the step functions of ``snacs.pipeline``.
 User mistakes (a bad argument, config value or input file) print one line naming the
-culprit, without a traceback, and exit with status 2.
+culprit, without a traceback, and exit with status 2. Every output a command writes is
+held by one process at a time: a second command on the same output fails at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 
 from snacs.errors import SnacsError
+from snacs.locks import exclusive_output
 
 
 def _device(args: argparse.Namespace):
@@ -83,6 +86,12 @@ def cmd_count(args: argparse.Namespace) -> None:
 
     counts = architecture_counts(args.arch, args.num_classes, args.options, args.input_shape)
     print(json.dumps(counts.totals()) if args.json else format_count_table(counts))
+
+
+def cmd_cost(args: argparse.Namespace) -> None:
+    from snacs.pipeline.cost import cost_command
+
+    print(cost_command(args.config, args.table, args.json))
 
 
 def cmd_validate(args: argparse.Namespace) -> None:
@@ -344,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="model knobs as JSON, e.g. '{\"depth\": 20}'",
     )
     sub.add_argument("--json", action="store_true", help="totals as JSON, no per-layer table")
+    sub = command("cost", cmd_cost, "runs, images and GPU-hours a config will take")
+    sub.add_argument("--config", required=True, help="config file, e.g. config/config.yaml")
+    sub.add_argument("--table", action="store_true", help="planning table even on a GPU")
+    sub.add_argument("--json", help="also write the estimate as JSON to this file")
     sub = command("validate", cmd_validate, "validate a config file against the schema")
     sub.add_argument("configfile")
 
@@ -465,12 +478,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     try:
-        args.handler(args)
+        with contextlib.ExitStack() as held:
+            for output, writer in _outputs(args):
+                held.enter_context(exclusive_output(output, f"snacs {args.command}", writer))
+            args.handler(args)
     except SnacsError as exc:
         return _fail(args.command, str(exc))
     except OSError as exc:  # a missing input file, an unwritable output folder, a full disk
         return _fail(args.command, _os_error_line(exc))
     return 0
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(output, writer) pairs the command locks; under torchrun only rank 0 writes.
+
+    ``--out`` and ``--out-csv`` name outputs of their own. An ``--out-dir`` is shared by
+    commands writing different files into it (tables and timings both write to
+    results/tables), so there the lock is the command's own within the folder.
+    """
+    if os.environ.get("RANK", "0") != "0":
+        return []
+    found: set[tuple[str, str | None]] = set()
+    for name in ("out", "out_csv"):
+        value = getattr(args, name, None)
+        found |= {(v, None) for v in (value if isinstance(value, list) else [value]) if v}
+    if getattr(args, "out_dir", None):
+        found.add((args.out_dir, args.command))
+    return sorted(found, key=str)
 
 
 def _fail(command: str, message: str) -> int:

@@ -48,14 +48,22 @@ def dataset_lock(root: str | os.PathLike) -> FileLock:
     return FileLock(path)
 
 
-def output_lock_path(output: str | os.PathLike) -> Path:
-    """The one-writer lock of an output file or folder: a hidden file beside it."""
+def output_lock_path(output: str | os.PathLike, writer: str | None = None) -> Path:
+    """The one-writer lock of an output: a hidden file beside it.
+
+    With ``writer``, ``output`` is a folder that several commands write different files
+    into (``results/tables``): the lock is the writer's own, inside that folder.
+    """
     output = Path(output)
+    if writer:
+        return output / f".{writer}.lock"
     return output.parent / f".{output.name}.lock"
 
 
 @contextlib.contextmanager
-def exclusive_output(output: str | os.PathLike, what: str) -> Iterator[None]:
+def exclusive_output(
+    output: str | os.PathLike, what: str, writer: str | None = None
+) -> Iterator[None]:
     """Hold the one-writer lock of an output (file or folder) while a step writes it.
 
     A second process asking for the same output fails at once with a message saying
@@ -63,7 +71,7 @@ def exclusive_output(output: str | os.PathLike, what: str) -> Iterator[None]:
     lock is an OS-level lock on an open file, so it is released when the process exits,
     however it exits.
     """
-    path = output_lock_path(output)
+    path = output_lock_path(output, writer)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path, timeout=0)
     try:

@@ -66,3 +66,19 @@ def test_two_gloo_processes_match_a_single_process(digits_config, tmp_path):
     again = _dense(digits_config, parallel, 1)
     assert again.returncode == 0, again.stderr
     assert len(_log(parallel)) == 3
+
+
+@pytest.mark.parametrize(("gpus", "launcher"), [(1, "snacs dense"), (2, "torchrun")])
+def test_workflow_launches_torchrun_when_a_rule_has_several_gpus(tmp_path, gpus, launcher):
+    command = ["snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "results/all"]
+    command += ["-n", "-p", f"--configfile={ROOT / 'config' / 'ci.yaml'}", "--cores", "2"]
+    command += ["--set-resources", f"dense:gpu={gpus}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    dense = [line for line in done.stdout.splitlines() if " dense --spec" in line]
+    assert dense and all(launcher in line for line in dense)
+    if gpus > 1:
+        assert all("--nproc-per-node=2 -m snacs dense" in line for line in dense)
+        finetune = [line for line in done.stdout.splitlines() if " finetune --spec" in line]
+        assert finetune and not any("torchrun" in line for line in finetune)

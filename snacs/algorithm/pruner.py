@@ -16,7 +16,12 @@ from typing import Any
 import torch
 
 from snacs.algorithm.acmi import PairScores, ScoreStability, group_count, score_pair
-from snacs.algorithm.constraints import fidelity_curve, limit_grid, upper_limit
+from snacs.algorithm.constraints import (
+    NEAR_CHANCE_MARGIN,
+    LayerConstraint,
+    limit_grid,
+    operating_constraints,
+)
 from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import normalisation_range
 from snacs.errors import ConfigError
@@ -25,6 +30,7 @@ from snacs.pruning.connections import ConnectionOptions
 from snacs.pruning.context import PruneContext
 from snacs.pruning.graph import LayerGraph, LayerNode
 from snacs.pruning.pairing import scored_children
+from snacs.pruning.progress import layer_progress
 from snacs.pruning.pruner import ConnectionPruner, FilterPruner, register_pruner
 from snacs.pruning.scores import ConnectionScores, Scores
 
@@ -58,10 +64,13 @@ class SnacsOptions(ConnectionOptions):
     constraints: compute per-layer upper limits by SVM fidelity (spec §6); when off,
         every layer is capped at layer_cap.
     constraint_step_percent / constraint_alpha: grid step (1, 6, ..., 96 %) and alpha.
+    near_chance_margin: a layer whose SVM accuracy on its dense outputs is below
+        chance + margin * (1 - chance) is named in a warning (its limit is noise).
     sensitivity / sensitivity_direction / sensitivity_k / protect_fraction: which child
         groups are protected (rule mean_std|fraction|none, direction high|low).
-    workers: parent groups scored concurrently; None means one per torch CPU thread (each
-        worker then runs single-threaded, which uses the cores far better), 1 on a GPU.
+    workers: parent groups (ACMI) and layers (operating constraints) handled concurrently;
+        None means one per torch CPU thread (each worker then runs single-threaded, which
+        uses the cores far better), 1 on a GPU.
     """
 
     layer_cap: float = 0.96
@@ -74,6 +83,7 @@ class SnacsOptions(ConnectionOptions):
     constraints: bool = True
     constraint_step_percent: float = 5.0
     constraint_alpha: float = 0.7
+    near_chance_margin: float = NEAR_CHANCE_MARGIN
     sensitivity: str = "mean_std"
     sensitivity_direction: str = "high"
     sensitivity_k: float = 2.0
@@ -104,15 +114,19 @@ class SnacsScores(ConnectionScores):
     """ACMI connection scores with SNACS's diagnostics.
 
     groups hold ``PairScores`` (ACMI with its CMI and weight factors); layer_caps are the
-    operating-constraint limits; fidelity: child layer -> SVM accuracy at each grid share
-    (the curve the limit was read from), recorded in the plan's info.
+    operating-constraint limits; constraints: child layer -> its fidelity curve (SVM
+    accuracy at each grid share), dense accuracy, chance level and limit, recorded in the
+    plan's info.
     """
 
-    fidelity: dict[str, list[float]] = field(default_factory=dict)
+    constraints: dict[str, LayerConstraint] = field(default_factory=dict)
     stability: ScoreStability | None = None
 
     def plan_info(self) -> dict[str, Any]:
-        info = {**super().plan_info(), "fidelity": self.fidelity}
+        info = {
+            **super().plan_info(),
+            "constraints": {name: c.to_dict() for name, c in self.constraints.items()},
+        }
         if self.stability is not None:
             info["stability"] = dataclasses.asdict(self.stability)
         return info
@@ -130,49 +144,52 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> SnacsScores:
         torch.set_num_threads(1)
     try:
         started = time.perf_counter()
-        for node in scored_children(ctx.graph):
-            parent_groups = group_count(
-                node.parents[0] if not node.merged_input else node.name,
-                options.groups,
-                options.layer_groups,
-            )
-            pairs[node.name] = score_pair(
-                node,
-                ctx.model.get_submodule(node.name),
-                activations,
-                child_groups=node.out_channels
-                if node.is_output
-                else group_count(node.name, options.groups, options.layer_groups),
-                parent_groups=parent_groups,
-                phi_name=options.phi,
-                weight_range=weight_range,
-                parent_signal=options.parent_signal,
-                estimator=estimator,
-                device=ctx.device,
-                workers=workers,
-            )
+        children = scored_children(ctx.graph)
+        with layer_progress(len(children), "SNACS ACMI", ctx.progress) as bar:
+            for node in children:
+                parent_groups = group_count(
+                    node.parents[0] if not node.merged_input else node.name,
+                    options.groups,
+                    options.layer_groups,
+                )
+                pairs[node.name] = score_pair(
+                    node,
+                    ctx.model.get_submodule(node.name),
+                    activations,
+                    child_groups=node.out_channels
+                    if node.is_output
+                    else group_count(node.name, options.groups, options.layer_groups),
+                    parent_groups=parent_groups,
+                    phi_name=options.phi,
+                    weight_range=weight_range,
+                    parent_signal=options.parent_signal,
+                    estimator=estimator,
+                    device=ctx.device,
+                    workers=workers,
+                )
+                bar.update(1)
     finally:
         torch.set_num_threads(threads)
     acmi_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
     caps = dict.fromkeys(pairs, options.layer_cap)
-    curves = {}
+    constraints: dict[str, LayerConstraint] = {}
     if options.constraints:
-        grid = limit_grid(options.constraint_step_percent)
-        for name, pair in pairs.items():
-            curves[name] = fidelity_curve(
-                ctx.model,
-                name,
-                pair,
-                activations.layers[name],
-                activations.labels,
-                ctx.subset_loader(),
-                ctx.device,
-                grid,
-            )
-            limit = upper_limit(curves[name], grid, options.constraint_alpha)
-            caps[name] = limit
+        constraints = operating_constraints(
+            ctx.model,
+            pairs,
+            activations.layers,
+            activations.labels,
+            ctx.subset_loader(),
+            ctx.device,
+            limit_grid(options.constraint_step_percent),
+            options.constraint_alpha,
+            options.near_chance_margin,
+            ctx.progress,
+            workers,
+        )
+        caps.update({name: result.limit for name, result in constraints.items()})
     constraint_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -196,7 +213,7 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> SnacsScores:
             "constraint_seconds": constraint_seconds,
             "sensitivity_seconds": sensitivity_seconds,
         },
-        fidelity={name: curve.tolist() for name, curve in curves.items()},
+        constraints=constraints,
         stability=ScoreStability.of(pairs),
     )
 

@@ -42,6 +42,18 @@ def spec(step):
     return make
 
 
+def launcher(wildcards, resources):
+    """Params function: ``snacs``, or ``torchrun`` over the job's GPUs when it has several.
+
+    A training rule's ``gpu`` resource (1 unless a profile sets more) is the number of
+    GPUs of one job; with more than one the step runs data-parallel, one process per GPU.
+    """
+    gpus = int(getattr(resources, "gpu", 1) or 1)
+    if gpus <= 1:
+        return "snacs"
+    return f"torchrun --standalone --nproc-per-node={gpus} -m snacs"
+
+
 RUN_DIR = "{benchmark}/{method}/{target}/seed{seed}"
 
 
