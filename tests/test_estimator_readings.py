@@ -117,7 +117,8 @@ def test_stability_is_the_connection_weighted_mean_of_layers():
         def __init__(self, size: int, retest: float | None) -> None:
             self.cmi, self.retest = torch.zeros(size), retest
 
-    stability = ScoreStability.of({"a": Pair(10, 0.5), "b": Pair(30, 0.9), "c": Pair(5, None)})
+    pairs = {"a": Pair(10, 0.5), "b": Pair(30, 0.9), "c": Pair(5, None), "d": Pair(9, math.nan)}
+    stability = ScoreStability.of(pairs)
     assert stability.per_layer == {"a": 0.5, "b": 0.9}
     assert stability.overall == pytest.approx(0.8)
     assert ScoreStability.of({"c": Pair(5, None)}) is None
