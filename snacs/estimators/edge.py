@@ -243,7 +243,7 @@ class _ResidualLayer:
     def __init__(
         self, values: Tensor, child: Tensor, child_index: list[Tensor], options: EdgeOptions
     ) -> None:
-        self.partialler = LayerPartialler(values, child, options.ridge, options.copula)
+        self.partialler = LayerPartialler(values, child, options.ridge)
         self.child_index = child_index
         self.options = options
 
