@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from snacs.pruning.records import DenseRecord, PruneRecord, RunRecord
+from snacs.pruning.records import DenseRecord, PruneRecord, ReferenceRecord, RunRecord
 
 COUNTS = {"params": 1000, "macs": 10000}
 SLIM_LATENCY = {"median_ms": 0.5, "mean_ms": 0.52, "std_ms": 0.05}
@@ -99,9 +99,32 @@ def run_record(
         slim_flops_reduction_pct=slim_flops if slim_flops is not None else flops,
         channels_removed={},
         timings={"score_seconds": 0.5, "activation_seconds": 0.1},
+        no_finetune_top1=10.0,
+        no_finetune_top5=None,
+        bn_recalibration_batches=0,
         latency_ms={"dense": {"median_ms": 1.0}, "slim": latency or SLIM_LATENCY},
+        slim_export={},
         finetune_epoch=1,
         provenance={},
         target_met=target_met,
+    ).save(path)
+    return path
+
+
+def reference_record(path: Path, seed: int, top1: float, benchmark="b1") -> Path:
+    ReferenceRecord(
+        benchmark=benchmark,
+        title="Bench One",
+        method="dense (fine-tuned)",
+        seed=seed,
+        baseline_top1=90.0,
+        baseline_top5=None,
+        pruned_top1=top1,
+        pruned_top5=None,
+        finetune_epochs=2,
+        finetune_epoch=2,
+        dense=COUNTS,
+        latency_ms=SLIM_LATENCY,
+        provenance={},
     ).save(path)
     return path

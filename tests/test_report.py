@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from record_fixtures import dense_record, prune_record, run_record
+from record_fixtures import dense_record, prune_record, reference_record, run_record
 
 from snacs.report.claims import build_claims, write_claims
 from snacs.report.figures import accuracy_vs_flops
@@ -135,6 +135,10 @@ def _manifest(results: Path, **studies) -> ReportManifest:
         run_records=[],
         prune_records=[],
         dense_records=[str(dense_record(results / "b1" / "dense" / "dense.json"))],
+        reference_records=[
+            str(reference_record(results / f"ref{seed}.json", seed, top1))
+            for seed, top1 in ((0, 90.5), (1, 90.7))
+        ],
         layer_benchmarks=["b1"],
         layer_methods=["snacs"],
         benchmarks=["b1"],
@@ -221,6 +225,7 @@ def test_report_holds_every_study_section(result_files, tmp_path):
     assert "Not at paper scale (demo scale)" in page
     assert page.count("<figcaption>") == 4 and "one line per method" in page
     assert "Why no run qualified" in page
+    assert "Dense (fine-tuned) reference" in page and "90.60 ± 1.27" in page
     assert "reaches 88.00 %, 2.00 pp below the dense model" in page
     for heading in (
         "Reproduced beside published results",
@@ -234,8 +239,8 @@ def test_report_holds_every_study_section(result_files, tmp_path):
     assert "Report built with Python 3.11, torch 2.x" in page
     assert 'verdict on "over 17x faster"' in page  # one verdict: the claims panel
     assert page.count("data:image/png;base64,") == 4
-    # claims, selected, misses, all runs, reported, timings, speed, estimator
-    assert page.count("<table") == 8
+    # claims, selected, misses, reference, all runs, reported, timings, speed, estimator
+    assert page.count("<table") == 9
 
 
 def test_every_method_keeps_one_style_and_unknown_names_get_a_stable_one():

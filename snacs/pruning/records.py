@@ -1,7 +1,8 @@
 """Typed records the workflow's steps write and later steps (and the report) read.
 
 Each step writes one record as JSON: ``dense`` a :class:`DenseRecord`, ``prune`` a
-:class:`PruneRecord`, ``evaluate`` a :class:`RunRecord`. A record carries everything a
+:class:`PruneRecord`, ``evaluate`` a :class:`RunRecord`, ``reference`` (the dense model
+fine-tuned with the pruners' recipe) a :class:`ReferenceRecord`. A record carries everything a
 later step needs (benchmark, layer order, achieved counts, timings, target met), so no
 reader re-traces a model, reopens a checkpoint or parses a result path to learn them.
 Loading checks the fields: a record written by an older version of the harness is
@@ -120,6 +121,10 @@ class RunRecord(Record):
     pruned_top1: float
     pruned_top5: float | None
     slim_top1: float
+    #: the dense weights under the masks, BatchNorm statistics re-estimated, no fine-tuning
+    no_finetune_top1: float
+    no_finetune_top5: float | None
+    bn_recalibration_batches: int
     dense: dict[str, int]
     masked: dict[str, int]
     slim: dict[str, int]
@@ -130,6 +135,8 @@ class RunRecord(Record):
     channels_removed: dict[str, Any]
     timings: dict[str, float]
     latency_ms: dict[str, Any]
+    #: where the slimmed model was exported and how closely the export matches it
+    slim_export: dict[str, Any]
     finetune_epoch: int | None
     provenance: dict[str, Any]
     #: copied from the run's prune record: met, why not, within what, on which count
@@ -137,3 +144,26 @@ class RunRecord(Record):
     target_miss_reason: str = ""
     target_tolerance: float | None = None
     target_count: str = "masked"
+
+
+@dataclass
+class ReferenceRecord(Record):
+    """The dense model fine-tuned with the pruners' recipe: the "dense (fine-tuned)" row.
+
+    Accuracy fields are named like a run's (``pruned_top1`` is the fine-tuned dense
+    accuracy), so the report puts it beside the pruned runs.
+    """
+
+    benchmark: str
+    title: str
+    method: str
+    seed: int
+    baseline_top1: float
+    baseline_top5: float | None
+    pruned_top1: float
+    pruned_top5: float | None
+    finetune_epochs: int
+    finetune_epoch: int | None
+    dense: dict[str, int]
+    latency_ms: dict[str, Any]
+    provenance: dict[str, Any]

@@ -19,6 +19,7 @@ RUN_DIR = "{benchmark}/{method}/{target}/seed{seed}"
 RUN_RECORD = "{results}/metrics/" + RUN_DIR + ".json"
 PRUNE_RECORD = "{results}/pruned/" + RUN_DIR + "/prune.json"
 DENSE_RECORD = "{results}/{benchmark}/dense/dense.json"
+REFERENCE_RECORD = "{results}/reference/{benchmark}/seed{seed}/dense_finetuned.json"
 TABLES = ("main", "selected", "reported", "timings", "claims")
 
 
@@ -31,6 +32,8 @@ class ReportManifest:
     run_records: list[str]
     prune_records: list[str]
     dense_records: list[str]
+    #: the "dense (fine-tuned)" reference record of every benchmark and seed
+    reference_records: list[str]
     #: benchmarks whose per-layer compression the report shows
     layer_benchmarks: list[str]
     #: methods compared in the per-layer figures
@@ -87,6 +90,7 @@ class ReportManifest:
         inputs: dict[str, str | list[str]] = {name: self.table(name) for name in TABLES}
         inputs["figures"] = self.accuracy_figures
         inputs["dense"] = self.dense_records
+        inputs["references"] = self.reference_records
         inputs["layer_figures"] = self.layer_figures
         if self.speed:
             inputs["speed_summary"] = self.speed_summary  # type: ignore[assignment]
@@ -127,6 +131,11 @@ def report_manifest(config: Mapping[str, Any]) -> ReportManifest:
         run_records=[fill(RUN_RECORD, r) for r in planned],
         prune_records=[fill(PRUNE_RECORD, r) for r in planned],
         dense_records=[DENSE_RECORD.format(results=results, benchmark=b) for b in benchmarks],
+        reference_records=[
+            REFERENCE_RECORD.format(results=results, benchmark=b, seed=seed)
+            for b in benchmarks
+            for seed in config["seeds"]
+        ],
         layer_benchmarks=layer_benchmarks,
         layer_methods=layer_methods,
         benchmarks=benchmarks,
