@@ -231,3 +231,16 @@ def test_claims_table_has_its_columns_and_refuses_unknown_verdicts(tmp_path):
     assert not c.claims_markdown(frame, c.Scale.from_config(_config())).startswith(">")
     with pytest.raises(ValueError, match="verdict"):
         c.Claim("x", "b1", "p", "m", "maybe", "r")
+
+
+def test_pruners_without_a_common_budget_are_named_together():
+    summary = _summary(
+        [("snacs", 10.0, 90.0), ("snacs", 20.0, 88.0)]
+        + [("l1", 50.0, 85.0), ("mint", 60.0, 80.0)]
+    )
+    config = _config()
+    (claim,) = c.sota_claims(summary, config, c.Scale.from_config(config), 0.5)
+    assert claim.verdict == UNCLEAR and "no budget where SNACS" in claim.reason
+    assert claim.measured == (
+        "no common slim FLOPs ↓ with mint, l1 (SNACS 10.0-20.0 %, theirs 50.0-60.0 %)"
+    )

@@ -297,6 +297,21 @@ def compare_curves(
     return "level", words
 
 
+def sota_measured(
+    outcomes: Mapping[str, tuple[str, str]], mine: pd.DataFrame, block: pd.DataFrame, x: str
+) -> str:
+    """The comparisons in words; pruners with no common budget are named once, together."""
+    parts = [f"vs {m}: {o} ({words})" for m, (o, words) in outcomes.items() if o != "no overlap"]
+    apart = [m for m, (o, _) in outcomes.items() if o == "no overlap"]
+    if apart:
+        theirs = block[block["method"].isin(apart)][x]
+        parts.append(
+            f"no common slim FLOPs ↓ with {', '.join(apart)} (SNACS {mine['x'].min():.1f}-"
+            f"{mine['x'].max():.1f} %, theirs {theirs.min():.1f}-{theirs.max():.1f} %)"
+        )
+    return "; ".join(parts)
+
+
 def sota_claims(
     summary: pd.DataFrame, config: Mapping[str, Any], scale: Scale, tolerance_pp: float
 ) -> list[Claim]:
@@ -323,9 +338,7 @@ def sota_claims(
             other: compare_curves(mine, _curve(block[block["method"] == other], x), tolerance_pp)
             for other in others
         }
-        measured = "; ".join(
-            f"vs {m}: {outcome} ({words})" for m, (outcome, words) in outcomes.items()
-        )
+        measured = sota_measured(outcomes, mine, block, x)
         behind = [m for m, (o, _) in outcomes.items() if o == "behind"]
         compared = [m for m, (o, _) in outcomes.items() if o != "no overlap"]
         gap_rule = (
