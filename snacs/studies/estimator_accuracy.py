@@ -330,7 +330,7 @@ def collapse_note(table: pd.DataFrame) -> str:
         if collapsed.empty:
             continue
         settings = ", ".join(str(v) for v in collapsed["setting"])
-        share = float((collapsed["estimate_mean"] / collapsed["truth_mean"]).max())
+        share = max(0.0, float((collapsed["estimate_mean"] / collapsed["truth_mean"]).max()))
         sentences.append(
             f"{variant_label(reading, phi)} ({SWEEP_LABELS[sweep]}, {SWEEPS[sweep]} = {settings}) "
             f"reads at most {share:.0%} of the true CMI on average"
