@@ -30,11 +30,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from snacs.estimators.counting import combine_members, conditional_estimates
+from snacs.estimators.counting import combine_members, conditional_estimates, pair_estimates
 from snacs.estimators.edge_options import EdgeOptions
 from snacs.estimators.hashing import BlockCodes, hash_blocks
 from snacs.estimators.projection import LayerProjector, Stream
-from snacs.estimators.residual import LayerPartialler
+from snacs.estimators.residual import LayerPartialler, canonical_pairs
 from snacs.estimators.second_pass import level_factor, second_pass_levels
 
 ArrayLike = np.ndarray | Tensor
@@ -250,11 +250,41 @@ class _ResidualLayer:
     def column(self, columns: Tensor) -> Tensor:
         """Ensemble estimates [C] of I(X_c residual; Y residual) with Y = ``columns``."""
         child, parent = self.partialler.residuals(columns)
+        if self.options.residual_mi == "canonical":
+            us, vs, owners = canonical_pairs(child, self.child_index, parent)
+            per_pair = _paired_two_pass(us, vs, self.options)
+            totals = torch.zeros(len(self.child_index), dtype=torch.float64, device=child.device)
+            return totals.index_add_(0, owners, per_pair)
         children = _ChildLayer(child, self.child_index, self.options)
         projector = LayerProjector(parent, Stream.PARENT, self.options)
         width = columns.numel()
         block = projector.block(torch.arange(width, device=parent.device))
         return _two_pass(children, _mi_reading(block, width), self.options)
+
+
+def _paired_estimates(
+    us: list[Tensor], vs: list[Tensor], options: EdgeOptions, factor: float
+) -> Tensor:
+    """Ensemble estimates [P] of I(u_p; v_p) for 1-D pairs."""
+    x = _hash([u.unsqueeze(1) for u in us], [1] * len(us), options, factor)
+    y = _hash([v.unsqueeze(1) for v in vs], [1] * len(vs), options, factor)
+    return combine_members(pair_estimates(x, y, options), options)
+
+
+def _paired_two_pass(us: list[Tensor], vs: list[Tensor], options: EdgeOptions) -> Tensor:
+    """:func:`_paired_estimates`, with the second bandwidth pass per pair when it is on."""
+    if not options.normalize_epsilon:
+        return _paired_estimates(us, vs, options, 1.0)
+    raw = dataclasses.replace(options, debias=False) if options.subtracts_null else options
+    levels = second_pass_levels(_paired_estimates(us, vs, raw, 1.0))
+    result = torch.empty(levels.shape, dtype=torch.float64, device=levels.device)
+    for level in torch.unique(levels).tolist():
+        rows = torch.nonzero(levels == level).squeeze(1)
+        chosen = rows.tolist()
+        result[rows] = _paired_estimates(
+            [us[i] for i in chosen], [vs[i] for i in chosen], options, level_factor(level)
+        )
+    return result
 
 
 _Layer = _ParentLayer | _ResidualLayer

@@ -14,10 +14,12 @@ from snacs.errors import ConfigError
 Method = Literal["direct", "chain", "residual"]
 Combine = Literal["median", "average"]
 ActivationPhi = Literal["act", "act_sq", "exp_act"] | None
+ResidualMi = Literal["canonical", "joint"]
 
 METHODS = ("direct", "chain", "residual")
 COMBINES = ("median", "average")
 ACTIVATION_PHIS = (None, "act", "act_sq", "exp_act")
+RESIDUAL_MIS = ("canonical", "joint")
 
 # Every (conditional) log-ratio is clipped below at this value, as in the reference
 # code; it keeps "no evidence of dependence" cells slightly positive instead of letting
@@ -83,6 +85,13 @@ class EdgeOptions:
             The single-estimate functions use ``seed`` only.
         copula: residual reading only: replace every column by the normal score of
             its rank before partialling (straightens monotone nonlinear dependence).
+        residual_mi: residual reading only: how the residuals' MI is estimated.
+            ``"canonical"`` (default) sums EDGE MIs of the 1-D canonical pairs of the
+            two residuals (exact for Gaussian residuals, an approximation otherwise;
+            each pair is hashed densely whatever the groups' widths); ``"joint"``
+            hashes the two residual blocks as they are (projected when wider than
+            ``projection_threshold``), which leaves most buckets nearly empty at
+            8 + 8 dimensions and N in the thousands.
     """
 
     method: Method = "residual"
@@ -99,6 +108,7 @@ class EdgeOptions:
     normalize_epsilon: bool = False
     ridge: float = 1.0
     copula: bool = False
+    residual_mi: ResidualMi = "canonical"
     seeds: int = 1
 
     @property
@@ -132,6 +142,15 @@ class EdgeOptions:
         if self.projection_threshold < 1:
             raise ConfigError(
                 f"EdgeOptions.projection_threshold must be >= 1, got {self.projection_threshold}"
+            )
+        if self.residual_mi not in RESIDUAL_MIS:
+            raise ConfigError(
+                f"EdgeOptions.residual_mi must be one of {RESIDUAL_MIS}, got {self.residual_mi!r}"
+            )
+        if self.method == "residual" and self.residual_mi == "canonical" and self.activation_phi:
+            raise ConfigError(
+                "EdgeOptions.activation_phi needs bucket vectors of X, Y and Z; the residual "
+                "reading's canonical pairs have none (use residual_mi: joint)"
             )
         if self.seeds < 1:
             raise ConfigError(f"EdgeOptions.seeds must be >= 1, got {self.seeds}")

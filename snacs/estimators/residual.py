@@ -73,3 +73,38 @@ class LayerPartialler:
         parent = torch.linalg.solve(own_inverse, self.hat_columns[:, columns].T).T
         child = self.child_residuals + parent @ self.coefficients[columns]
         return child, parent
+
+
+def _whitened(values: Tensor) -> Tensor:
+    """Centred columns linearly mixed to unit sample covariance (a tiny ridge keeps it stable)."""
+    centred = values - values.mean(dim=0)
+    cov = centred.T @ centred / values.shape[0]
+    cov.diagonal().add_(1e-9 * float(cov.diagonal().mean()) + 1e-12)
+    factor = torch.linalg.cholesky(cov)
+    return torch.linalg.solve_triangular(factor, centred.T, upper=False).T
+
+
+def canonical_pairs(
+    child: Tensor, child_index: list[Tensor], parent: Tensor
+) -> tuple[list[Tensor], list[Tensor], Tensor]:
+    """Canonical variates of every child group's residual against the parent residual.
+
+    An invertible linear map of X or of Y leaves I(X; Y) unchanged, and after canonical
+    correlation analysis the pairs (u_i, v_i) are uncorrelated with each other's
+    partners, so for Gaussian residuals I(X; Y) is exactly the sum of the pairs' 1-D
+    mutual informations; for other data the sum is an approximation. Each pair is a 1-D
+    problem, where EDGE's buckets are dense at any N.
+
+    Returns the u and v columns ([N] each) of every pair, and the child group of each.
+    """
+    own = _whitened(parent)
+    us, vs, owners = [], [], []
+    for group, columns in enumerate(child_index):
+        mine = _whitened(child[:, columns])
+        left, _, right_t = torch.linalg.svd(mine.T @ own, full_matrices=False)
+        u, v = mine @ left, own @ right_t.T
+        for pair in range(u.shape[1]):
+            us.append(u[:, pair])
+            vs.append(v[:, pair])
+            owners.append(group)
+    return us, vs, torch.tensor(owners, dtype=torch.int64, device=child.device)
