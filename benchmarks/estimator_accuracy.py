@@ -9,25 +9,29 @@ misranks the CMI), for these estimators:
 * the direct reading with its null correction (the published SNACS reading) and without;
 * the chain-rule reading, with and without the reference's second bandwidth pass
   (``normalize_epsilon``);
-* the residual reading (Z partialled out by ridge least squares), with and without the
-  second pass, and with the Gaussian-copula transform;
+* the residual reading (Z partialled out by ridge least squares, MI over canonical pairs)
+  with its null correction, without it, with the second pass, and with the residuals
+  hashed jointly instead of as canonical pairs;
 * the exp-phi weighting of the direct reading (it estimates a weighted CMI, so its
   "error" is a distance to the CMI).
 
 It prints bias / MSE / Spearman per setting, the CPU time per call of each estimator,
-and a ranking check on a synthetic layer pair (planted parent of each child group).
+and a ranking check on a synthetic layer pair (planted parent of each child group) with
+the test-retest Spearman between two estimator seeds.
 
     python benchmarks/estimator_accuracy.py
     python benchmarks/estimator_accuracy.py --cases 5 --sizes 500 5000 --dims 3 10
 """
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from snacs.algorithm.acmi import spearman
 from snacs.estimators import EdgeOptions, edge_cmi, edge_cmi_matrix
 from snacs.studies.estimator_accuracy import (
     EstimatorSettings,
@@ -44,9 +48,10 @@ VARIANTS = {
     ("direct, no null", "one"): EdgeOptions(method="direct", debias=False),
     ("chain", "one"): EdgeOptions(method="chain"),
     ("chain+2nd pass", "one"): EdgeOptions(method="chain", normalize_epsilon=True),
-    ("residual", "one"): EdgeOptions(method="residual"),
-    ("residual+2nd pass", "one"): EdgeOptions(method="residual", normalize_epsilon=True),
-    ("residual+copula", "one"): EdgeOptions(method="residual", copula=True),
+    ("residual+null", "one"): EdgeOptions(method="residual"),
+    ("residual, no null", "one"): EdgeOptions(method="residual", debias=False),
+    ("residual+null+2nd pass", "one"): EdgeOptions(method="residual", normalize_epsilon=True),
+    ("residual joint", "one"): EdgeOptions(method="residual", residual_mi="joint"),
     ("direct+null", "exp_act"): EdgeOptions(method="direct", activation_phi="exp_act"),
 }
 
@@ -120,18 +125,22 @@ def print_ranking(n_samples: int, groups: int, width: int, seed: int) -> None:
     ids = np.arange(groups * width) // width
     print(
         f"\nRanking planted connections: {groups}x{groups} groups of {width}, N={n_samples}"
-        "\nvariant                   argmax hit   AUC(planted > other)"
+        "\nvariant                   argmax hit   AUC(planted > other)   Spearman(seed, seed+1)"
     )
     is_other = np.ones((groups, groups), dtype=bool)
     is_other[np.arange(groups), source] = False
     for key, options in VARIANTS.items():
         name = _name(key)
         scores = edge_cmi_matrix(child, ids, parent, ids, options)
+        retest = edge_cmi_matrix(
+            child, ids, parent, ids, dataclasses.replace(options, seed=options.seed + 1)
+        )
         planted = scores[np.arange(groups), source]
         others = scores[is_other]
         auc = float(np.mean(planted[:, None] > others[None, :]))
         hit = float(np.mean(scores.argmax(axis=1) == source))
-        print(f"{name:24s} {hit:10.2f}   {auc:8.3f}", flush=True)
+        stable = spearman(torch.from_numpy(scores), torch.from_numpy(retest))
+        print(f"{name:24s} {hit:10.2f}   {auc:8.3f}   {stable:8.3f}", flush=True)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from snacs.estimators import EdgeOptions, edge_cmi, edge_mi
 from snacs.estimators.counting import pair_estimates
 from snacs.estimators.gaussian import layer_shaped_cmi_case, random_gaussian_cmi_case
 from snacs.estimators.hashing import BlockCodes
-from snacs.estimators.residual import LayerPartialler, gaussian_copula
+from snacs.estimators.residual import LayerPartialler
 from snacs.estimators.second_pass import level_factor, second_pass_levels
 
 
@@ -48,7 +48,7 @@ def test_residual_partialling_equals_a_ridge_regression_on_the_other_columns():
     layer = torch.from_numpy(rng.normal(size=(300, 40)) @ rng.normal(size=(40, 40)))
     child = torch.from_numpy(rng.normal(size=(300, 5))) + layer[:, :5]
     ridge = 0.5
-    partialler = LayerPartialler(layer, child, ridge, copula=False)
+    partialler = LayerPartialler(layer, child, ridge)
     columns = torch.arange(8, 16)
     child_residual, parent_residual = partialler.residuals(columns)
     standard = (layer - layer.mean(0)) / layer.std(0, unbiased=False)
@@ -61,13 +61,6 @@ def test_residual_partialling_equals_a_ridge_regression_on_the_other_columns():
 
     torch.testing.assert_close(parent_residual, residual(standard[:, 8:16]), atol=1e-6, rtol=0)
     torch.testing.assert_close(child_residual, residual(child), atol=1e-6, rtol=0)
-
-
-def test_copula_transform_gives_normal_scores_and_keeps_the_order():
-    values = torch.from_numpy(np.random.default_rng(0).exponential(size=(1000, 2)))
-    scores = gaussian_copula(values)
-    assert abs(float(scores.mean())) < 1e-9 and abs(float(scores.std()) - 1) < 0.01
-    assert torch.equal(torch.argsort(scores[:, 0]), torch.argsort(values[:, 0]))
 
 
 @pytest.mark.parametrize(("child_dim", "rest_dim"), [(1, 56), (8, 248)])
@@ -117,7 +110,8 @@ def test_stability_is_the_connection_weighted_mean_of_layers():
         def __init__(self, size: int, retest: float | None) -> None:
             self.cmi, self.retest = torch.zeros(size), retest
 
-    stability = ScoreStability.of({"a": Pair(10, 0.5), "b": Pair(30, 0.9), "c": Pair(5, None)})
+    pairs = {"a": Pair(10, 0.5), "b": Pair(30, 0.9), "c": Pair(5, None), "d": Pair(9, math.nan)}
+    stability = ScoreStability.of(pairs)
     assert stability.per_layer == {"a": 0.5, "b": 0.9}
     assert stability.overall == pytest.approx(0.8)
     assert ScoreStability.of({"c": Pair(5, None)}) is None
@@ -129,7 +123,7 @@ def test_pair_counts_equal_dictionary_counting_with_clipping():
     x_ids = rng.integers(0, 6, size=(n_members, n_pairs, n))
     y_ids = (x_ids + rng.integers(0, 3, size=x_ids.shape)) % 7  # dependent, some cells empty
     y_ids[:, 0] = rng.integers(0, 40, size=(n_members, n))  # sparse: terms hit the clip
-    options = EdgeOptions(cap=1.5)
+    options = EdgeOptions(cap=1.5, debias=False)
 
     def codes(ids: np.ndarray) -> BlockCodes:
         tensor = torch.from_numpy(ids).to(torch.int32)
@@ -159,5 +153,5 @@ def test_canonical_pairs_recover_the_mutual_information_of_gaussian_blocks():
     truth = float(-0.5 * np.log2(1 - rho**2).sum())
     canonical = edge_mi(x, y, method="residual")
     joint = edge_mi(x, y, method="residual", residual_mi="joint")
-    assert canonical == pytest.approx(truth, abs=0.15)
+    assert canonical == pytest.approx(truth, abs=0.2)
     assert abs(canonical - truth) < abs(joint - truth)

@@ -330,6 +330,7 @@ def _resume(session: _Session, last_path: Path, restart_stale: bool) -> int | No
     ``None`` when the checkpoint was stale and removed (``restart_stale``): train afresh.
     """
     checkpoint = load_checkpoint(last_path)
+    barrier()  # under DDP, every rank has read last.pt before rank 0 may replace it
     missing = [key for key in _LAST_KEYS if key not in checkpoint]
     if missing:
         raise CheckpointError(f"{last_path} is not a training checkpoint; it lacks {missing}")

@@ -13,7 +13,14 @@ collisions of all child groups in one pass. Projections are keyed by the column 
 layer (:mod:`snacs.estimators.projection`), so Z's projection is the layer's minus Y's
 part. A scalar :func:`edge_cmi` call sees the layer [Y | Z]; it equals the matrix entry
 of a parent group made of the layer's first columns when the child group is hashed
-unprojected (at most ``projection_threshold`` columns) or is the whole child layer.
+unprojected (at most ``projection_threshold`` columns) or is the whole child layer
+(the residual reading's entries agree up to float rounding of the pair tables' sums).
+
+Readings (``EdgeOptions.method``): ``direct`` hashes X, Y and Z and counts once;
+``chain`` subtracts two MI estimates; ``residual`` partials Z out of X and Y by ridge
+least squares (:mod:`snacs.estimators.residual`, one factorisation per parent layer) and
+estimates the residuals' MI, by default over their canonical pairs. Every reading can
+take EDGE's second bandwidth pass (:mod:`snacs.estimators.second_pass`).
 
 Inputs may be numpy arrays or torch tensors ([N] or [N, d]); computation runs in float64
 on ``device`` (default: the input tensor's device, else CPU). On CPU the hashing and
@@ -243,7 +250,7 @@ class _ResidualLayer:
     def __init__(
         self, values: Tensor, child: Tensor, child_index: list[Tensor], options: EdgeOptions
     ) -> None:
-        self.partialler = LayerPartialler(values, child, options.ridge, options.copula)
+        self.partialler = LayerPartialler(values, child, options.ridge)
         self.child_index = child_index
         self.options = options
 

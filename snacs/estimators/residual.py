@@ -19,10 +19,6 @@ least squares on data augmented with sqrt(penalty) * identity rows):
 * Y's residual on Z is L A^-1[:, g] (A^-1[g, g])^-1;
 * X's residual on Z is X's residual on the whole layer plus Y's residual times the
   coefficients of g in X's regression on the whole layer.
-
-With the optional Gaussian-copula transform every column (X, Y and Z) is first replaced
-by the normal score of its rank, which straightens monotone nonlinear dependence (such
-as ReLU activations) before the linear partialling.
 """
 
 import torch
@@ -31,13 +27,6 @@ from torch import Tensor
 from snacs.estimators.projection import column_std
 
 _MIN_STD = 1e-8  # constant columns are left centred instead of divided by ~0
-
-
-def gaussian_copula(values: Tensor) -> Tensor:
-    """Each column's values replaced by the standard normal quantile of their mid-rank."""
-    n = values.shape[0]
-    ranks = torch.argsort(torch.argsort(values, dim=0), dim=0).to(values.dtype)
-    return torch.special.ndtri((ranks + 0.5) / n)
 
 
 def _standardised(values: Tensor) -> Tensor:
@@ -49,9 +38,7 @@ def _standardised(values: Tensor) -> Tensor:
 class LayerPartialler:
     """Residuals of X (all child columns) and of Y (a parent group) on the rest of the layer."""
 
-    def __init__(self, layer: Tensor, children: Tensor, ridge: float, copula: bool) -> None:
-        if copula:
-            layer, children = gaussian_copula(layer), gaussian_copula(children)
+    def __init__(self, layer: Tensor, children: Tensor, ridge: float) -> None:
         self.layer = _standardised(layer)
         width = self.layer.shape[1]
         gram = self.layer.T @ self.layer
@@ -65,7 +52,7 @@ class LayerPartialler:
     def residuals(self, columns: Tensor) -> tuple[Tensor, Tensor]:
         """(X residuals [N, C], Y residual [N, |g|]) on the layer's other columns.
 
-        With no other columns the residuals are the centred (copula-transformed) data.
+        With no other columns the residuals are the centred data.
         """
         if columns.numel() == self.layer.shape[1]:
             return self.child_residuals + self.layer @ self.coefficients, self.layer

@@ -65,6 +65,14 @@ def launcher(wildcards, resources):
 RUN_DIR = "{benchmark}/{method}/{target}/seed{seed}"
 
 
+REFERENCE_RECORDS = [
+    f"{R}/reference/{benchmark}/seed{seed}/dense_finetuned.json"
+    for benchmark in BENCHMARKS
+    for seed in CFG["seeds"]
+]
+"""The "dense (fine-tuned)" reference record of every benchmark and seed."""
+
+
 def run_files(pattern):
     """``pattern`` expanded over every configured run."""
     return [
@@ -184,6 +192,7 @@ def report_inputs(wildcards):
             f"{R}/figures/{{benchmark}}_acc_vs_flops.{{ext}}", benchmark=BENCHMARKS, ext=FORMATS
         ),
         "dense": expand(f"{R}/{{benchmark}}/dense/dense.json", benchmark=BENCHMARKS),
+        "references": REFERENCE_RECORDS,
         "layer_figures": expand(
             f"{R}/figures/{{benchmark}}_layer_compression.{{ext}}",
             benchmark=LAYER_BENCHMARKS,
