@@ -1,6 +1,7 @@
 """The estimator's readings on analytic cases: strong dependence, wide conditioning sets,
 the (child group, parent group, other parents) shapes ACMI feeds it, and seed averaging."""
 
+import dataclasses
 import math
 from collections import Counter
 
@@ -10,7 +11,7 @@ import torch
 from scipy import stats
 
 from snacs.algorithm.acmi import ScoreStability, seed_averaged_cmi
-from snacs.estimators import EdgeOptions, edge_cmi, edge_mi
+from snacs.estimators import EdgeOptions, compiled, edge_cmi, edge_mi
 from snacs.estimators.counting import pair_estimates
 from snacs.estimators.gaussian import layer_shaped_cmi_case, random_gaussian_cmi_case
 from snacs.estimators.hashing import BlockCodes
@@ -117,7 +118,10 @@ def test_stability_is_the_connection_weighted_mean_of_layers():
     assert ScoreStability.of({"c": Pair(5, None)}) is None
 
 
-def test_pair_counts_equal_dictionary_counting_with_clipping():
+@pytest.mark.parametrize("compiled_kernels", [True, False])
+def test_pair_counts_equal_dictionary_counting_with_clipping(compiled_kernels, monkeypatch):
+    if not compiled_kernels:
+        monkeypatch.setattr(compiled, "COMPILED_DEVICE_TYPES", ())
     rng = np.random.default_rng(7)
     n_members, n_pairs, n = 3, 5, 400
     x_ids = rng.integers(0, 6, size=(n_members, n_pairs, n))
@@ -130,6 +134,10 @@ def test_pair_counts_equal_dictionary_counting_with_clipping():
         return BlockCodes(tensor, torch.from_numpy(ids.max(axis=2) + 1), None)
 
     fast = pair_estimates(codes(x_ids), codes(y_ids), options).numpy()
+    shuffled_null = pair_estimates(
+        codes(x_ids), codes(y_ids), dataclasses.replace(options, debias=True)
+    )
+    assert (shuffled_null.numpy() < fast).all()
     for member in range(n_members):
         for pair in range(n_pairs):
             xs, ys = x_ids[member, pair], y_ids[member, pair]

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
-from snacs.estimators.compiled import PHI_KINDS, conditional_sums, uses_compiled
+from snacs.estimators.compiled import PHI_KINDS, conditional_sums, pair_sums, uses_compiled
 from snacs.estimators.edge_options import LOWER_CLIP_BITS, EdgeOptions
 from snacs.estimators.hashing import BlockCodes, rank_rows
 
@@ -256,13 +256,23 @@ def pair_estimates(x: BlockCodes, y: BlockCodes, options: EdgeOptions) -> Tensor
 
     Unlike :func:`conditional_estimates`, every X block has its own Y block. With few
     buckets per block (the 1-D blocks of canonical pairs) the joint counts of all pairs
-    fit in one table, filled by a single ``bincount``:
+    fit in one table, filled by a single ``bincount`` (torch passes, for GPUs; on CPU a
+    compiled loop counts pair by pair, :func:`snacs.estimators.compiled.pair_sums`):
     I = (1/N) sum over cells of N_xy * clip(log2(N N_xy / (N_x N_y)), 0.001, U).
     The null correction, when on, counts again with Y shuffled over all samples.
     """
     n_members, n_pairs, n = x.ids.shape
     if options.activation_phi is not None:
         raise ValueError("pair estimates take no activation phi")
+    if uses_compiled(x.ids.device):
+        if options.subtracts_null:
+            order = _random_order(options.seed, n_members, n).numpy()
+        else:
+            order = np.empty((n_members, 0), dtype=np.int64)
+        sums, null = pair_sums(
+            x.ids.numpy(), y.ids.numpy(), y.sizes.numpy(), order, LOWER_CLIP_BITS, options.cap
+        )
+        return torch.from_numpy((sums - null) / n)
     x_ids, y_ids = x.ids.long(), y.ids.long()
     estimates = _pair_sums(x_ids, y_ids, options) / n
     if not options.subtracts_null:

@@ -21,6 +21,8 @@ least squares on data augmented with sqrt(penalty) * identity rows):
   coefficients of g in X's regression on the whole layer.
 """
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -80,17 +82,24 @@ def canonical_pairs(
     correlation analysis the pairs (u_i, v_i) are uncorrelated with each other's
     partners, so for Gaussian residuals I(X; Y) is exactly the sum of the pairs' 1-D
     mutual informations; for other data the sum is an approximation. Each pair is a 1-D
-    problem, where EDGE's buckets are dense at any N.
+    problem, where EDGE's buckets are dense at any N. Pairs whose squared canonical
+    correlation lies below (sqrt(d_x) + sqrt(d_y))^2 / N, the largest that independent
+    blocks of those widths reach by chance, are left out (the first pair always stays):
+    their MI is within the estimator's noise, and leaving them out saves most of the
+    hashing when a group is wide.
 
     Returns the u and v columns ([N] each) of every pair, and the child group of each.
     """
+    n = parent.shape[0]
     own = _whitened(parent)
     us, vs, owners = [], [], []
     for group, columns in enumerate(child_index):
         mine = _whitened(child[:, columns])
-        left, _, right_t = torch.linalg.svd(mine.T @ own, full_matrices=False)
-        u, v = mine @ left, own @ right_t.T
-        for pair in range(u.shape[1]):
+        left, singular, right_t = torch.linalg.svd(mine.T @ own / n, full_matrices=False)
+        noise_edge = (math.sqrt(columns.numel()) + math.sqrt(own.shape[1])) ** 2 / n
+        kept = max(1, int((singular.square() > noise_edge).sum()))
+        u, v = mine @ left[:, :kept], own @ right_t[:kept].T
+        for pair in range(kept):
             us.append(u[:, pair])
             vs.append(v[:, pair])
             owners.append(group)

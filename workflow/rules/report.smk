@@ -2,15 +2,19 @@
 
 
 rule tables:
+    conda:
+        CONDA_ENV
     input:
         results=MANIFEST.run_records,
         published=PAPER / "published_results.csv",
     output:
-        multiext(f"{R}/tables/main", ".csv", ".md", ".tex"),
-        multiext(f"{R}/tables/selected", ".csv", ".md", ".tex"),
+        for_report(multiext(f"{R}/tables/main", ".csv", ".md", ".tex"), "main_table.rst", "Tables"),
+        for_report(
+            multiext(f"{R}/tables/selected", ".csv", ".md", ".tex"), "selected_table.rst", "Tables"
+        ),
         multiext(f"{R}/tables/reported", ".csv", ".md", ".tex"),
     params:
-        out_dir=f"{R}/tables",
+        out_dir=output_folder,
         tolerance=CFG["selection"]["tolerance_pp"],
         compression=CFG["selection"]["compression"],
     log:
@@ -22,12 +26,16 @@ rule tables:
 
 
 rule timings:
+    conda:
+        CONDA_ENV
     input:
         MANIFEST.prune_records,
     output:
-        multiext(f"{R}/tables/timings", ".csv", ".md", ".tex"),
+        for_report(
+            multiext(f"{R}/tables/timings", ".csv", ".md", ".tex"), "timings_table.rst", "Tables"
+        ),
     params:
-        out_dir=f"{R}/tables",
+        out_dir=output_folder,
     log:
         f"{R}/logs/timings.log",
     shell:
@@ -35,10 +43,17 @@ rule timings:
 
 
 rule figure:
+    conda:
+        CONDA_ENV
     input:
         f"{R}/tables/main.csv",
     output:
-        expand(f"{R}/figures/{{{{benchmark}}}}_acc_vs_flops.{{ext}}", ext=CFG["figures"]["formats"]),
+        for_report(
+            expand(f"{R}/figures/{{{{benchmark}}}}_acc_vs_flops.{{ext}}", ext=FORMATS),
+            "accuracy_vs_flops.rst",
+            "Accuracy vs FLOPs",
+            "{benchmark}",
+        ),
     log:
         f"{R}/logs/figures/{{benchmark}}.log",
     shell:
@@ -47,6 +62,8 @@ rule figure:
 
 
 rule claims:
+    conda:
+        CONDA_ENV
     input:
         tables=[MANIFEST.table(name) for name in ("main", "selected")],
         records=MANIFEST.prune_records,
@@ -62,7 +79,7 @@ rule claims:
         published=PAPER / "published_results.csv",
         paper_speed=PAPER / "speed_paper.csv",
     output:
-        multiext(f"{R}/tables/claims", ".csv", ".md"),
+        for_report(multiext(f"{R}/tables/claims", ".csv", ".md"), "claims_table.rst", "Tables"),
     params:
         config=json.dumps(CFG, sort_keys=True),
     log:
@@ -73,13 +90,14 @@ rule claims:
 
 
 rule all:
-    default_target: True
+    conda:
+        CONDA_ENV
     input:
         unpack(lambda wildcards: MANIFEST.inputs()),
     output:
         report=f"{R}/all",
         # The same page under a name browsers open as HTML from the file system.
-        html=f"{R}/report.html",
+        html=report(f"{R}/report.html", caption="../report/report_html.rst", category="Report"),
     params:
         config=json.dumps(CFG, sort_keys=True),
     log:
