@@ -227,13 +227,17 @@ def cmd_speed(args: argparse.Namespace) -> None:
     section, spec = _study(args, "speed")
     device = _device(args)
     progress = not args.no_progress
-    print(run_speed(section, spec, args.out, device, args.dense, args.activations, progress))
+    print(
+        run_speed(
+            section, spec, args.out, device, args.dense, args.activations, progress, args.whole_out
+        )
+    )
 
 
 def cmd_speed_report(args: argparse.Namespace) -> None:
     from snacs.pipeline.studies import run_speed_report
 
-    print(run_speed_report(args.raw, args.paper, args.out_dir, args.figure))
+    print(run_speed_report(args.raw, args.paper, args.out_dir, args.figure, args.whole_raw))
 
 
 def cmd_estimator(args: argparse.Namespace) -> None:
@@ -398,10 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--dense", help="dense checkpoint (weights: trained)")
     sub.add_argument("--activations", help="activation cache (weights: trained)")
     sub.add_argument("--out", required=True, help="raw timings CSV")
+    sub.add_argument(
+        "--whole-out", help="also time whole-network scoring (studies.speed.whole) into this CSV"
+    )
     _add_runtime_arguments(sub)
     sub = command("speed-report", cmd_speed_report, "speed study tables and figure")
     sub.add_argument("--raw", required=True, help="raw timings CSV from snacs speed")
     sub.add_argument("--paper", required=True, help="paper_figures/speed_paper.csv")
+    sub.add_argument("--whole-raw", help="whole-network timings CSV from snacs speed --whole-out")
     sub.add_argument("--out-dir", required=True, help="writes speed_summary.csv, speed.md/.tex")
     sub.add_argument("--figure", nargs="+", required=True, help="figure files (.png, .pdf)")
     sub = command("estimator-accuracy", cmd_estimator, "bias and MSE of ACMI on Gaussian cases")
@@ -455,7 +463,7 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     if os.environ.get("RANK", "0") != "0":
         return []
     found: set[tuple[str, str | None]] = set()
-    for name in ("out", "out_csv"):
+    for name in ("out", "out_csv", "whole_out"):
         value = getattr(args, name, None)
         found |= {(v, None) for v in (value if isinstance(value, list) else [value]) if v}
     if getattr(args, "out_dir", None):

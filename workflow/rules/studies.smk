@@ -29,36 +29,43 @@ if STUDIES["speed"]["enabled"]:
             }
         return {"data": f"{R}/{SPEED_BENCHMARK}/data.json"}
 
+    SPEED_WHOLE = STUDIES["speed"]["whole"]["enabled"]
+
     rule speed:
         input:
             unpack(speed_inputs),
         output:
-            f"{S}/speed.csv",
+            pair=f"{S}/speed.csv",
+            whole=[f"{S}/speed_whole.csv"] if SPEED_WHOLE else [],
         params:
             spec=json.dumps({"study": STUDIES["speed"], "benchmark": SPEED_SPEC}, sort_keys=True),
             dense=optional_flag("--dense", "dense"),
             activations=optional_flag("--activations", "activations"),
+            whole=f"--whole-out {S}/speed_whole.csv" if SPEED_WHOLE else "",
         # Every core, so no other job disturbs the measured times.
         threads: workflow.cores
         log:
             f"{R}/logs/studies/speed.log",
         shell:
             "snacs speed --spec {params.spec:q} {params.dense} {params.activations} "
-            "--out {output} --threads {threads} --no-progress > {log} 2>&1"
+            "--out {output.pair} {params.whole} --threads {threads} --no-progress > {log} 2>&1"
 
     rule speed_report:
         input:
             raw=f"{S}/speed.csv",
             paper=PAPER / "speed_paper.csv",
+            whole=[f"{S}/speed_whole.csv"] if SPEED_WHOLE else [],
         output:
             tables=multiext(f"{S}/speed", "_summary.csv", ".md", ".tex"),
+            whole=multiext(f"{S}/speed_whole", "_summary.csv", ".md") if SPEED_WHOLE else [],
             figures=study_figures("speed"),
         params:
             out_dir=S,
+            whole=f"--whole-raw {S}/speed_whole.csv" if SPEED_WHOLE else "",
         log:
             f"{R}/logs/studies/speed_report.log",
         shell:
-            "snacs speed-report --raw {input.raw} --paper {input.paper} "
+            "snacs speed-report --raw {input.raw} --paper {input.paper} {params.whole} "
             "--out-dir {params.out_dir} --figure {output.figures} > {log} 2>&1"
 
 
