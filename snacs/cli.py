@@ -88,6 +88,12 @@ def cmd_count(args: argparse.Namespace) -> None:
     print(json.dumps(counts.totals()) if args.json else format_count_table(counts))
 
 
+def cmd_cost(args: argparse.Namespace) -> None:
+    from snacs.pipeline.cost import cost_command
+
+    print(cost_command(args.config, args.table, args.json))
+
+
 def cmd_validate(args: argparse.Namespace) -> None:
     from snacs.config import load_config, runs
 
@@ -327,6 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="model knobs as JSON, e.g. '{\"depth\": 20}'",
     )
     sub.add_argument("--json", action="store_true", help="totals as JSON, no per-layer table")
+    sub = command("cost", cmd_cost, "runs, images and GPU-hours a config will take")
+    sub.add_argument("--config", required=True, help="config file, e.g. config/config.yaml")
+    sub.add_argument("--table", action="store_true", help="planning table even on a GPU")
+    sub.add_argument("--json", help="also write the estimate as JSON to this file")
     sub = command("validate", cmd_validate, "validate a config file against the schema")
     sub.add_argument("configfile")
 

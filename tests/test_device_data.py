@@ -8,7 +8,7 @@ from torchvision.transforms import functional as TF
 from snacs.data import load_dataset, write_synthetic_cifar
 from snacs.data.device_data import DeviceBatches, ImageAugment, random_crops
 from snacs.errors import ConfigError
-from snacs.pipeline.batches import device_splits
+from snacs.pipeline.batches import input_path
 
 CPU = torch.device("cpu")
 PAD = 4
@@ -155,14 +155,15 @@ def test_reseeding_the_generator_repeats_the_epoch():
 
 def test_data_path_choice(cifar):
     spec = {"name": "bench", "data_path": "auto"}
-    assert device_splits(spec, cifar, CPU) is None  # auto: the loader on CPU
-    assert device_splits(spec, cifar, torch.device("cuda")) is cifar.tensors  # the device on CUDA
-    assert device_splits({**spec, "data_path": "device"}, cifar, CPU) is cifar.tensors
-    assert device_splits({**spec, "data_path": "loader"}, cifar, torch.device("meta")) is None
+    cuda = torch.device("cuda")  # only its type is read
+    assert input_path(spec, cifar, CPU) == "loader"  # auto: the loader on CPU
+    assert input_path(spec, cifar, cuda) == "tensors"  # and the device on CUDA
+    assert input_path({**spec, "data_path": "device"}, cifar, CPU) == "tensors"
+    assert input_path({**spec, "data_path": "loader"}, cifar, cuda) == "loader"
     files_only = type(cifar)(**{**cifar.__dict__, "tensors": None})
     with pytest.raises(ConfigError, match=r"benchmarks\.bench\.data_path"):
-        device_splits({**spec, "data_path": "device"}, files_only, CPU)
-    assert device_splits(spec, files_only, torch.device("cuda")) is None
+        input_path({**spec, "data_path": "device"}, files_only, CPU)
+    assert input_path(spec, files_only, cuda) == "loader"
 
 
 @pytest.mark.parametrize("data_path", ["device", "loader"])

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from snacs.data.device_data import TensorSplits
+from snacs.data.jpeg_batches import JpegSplits
 from snacs.options import check_call_options
 from snacs.registry import Registry
 
@@ -38,6 +39,8 @@ class DatasetBundle:
     files: tuple[Path, ...] = ()
     # The same samples as tensors, for datasets small enough to live on the device.
     tensors: TensorSplits | None = None
+    # Image files to decode on the device (image-folder datasets such as ImageNet).
+    jpeg: JpegSplits | None = None
 
 
 DATASETS: Registry[Callable[..., DatasetBundle]] = Registry("dataset")
@@ -95,6 +98,7 @@ def make_loader(
     drop_last: bool = False,
     rank: int = 0,
     world_size: int = 1,
+    collate_fn: Callable | None = None,
 ) -> DataLoader:
     """A DataLoader whose order and worker randomness follow ``seed``.
 
@@ -124,4 +128,5 @@ def make_loader(
         pin_memory=torch.cuda.is_available(),
         drop_last=drop_last,
         persistent_workers=workers > 0,
+        collate_fn=collate_fn,
     )

@@ -13,6 +13,7 @@ from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
 from snacs.data.bundle import DATASETS, DatasetBundle, TransformedView
+from snacs.data.jpeg_batches import JpegSplits
 from snacs.errors import ConfigError, CorruptDataError, DatasetNotFoundError, SnacsError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -66,6 +67,9 @@ def load_imagenet(root: Path, download: bool = False, image_size: int = 224) -> 
         train_targets=list(train_base.targets),
         class_names=list(train_base.classes),
         files=tuple(Path(path) for path, _ in train_base.samples + val_base.samples),
+        jpeg=JpegSplits(
+            train_base.samples, val_base.samples, image_size, IMAGENET_MEAN, IMAGENET_STD
+        ),
     )
 
 
