@@ -52,16 +52,22 @@ SCOPES = ("step", "whole")
 class Network:
     """A network timed whole: its architecture and the pruners' group count."""
 
+    label: str
     arch: str
     options: Mapping[str, Any]
     groups: int
-    description: str
+
+    @property
+    def description(self) -> str:
+        width = float(self.options.get("width_mult", 1.0))
+        scale = "full width" if width == 1.0 else f"width x{width:g}"
+        return f"{self.label}, {scale}, {self.groups} groups (at most one per filter)"
 
 
 NETWORKS = {
-    "vgg16": Network("vgg16_cifar", {}, 64, "VGG16-BN (CIFAR), full width, 64 groups"),
+    "vgg16": Network("VGG16-BN", "vgg16_cifar", {}, 64),
     # Widths 16/32/64: 64 groups means one filter per group, as MINT ran ResNet56.
-    "resnet56": Network("resnet_cifar", {"depth": 56}, 64, "ResNet56, one filter per group"),
+    "resnet56": Network("ResNet56", "resnet_cifar", {"depth": 56}, 64),
 }
 
 
