@@ -161,6 +161,7 @@ def runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
 
 STEP_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("dataset",),
+    "weights": ("model",),
     "dense": ("dataset", "model", "dense", "evaluation", "workers", "data_path", "compile"),
     "activations": ("dataset", "model", "statistics", "workers"),
     "prune": ("dataset", "model", "statistics", "workers"),
