@@ -3,6 +3,7 @@ import json
 
 from snacs.config import (
     MATCH_PREFIX,
+    control_runs,
     parse_matched_label,
     pruner_name,
     runs,
@@ -14,6 +15,7 @@ from snacs.pipeline.prune import needs_activations
 CFG = validate_config(config)
 R = CFG["results_dir"]
 RUNS = runs(CFG)
+CONTROL_RUNS = control_runs(CFG)
 BENCHMARKS = list(CFG["benchmarks"])
 # Half the cores per training job, so two jobs overlap their single-threaded start-up.
 TRAIN_THREADS = max(1, min(4, workflow.cores // 2))
@@ -24,6 +26,7 @@ wildcard_constraints:
     method=r"[A-Za-z0-9_]+",
     target=r"((match-(params|flops)-(layerwise|global)-of-)?(params|flops|share)\d+-(layerwise|global))",
     seed=r"\d+",
+    control=r"random\d+|magnitude|inverted",
 
 
 def spec(step):
@@ -37,10 +40,20 @@ def spec(step):
 
 
 RUN_DIR = "{benchmark}/{method}/{target}/seed{seed}"
+# A control of a run lives inside the run's folder: same per-layer counts, another choice.
+CONTROL_DIR = RUN_DIR + "/control-{control}"
 
 
 def run_files(pattern):
     """``pattern`` expanded over every configured run."""
     return [
         pattern.format(benchmark=b, method=m, target=t, seed=s) for b, m, t, s in RUNS
+    ]
+
+
+def control_files(pattern):
+    """``pattern`` expanded over every control of every configured run."""
+    return [
+        pattern.format(benchmark=b, method=m, target=t, seed=s, control=c)
+        for b, m, t, s, c in CONTROL_RUNS
     ]

@@ -3,7 +3,8 @@
 
 rule tables:
     input:
-        results=run_files(f"{R}/metrics/{RUN_DIR}.json"),
+        results=run_files(f"{R}/metrics/{RUN_DIR}.json")
+        + control_files(f"{R}/metrics/{CONTROL_DIR}.json"),
         published=PAPER / "published_results.csv",
     output:
         multiext(f"{R}/tables/main", ".csv", ".md", ".tex"),
