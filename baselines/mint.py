@@ -48,6 +48,7 @@ from snacs.pruning.connections import ConnectionOptions
 from snacs.pruning.context import PruneContext
 from snacs.pruning.groups import group_ids
 from snacs.pruning.pairing import parent_activations, scored_children
+from snacs.pruning.progress import layer_progress
 from snacs.pruning.pruner import ConnectionPruner, register_pruner
 from snacs.pruning.scores import ConnectionScores, GroupScores
 
@@ -100,22 +101,29 @@ class MintPruner(ConnectionPruner):
         seed = ctx.seed if self.options.seed is None else self.options.seed
         groups: dict[str, GroupScores] = {}
         started = time.perf_counter()
-        for node in scored_children(ctx.graph):
-            parent_acts = parent_activations(activations, node, "producer")
-            parent_layer = node.name if node.merged_input else node.parents[0]
-            child_count = node.out_channels if node.is_output else self.options.groups_of(node.name)
-            child_ids = group_ids(node.out_channels, child_count)
-            parent_ids = group_ids(parent_acts.shape[1], self.options.groups_of(parent_layer))
-            rho = gmi_matrix(
-                activations.layers[node.name],
-                child_ids.numpy(),
-                parent_acts,
-                parent_ids.numpy(),
-                seed=seed,
-                device=ctx.device,
-                progress=ctx.progress,
-                mst=self.options.mst,
-                official_indexing=self.options.official_indexing,
-            )
-            groups[node.name] = GroupScores(node.name, torch.as_tensor(rho), child_ids, parent_ids)
+        children = scored_children(ctx.graph)
+        with layer_progress(len(children), "MINT GMI", ctx.progress) as bar:
+            for node in children:
+                parent_acts = parent_activations(activations, node, "producer")
+                parent_layer = node.name if node.merged_input else node.parents[0]
+                child_count = (
+                    node.out_channels if node.is_output else self.options.groups_of(node.name)
+                )
+                child_ids = group_ids(node.out_channels, child_count)
+                parent_ids = group_ids(parent_acts.shape[1], self.options.groups_of(parent_layer))
+                rho = gmi_matrix(
+                    activations.layers[node.name],
+                    child_ids.numpy(),
+                    parent_acts,
+                    parent_ids.numpy(),
+                    seed=seed,
+                    device=ctx.device,
+                    progress=ctx.progress,
+                    mst=self.options.mst,
+                    official_indexing=self.options.official_indexing,
+                )
+                groups[node.name] = GroupScores(
+                    node.name, torch.as_tensor(rho), child_ids, parent_ids
+                )
+                bar.update(1)
         return ConnectionScores(groups, timings={"gmi_seconds": time.perf_counter() - started})

@@ -4,24 +4,28 @@ Each workflow rule calls one step command with ``--spec`` (the JSON of the confi
 step reads); a person can run the same step with ``--config FILE --benchmark NAME``.
 This module only parses arguments and calls the step functions of ``snacs.pipeline``.
 User mistakes (a bad argument, config value or input file) print one line naming the
-culprit, without a traceback, and exit with status 2.
+culprit, without a traceback, and exit with status 2. Every output a command writes is
+held by one process at a time: a second command on the same output fails at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 
 from snacs.errors import SnacsError
+from snacs.locks import exclusive_output
 
 
 def _device(args: argparse.Namespace):
-    from snacs.engine import resolve_device
+    """The step's device; under ``torchrun`` also joins the process group (this rank's GPU)."""
+    from snacs.engine.distributed import init_from_env
 
-    return resolve_device(args.device)
+    return init_from_env(args.device)
 
 
 def _spec(args: argparse.Namespace, step: str) -> dict:
@@ -84,6 +88,12 @@ def cmd_count(args: argparse.Namespace) -> None:
     print(json.dumps(counts.totals()) if args.json else format_count_table(counts))
 
 
+def cmd_cost(args: argparse.Namespace) -> None:
+    from snacs.pipeline.cost import cost_command
+
+    print(cost_command(args.config, args.table, args.json))
+
+
 def cmd_validate(args: argparse.Namespace) -> None:
     from snacs.config import load_config, runs
 
@@ -94,7 +104,12 @@ def cmd_validate(args: argparse.Namespace) -> None:
 def cmd_data(args: argparse.Namespace) -> None:
     from snacs.pipeline.data import run_data
 
-    run_data(_spec(args, "data"), args.out)
+    check = run_data(_spec(args, "data"), args.out, args.full_check, not args.no_progress)
+    print(
+        f"{check.dataset}: {check.train_samples:,} training and {check.test_samples:,} test "
+        f"samples, {check.num_classes} classes; {check.files_checked:,} image files "
+        f"{'decoded' if check.full else 'checked'} in {check.seconds:.1f} s"
+    )
 
 
 def cmd_dense(args: argparse.Namespace) -> None:
@@ -116,10 +131,11 @@ def cmd_activations(args: argparse.Namespace) -> None:
 def cmd_prune(args: argparse.Namespace) -> None:
     from snacs.pipeline.prune import resolve_target, run_prune
 
+    spec = _spec(args, "prune")
     summary = run_prune(
-        _spec(args, "prune"),
+        spec,
         args.method,
-        resolve_target(args.target, args.reference),
+        resolve_target(args.target, args.reference, spec.get("matched_budget_count", "slim")),
         args.seed,
         args.dense,
         args.out,
@@ -132,7 +148,9 @@ def cmd_prune(args: argparse.Namespace) -> None:
     print(
         f"{args.method} {args.target}: scoring {summary['timings']['score_seconds']:.3f} s, "
         f"params -{100 * achieved['params_reduction']:.1f} %, "
-        f"FLOPs -{100 * achieved['flops_reduction']:.1f} %"
+        f"FLOPs -{100 * achieved['flops_reduction']:.1f} % masked, "
+        f"-{100 * achieved['slim_flops_reduction']:.1f} % slim"
+        + ("" if summary["target_met"] else f"; TARGET MISSED: {summary['target_miss_reason']}")
     )
 
 
@@ -325,11 +343,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="model knobs as JSON, e.g. '{\"depth\": 20}'",
     )
     sub.add_argument("--json", action="store_true", help="totals as JSON, no per-layer table")
+    sub = command("cost", cmd_cost, "runs, images and GPU-hours a config will take")
+    sub.add_argument("--config", required=True, help="config file, e.g. config/config.yaml")
+    sub.add_argument("--table", action="store_true", help="planning table even on a GPU")
+    sub.add_argument("--json", help="also write the estimate as JSON to this file")
     sub = command("validate", cmd_validate, "validate a config file against the schema")
     sub.add_argument("configfile")
 
     sub = command("data", cmd_data, "write the synthetic dataset or check the real one", True)
     sub.add_argument("--out", help="marker JSON to write when done")
+    sub.add_argument(
+        "--full-check", action="store_true", help="decode every image (default: headers only)"
+    )
     sub = command("dense", cmd_dense, "train (or fetch) and evaluate the dense model", True)
     sub.add_argument("--out", required=True, help="output folder")
     sub = command("activations", cmd_activations, "collect pooled pre-BN activations", True)
@@ -438,12 +463,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     try:
-        args.handler(args)
+        with contextlib.ExitStack() as held:
+            for output, writer in _outputs(args):
+                held.enter_context(exclusive_output(output, f"snacs {args.command}", writer))
+            args.handler(args)
     except SnacsError as exc:
         return _fail(args.command, str(exc))
     except OSError as exc:  # a missing input file, an unwritable output folder, a full disk
         return _fail(args.command, _os_error_line(exc))
     return 0
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(output, writer) pairs the command locks; under torchrun only rank 0 writes.
+
+    ``--out`` and ``--out-csv`` name outputs of their own. An ``--out-dir`` is shared by
+    commands writing different files into it (tables and timings both write to
+    results/tables), so there the lock is the command's own within the folder.
+    """
+    if os.environ.get("RANK", "0") != "0":
+        return []
+    found: set[tuple[str, str | None]] = set()
+    for name in ("out", "out_csv"):
+        value = getattr(args, name, None)
+        found |= {(v, None) for v in (value if isinstance(value, list) else [value]) if v}
+    if getattr(args, "out_dir", None):
+        found.add((args.out_dir, args.command))
+    return sorted(found, key=str)
 
 
 def _fail(command: str, message: str) -> int:

@@ -42,7 +42,11 @@ def load_schema() -> dict:
 
 
 def validate_config(config: Mapping[str, Any]) -> dict:
-    """Return a defaulted copy of ``config``; raise ConfigError naming the first bad key."""
+    """Return a defaulted copy of ``config``; raise ConfigError naming the first bad key.
+
+    After the schema, every name is checked against the registries and every pruner's,
+    model's and dataset's options against their declarations (``snacs.config_checks``).
+    """
     instance = copy.deepcopy(dict(config))
     validator = _with_defaults(jsonschema.Draft202012Validator)(load_schema())
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
@@ -55,18 +59,21 @@ def validate_config(config: Mapping[str, Any]) -> dict:
             raise ConfigError(
                 f"invalid config at benchmarks.{name}.dense: source 'train' needs a recipe"
             )
-        reference = instance.get("matched_budget", {}).get("reference")
-        if reference is not None and reference not in instance["methods"]:
-            raise ConfigError(
-                f"invalid config at matched_budget.reference: {reference!r} is not a "
-                f"configured method ({sorted(instance['methods'])})"
-            )
         unknown = set(bench.get("methods", [])) - set(instance["methods"])
         if unknown:
             raise ConfigError(
                 f"invalid config at benchmarks.{name}.methods: {sorted(unknown)} are not "
                 f"configured under top-level methods ({sorted(instance['methods'])})"
             )
+    reference = instance.get("matched_budget", {}).get("reference")
+    if reference is not None and reference not in instance["methods"]:
+        raise ConfigError(
+            f"invalid config at matched_budget.reference: {reference!r} is not a "
+            f"configured method ({sorted(instance['methods'])})"
+        )
+    from snacs.config_checks import check_config  # imports every pruner: only when needed
+
+    check_config(instance)
     return instance
 
 
@@ -174,12 +181,12 @@ def control_runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int, st
 
 STEP_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("dataset",),
-    "dense": ("dataset", "model", "dense", "evaluation", "workers"),
+    "dense": ("dataset", "model", "dense", "evaluation", "workers", "data_path", "compile"),
     "activations": ("dataset", "model", "statistics", "workers"),
     "prune": ("dataset", "model", "statistics", "workers"),
     "control": ("dataset", "model", "workers"),
-    "finetune": ("dataset", "model", "finetune", "evaluation", "workers"),
-    "evaluate": ("dataset", "model", "evaluation", "workers"),
+    "finetune": ("dataset", "model", "finetune", "evaluation", "workers", "data_path", "compile"),
+    "evaluate": ("dataset", "model", "evaluation", "workers", "data_path"),
 }
 
 
@@ -201,4 +208,6 @@ def step_spec(config: Mapping[str, Any], name: str, step: str, method: str | Non
         spec["pruner"] = pruner_name(config, method)
         spec["method_options"] = pruner_options(config, method)
         spec["pruner_modules"] = list(config["pruner_modules"])
+        if config.get("matched_budget"):
+            spec["matched_budget_count"] = config["matched_budget"]["count"]
     return spec

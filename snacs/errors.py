@@ -24,6 +24,10 @@ class DatasetNotFoundError(SnacsError, FileNotFoundError):
     """A real dataset is missing on disk; never replaced by synthetic data."""
 
 
+class CorruptDataError(SnacsError):
+    """A dataset file is truncated, damaged, or not what its format says; names the file."""
+
+
 class CheckpointError(SnacsError):
     """A checkpoint is truncated, unreadable, or does not fit its architecture."""
 

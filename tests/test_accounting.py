@@ -3,13 +3,22 @@
 import pytest
 import torch
 
+from snacs.errors import ConfigError
 from snacs.metrics import count_macs, count_params, credited_masks
 from snacs.models import build_model
 from snacs.pipeline.counts import model_counts
-from snacs.pruning.graph import trace_layer_graph
+from snacs.pruning.connections import ConnectionOptions, connection_plan
+from snacs.pruning.graph import INPUT, trace_layer_graph
 from snacs.pruning.masking import filter_masks
+from snacs.pruning.scores import ConnectionScores, GroupScores
 from snacs.pruning.slim import slim_model
-from snacs.pruning.target import CostModel
+from snacs.pruning.target import (
+    TARGET_TOLERANCE,
+    CostModel,
+    Target,
+    select_filters,
+    target_miss_reason,
+)
 from tests.conftest import SMALL_MODELS, randomise_norms
 
 DIGITS = (64,)
@@ -132,3 +141,118 @@ def test_plans_with_nothing_dead_keep_their_counts(arch):
     cost = CostModel(model, shape, graph)
     assert cost.params(filters) == count_params(model, filters)
     assert cost.macs(filters) == count_macs(model, shape, filters)
+
+
+# --- budgets land within one point, or the record says why -----------------------------
+
+# The demo's sizes: VGG16 x0.125, ResNet20 x0.5 and the digits MLP (64-128-64-10).
+DEMO_MODELS = {
+    "vgg": SMALL_MODELS["vgg"],
+    "resnet": SMALL_MODELS["resnet"],
+    "digits": ("mlp_mnist", {"in_features": 64, "hidden": [128, 64]}, DIGITS),
+}
+
+
+@pytest.mark.parametrize("resource", ["params", "flops"])
+@pytest.mark.parametrize("scope", ["layerwise", "global"])
+@pytest.mark.parametrize("arch", sorted(DEMO_MODELS))
+def test_filter_budgets_land_within_one_point(arch, scope, resource):
+    name, knobs, shape = DEMO_MODELS[arch]
+    torch.manual_seed(0)
+    model = build_model(name, 10, **knobs).eval()
+    graph = trace_layer_graph(model)
+    cost = CostModel(model, shape, graph)
+    # Tight per-layer caps (as SNACS's constraints set them) make layerwise steps coarse.
+    caps = {n: 0.6 + 0.3 * (i % 3) / 2 for i, n in enumerate(graph.filter_prunable())}
+    for seed in range(3):
+        generator = torch.Generator().manual_seed(seed)
+        scores = {
+            n: torch.rand(graph[n].out_channels, generator=generator)
+            for n in graph.filter_prunable()
+        }
+        target = Target(0.5, resource, scope)
+        _, masks, met = select_filters(scores, target, model, graph, cost, caps)
+        achieved = cost.reduction(masks, resource)
+        assert met
+        assert abs(achieved - 0.5) <= TARGET_TOLERANCE, (seed, achieved)
+        assert target_miss_reason(target, achieved, "filter") == ""
+
+
+@pytest.mark.parametrize("resource", ["params", "flops"])
+@pytest.mark.parametrize("arch", sorted(DEMO_MODELS))
+def test_connection_budgets_land_within_one_point_on_the_credited_count(arch, resource):
+    name, knobs, shape = DEMO_MODELS[arch]
+    torch.manual_seed(0)
+    model = build_model(name, 10, **knobs).eval()
+    graph = trace_layer_graph(model)
+    cost = CostModel(model, shape, graph)
+    generator = torch.Generator().manual_seed(0)
+    groups = {}
+    for node in graph:
+        if node.parents == (INPUT,) or node.merged_input and node.kind == "linear":
+            continue
+        groups[node.name] = GroupScores(
+            child=node.name,
+            rho=torch.rand(
+                node.out_channels,
+                node.in_channels // node.features_per_channel,
+                generator=generator,
+            ),
+            child_ids=torch.arange(node.out_channels),
+            parent_ids=torch.arange(node.in_channels // node.features_per_channel),
+        )
+    protected = {n: torch.zeros(g.rho.shape[0], dtype=torch.bool) for n, g in groups.items()}
+    scores = ConnectionScores(groups=groups, protected=protected)
+    target = Target(0.5, resource, "global")
+    plan = connection_plan("test", scores, target, model, cost, ConnectionOptions(layer_cap=0.95))
+    achieved = cost.reduction(plan.masks, resource)
+    reason = target_miss_reason(target, achieved, "connection")
+    assert abs(achieved - 0.5) <= TARGET_TOLERANCE or reason.startswith("out of reach")
+    # The masked count credits dead units: it never reads below what slimming removes.
+    assert achieved >= cost.reduction(plan.masks, resource, "slim")
+
+
+def test_slim_count_targets_are_met_on_the_slim_count():
+    model = digits_mlp()
+    graph = trace_layer_graph(model)
+    cost = CostModel(model, DIGITS, graph)
+    scores = {n: torch.rand(graph[n].out_channels) for n in graph.filter_prunable()}
+    target = Target(0.3, "params", "global", count="slim")
+    _, masks, met = select_filters(scores, target, model, graph, cost)
+    assert met and abs(cost.achieved(masks, target) - 0.3) <= TARGET_TOLERANCE
+    slim, _ = slim_model(model, graph, masks, DIGITS)
+    assert abs(1 - count_params(slim) / count_params(model) - 0.3) <= TARGET_TOLERANCE
+
+
+def test_target_miss_reasons_say_why():
+    target = Target(0.5, "flops")
+    assert target_miss_reason(target, 0.505, "filter") == ""
+    assert target_miss_reason(target, 0.491, "filter") == ""
+    short = target_miss_reason(target, 0.448, "filter")
+    assert short.startswith("out of reach") and "44.8%" in short and "caps" in short
+    over = target_miss_reason(target, 0.555, "connection")
+    assert over.startswith("overshoot") and "5.5%" in over
+    assert target_miss_reason(Target(0.6, "share"), 0.1, "connection") == ""
+    with pytest.raises(ConfigError, match="count"):
+        Target(0.5, "flops", count="deployed")  # type: ignore[arg-type]
+
+
+def test_a_budget_finer_than_one_unit_is_flagged_as_overshoot():
+    # 64-32-16-10: one hidden unit of the first layer is ~3 % of all parameters.
+    name, knobs, shape = SMALL_MODELS["mlp"]
+    model = build_model(name, 10, **knobs).eval()
+    graph = trace_layer_graph(model)
+    cost = CostModel(model, shape, graph)
+    generator = torch.Generator().manual_seed(0)
+    scores = {
+        n: torch.rand(graph[n].out_channels, generator=generator) for n in graph.filter_prunable()
+    }
+    misses = []
+    for fraction in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
+        target = Target(fraction, "flops", "global")
+        _, masks, _ = select_filters(scores, target, model, graph, cost)
+        achieved = cost.achieved(masks, target)
+        reason = target_miss_reason(target, achieved, "filter")
+        assert bool(reason) == (abs(achieved - fraction) > TARGET_TOLERANCE)
+        misses += [reason] if reason else []
+    assert misses and all(r.startswith("overshoot") for r in misses)

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from filelock import FileLock
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -37,7 +36,8 @@ from snacs.data.cifar import CIFAR10_MEAN, CIFAR10_STD
 from snacs.data.mnist import MNIST_MEAN, MNIST_STD
 from snacs.data.synthetic import DEFAULT_DIFFICULTY, SYNTHETIC_MARKER
 from snacs.errors import ConfigError, DatasetNotFoundError, SnacsError, UnknownNameError
-from snacs.pipeline.common import dataset_lock_path, prepare_dataset
+from snacs.locks import dataset_lock
+from snacs.pipeline.data import prepare_dataset
 
 CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
 
@@ -125,7 +125,7 @@ def test_missing_cifar_names_the_path_and_how_to_get_it(tmp_path):
     assert "download: true" in message and "cs.toronto.edu" in message
 
 
-def test_cifar_without_synthetic_marker_keeps_torchvisions_md5_check(cifar_root, tmp_path):
+def test_cifar_without_synthetic_marker_is_checked_against_the_release_md5(cifar_root, tmp_path):
     copy = tmp_path / "cifar-10-batches-py"
     shutil.copytree(cifar_root / "cifar-10-batches-py", copy)
     (copy / SYNTHETIC_MARKER).unlink()
@@ -384,7 +384,8 @@ def test_make_loader_worker_randomness_follows_the_seed():
     assert not all(torch.equal(a, c) for a, c in zip(first, third, strict=True))
 
 
-def test_benchmarks_sharing_a_dataset_root_take_turns_preparing_it(tmp_path):
+def test_benchmarks_sharing_a_dataset_root_take_turns_preparing_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNACS_CACHE_DIR", str(tmp_path / "cache"))
     root = tmp_path / "cifar"
     spec = {
         "dataset": {
@@ -401,7 +402,7 @@ def test_benchmarks_sharing_a_dataset_root_take_turns_preparing_it(tmp_path):
         }
     }
     done = threading.Event()
-    with FileLock(dataset_lock_path(root)):  # another benchmark's data job holds the root
+    with dataset_lock(root):  # another benchmark's data job holds the root
         worker = threading.Thread(target=lambda: (prepare_dataset(spec), done.set()))
         worker.start()
         assert not done.wait(1.0), "prepare_dataset must wait for the lock"

@@ -91,9 +91,9 @@ def test_mi_of_correlated_gaussians_is_close_to_the_closed_form():
 def test_mse_on_gaussian_cases_matches_the_reference_accuracy():
     """Dims (1,1,2), N=5000: the reference EDGE (chain rule) reaches an MSE of about 0.03."""
     cases = [random_gaussian_cmi_case((1, 1, 2), 0.9, seed, 5000) for seed in range(5)]
-    errors = [edge_cmi(x, y, z) - truth for x, y, z, truth in cases]
+    errors = [edge_cmi(x, y, z, method="direct") - truth for x, y, z, truth in cases]
     assert np.mean(np.square(errors)) < 0.03
-    raw = [edge_cmi(x, y, z, debias=False) - truth for x, y, z, truth in cases]
+    raw = [edge_cmi(x, y, z, method="direct", debias=False) - truth for x, y, z, truth in cases]
     assert np.mean(raw) > np.mean(errors)  # the null correction removes upward bias
 
 
@@ -147,6 +147,9 @@ def test_accepts_torch_tensors_and_numpy_alike():
         (8, 4, EdgeOptions(method="chain")),
         (1, 16, EdgeOptions(activation_phi="exp_act")),
         (8, 8, EdgeOptions(combine="average", ensemble_size=3, debias=False)),
+        (3, 8, EdgeOptions(method="direct", normalize_epsilon=True)),
+        (8, 4, EdgeOptions(method="chain", normalize_epsilon=True)),
+        (8, 8, EdgeOptions(method="residual", normalize_epsilon=True, copula=True)),
     ],
 )
 def test_matrix_columns_equal_per_group_calls_exactly(child_width, parent_width, options):
@@ -159,7 +162,7 @@ def test_matrix_columns_equal_per_group_calls_exactly(child_width, parent_width,
         np.testing.assert_array_equal(matrix[:, g], column)
 
 
-@pytest.mark.parametrize("method", ["direct", "chain"])
+@pytest.mark.parametrize("method", ["direct", "chain", "residual"])
 def test_scalar_call_equals_the_entry_of_a_layers_first_group(method):
     # edge_cmi treats [Y | Z] as the layer, so a first group with narrow child blocks
     # (projected the same way in both calls) gives bit-identical estimates
@@ -179,6 +182,8 @@ def test_scalar_call_equals_the_entry_of_a_layers_first_group(method):
         EdgeOptions(method="chain"),
         EdgeOptions(activation_phi="act"),
         EdgeOptions(activation_phi="act_sq", debias=False, combine="average"),
+        EdgeOptions(method="direct", normalize_epsilon=True),
+        EdgeOptions(method="residual", debias=True),
     ],
 )
 def test_compiled_kernels_and_torch_passes_give_the_same_matrix(options, monkeypatch):
@@ -271,7 +276,7 @@ def test_null_correction_removes_the_sparse_cell_bias_of_wide_blocks():
     rng = np.random.default_rng(12)
     x, independent = rng.normal(size=(2000, 20)), rng.normal(size=(2000, 20))
     assert edge_mi(x, independent, debias=False) > 0.5  # plug-in bias of sparse cells
-    assert abs(edge_mi(x, independent)) < 0.02
+    assert abs(edge_mi(x, independent, debias=True)) < 0.02
     assert edge_mi(x, x) > 0.1
 
 

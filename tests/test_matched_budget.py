@@ -47,9 +47,18 @@ def test_matched_runs_follow_every_reference_run():
 
 def test_matched_target_reads_the_reference_result(tmp_path):
     reference = tmp_path / "prune.json"
-    reference.write_text(json.dumps({"achieved": {"params_reduction": 0.4321}}))
-    target = resolve_target("match-params-global-of-share60-global", reference)
+    reference.write_text(
+        json.dumps({"achieved": {"params_reduction": 0.4321, "slim_params_reduction": 0.05}})
+    )
+    label = "match-params-global-of-share60-global"
+    target = resolve_target(label, reference, count="masked")
     assert (target.fraction, target.resource, target.scope) == (0.4321, "params", "global")
+    # By default the deployable (slim) reduction is matched, and searched on the slim count.
+    slim = resolve_target(label, reference)
+    assert (slim.fraction, slim.count) == (0.05, "slim")
+    reference.write_text(json.dumps({"achieved": {"params_reduction": 0.4321}}))
+    with pytest.raises(ConfigError, match="slim_params_reduction"):
+        resolve_target(label, reference)
     with pytest.raises(ConfigError, match="--reference"):
         resolve_target("match-params-global-of-share60-global")
 
@@ -64,8 +73,8 @@ def test_filter_pruners_land_within_one_point_of_a_matched_budget(resource, tmp_
         n: torch.rand(graph[n].out_channels, generator=generator) for n in graph.filter_prunable()
     }
     reference = tmp_path / "prune.json"
-    reference.write_text(json.dumps({"achieved": {f"{resource}_reduction": 0.6173}}))
+    reference.write_text(json.dumps({"achieved": {f"slim_{resource}_reduction": 0.6173}}))
     target = resolve_target(f"match-{resource}-global-of-share60-global", reference)
     _, masks, met = select_filters(scores, target, model, graph, cost)
-    achieved = cost.reduction(masks, resource)
+    achieved = cost.reduction(masks, resource, "slim")
     assert met and 0.6173 <= achieved < 0.6173 + 0.01

@@ -20,6 +20,7 @@ DEMO_MODELS = [
     ("resnet_cifar", 10, {"depth": 20, "width_mult": 0.5}, (3, 32, 32)),
     ("mlp_mnist", 10, {}, (1, 28, 28)),
     ("resnet50", 7, {}, (3, 64, 64)),
+    ("mobilenetv2_cifar", 10, {"width_mult": 0.25}, (3, 32, 32)),
 ]
 # A conv/linear whose output channels can be slimmed without touching a residual stream.
 SLIMMABLE_LAYER = {
@@ -27,11 +28,19 @@ SLIMMABLE_LAYER = {
     "resnet_cifar": "layer2.1.conv1",
     "mlp_mnist": "fc1",
     "resnet50": "layer1.0.conv1",
+    "mobilenetv2_cifar": "features.2.conv.0.0",  # an expand conv: drags its depthwise conv
 }
 
 
 def test_registry_lists_every_model():
-    expected = {"vgg16_cifar", "resnet_cifar", "resnet56_cifar", "resnet50", "mlp_mnist"}
+    expected = {
+        "vgg16_cifar",
+        "resnet_cifar",
+        "resnet56_cifar",
+        "resnet50",
+        "mlp_mnist",
+        "mobilenetv2_cifar",
+    }
     assert set(model_names()) == expected
     assert model_names() == MODELS.names()
 

@@ -188,11 +188,15 @@ def test_report_holds_every_study_section(result_files, tmp_path):
         {
             "sweep": ["samples"],
             "setting": [500],
+            "reading": ["direct"],
             "phi": ["one"],
             "cases": [3],
             "truth_mean": [0.4],
+            "estimate_mean": [0.41],
             "bias": [0.01],
             "mse": [0.002],
+            "spearman": [1.0],
+            "mi_spearman": [float("nan")],
             "paper_mse": [0.013949],
         }
     ).to_csv(estimator_summary, index=False)

@@ -154,4 +154,9 @@ def test_snacs_end_to_end_on_a_residual_network(small_context, method):
         assert merged
         for name in merged:
             assert scores.groups[name].parent_ids.numel() == ctx.graph[name].in_channels
-        assert set(first.plan.info["fidelity"]) == set(scores.groups)
+        constraints = first.plan.info["constraints"]
+        assert set(constraints) == set(scores.groups)
+        for name, record in constraints.items():
+            assert record["limit"] == scores.layer_caps[name]
+            assert len(record["accuracies"]) == len(record["shares"]) == 4
+            assert record["chance"] == pytest.approx(0.1)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import stats
 
 from snacs.errors import ConfigError
 from snacs.estimators.edge_options import EdgeOptions
@@ -185,13 +186,36 @@ def test_speed_study_times_both_methods_on_a_small_pair():
 
 
 def test_estimator_study_on_tiny_samples(tmp_path):
-    settings = est.EstimatorSettings(sample_sizes=(500,), dims=(2,), dimension_samples=300, cases=2)
+    settings = est.EstimatorSettings(
+        sample_sizes=(500,),
+        dims=(2,),
+        dimension_samples=300,
+        cases=3,
+        strong_samples=400,
+        layer_shapes=((2, 24),),
+        layer_samples=300,
+    )
     raw = est.run_estimator_study(settings, progress=False)
-    assert len(raw) == 2 * 2 * 2  # (one N + one d) x 2 cases x 2 phis
+    # (N, d, strong, layer) settings x 3 cases x (3 readings + the weighted direct one)
+    assert len(raw) == 4 * 3 * 4
+    assert set(zip(raw["reading"], raw["phi"], strict=True)) == {
+        ("direct", "one"),
+        ("chain", "one"),
+        ("residual", "one"),
+        ("direct", "exp_act"),
+    }
     first = raw[(raw["sweep"] == "samples") & (raw["case"] == 1)].iloc[0]
     assert first["truth_bits"] == pytest.approx(random_gaussian_cmi_case((1, 1, 2), 0.9, 1, 500)[3])
     assert raw["error_bits"].to_numpy() == pytest.approx(
         (raw["estimate_bits"] - raw["truth_bits"]).to_numpy()
+    )
+    layer = raw[raw["sweep"] == "layer"]
+    assert (
+        (layer["dim_x"] == 2).all() and (layer["dim_y"] == 8).all() and (layer["dim_z"] == 24).all()
+    )
+    assert (
+        layer["truth_mi_bits"].notna().all()
+        and raw[raw["sweep"] != "layer"]["truth_mi_bits"].isna().all()
     )
     paper = pd.DataFrame(
         {"sweep": ["samples"], "setting": [500], "phi": ["one"], "mse": [0.0139], "source": "p"}
@@ -199,21 +223,42 @@ def test_estimator_study_on_tiny_samples(tmp_path):
     raw.to_csv(tmp_path / "raw.csv", index=False)
     paper.to_csv(tmp_path / "paper.csv", index=False)
     table = est.write_estimator_tables(tmp_path / "raw.csv", tmp_path / "paper.csv", tmp_path)
-    one = table[(table["sweep"] == "samples") & (table["phi"] == "one")].iloc[0]
-    errors = raw[(raw["sweep"] == "samples") & (raw["phi"] == "one")]["error_bits"]
-    assert one["mse"] == pytest.approx(float((errors**2).mean()))
-    assert one["bias"] == pytest.approx(float(errors.mean()))
-    assert one["paper_mse"] == 0.0139
+    samples = table[(table["sweep"] == "samples") & (table["phi"] == "one")].set_index("reading")
+    rows = raw[(raw["sweep"] == "samples") & (raw["phi"] == "one") & (raw["reading"] == "chain")]
+    errors = rows["error_bits"]
+    assert samples.at["chain", "mse"] == pytest.approx(float((errors**2).mean()))
+    assert samples.at["chain", "bias"] == pytest.approx(float(errors.mean()))
+    expected = stats.spearmanr(rows["estimate_bits"], rows["truth_bits"]).statistic
+    assert samples.at["chain", "spearman"] == pytest.approx(expected)
+    assert samples.at["direct", "paper_mse"] == 0.0139  # the paper's reading only
+    assert samples[["paper_mse"]].drop(index="direct").isna().all().all()
     assert table[table["sweep"] == "dimension"]["paper_mse"].isna().all()
-    assert "| sample size | N = 500 | 2 |" in (tmp_path / "estimator.md").read_text()
+    assert "| sample size | N = 500 | direct | 3 |" in (tmp_path / "estimator.md").read_text()
     headers, _ = est.estimator_cells(table)
     _check_latex((tmp_path / "estimator.tex").read_text(), len(headers))
     estimator_figure(table, [tmp_path / "est.png"])
     assert (tmp_path / "est.png").read_bytes()[:4] == b"\x89PNG"
     assert est.dimension_strength(12, 0.8) == pytest.approx(0.4)
-    chain = {"chain": EdgeOptions(method="chain")}
+    chain = {("chain", "one"): EdgeOptions(method="chain")}
     named = est.run_estimator_study(settings, progress=False, variants=chain)
-    assert set(named["phi"]) == {"chain"} and len(named) == 2 * 2
+    assert set(named["reading"]) == {"chain"} and len(named) == 4 * 3
+
+
+def test_collapse_is_stated_in_words_not_hidden_in_a_small_mse():
+    table = pd.DataFrame(
+        {
+            "sweep": ["dimension", "dimension", "dimension"],
+            "setting": [3, 30, 30],
+            "reading": ["direct", "direct", "residual"],
+            "phi": ["one", "one", "one"],
+            "truth_mean": [0.5, 0.4, 0.4],
+            "estimate_mean": [0.45, 0.01, 0.35],
+        }
+    )
+    note = est.collapse_note(table)
+    assert "direct (dimension, d = 30) reads at most 2% of the true CMI" in note
+    assert "residual" not in note and "d = 3," not in note
+    assert est.collapse_note(table.iloc[[0, 2]]) == ""
 
 
 def _prune_run(root, method, target, seed, masks, reduction):

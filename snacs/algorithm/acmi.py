@@ -8,10 +8,13 @@ convolution after a residual addition is scored against the tensor it really rea
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from scipy import stats
 from torch import nn
 
 from snacs.algorithm.weights import connection_strength, group_means, phi
@@ -26,10 +29,73 @@ from snacs.pruning.scores import GroupScores
 
 @dataclass
 class PairScores(GroupScores):
-    """ACMI of one child layer's connections, with its two factors kept for inspection."""
+    """ACMI of one child layer's connections, with its two factors kept for inspection.
+
+    retest: Spearman correlation between the CMI matrices of the estimator's first two
+        seeds (None when one seed is used); ``cmi`` is the mean over all seeds.
+    """
 
     cmi: torch.Tensor  # [G_c, G_p] bits
     weight_means: torch.Tensor  # [G_c, G_p]
+    retest: float | None = None
+
+
+@dataclass(frozen=True)
+class ScoreStability:
+    """Test-retest stability of ACMI: Spearman between two estimator seeds' scores.
+
+    per_layer: child layer -> Spearman over its connections; overall: their mean
+    weighted by each layer's number of connections.
+    """
+
+    per_layer: dict[str, float]
+    overall: float
+
+    @classmethod
+    def of(cls, pairs: Mapping[str, PairScores]) -> ScoreStability | None:
+        """Stability of scored pairs (None unless they were scored with two or more seeds)."""
+        rated = {name: pair for name, pair in pairs.items() if pair.retest is not None}
+        if not rated:
+            return None
+        sizes = {name: pair.cmi.numel() for name, pair in rated.items()}
+        overall = sum(rated[n].retest * sizes[n] for n in rated) / sum(sizes.values())
+        return cls({name: pair.retest for name, pair in rated.items()}, float(overall))
+
+
+def spearman(first: torch.Tensor, second: torch.Tensor) -> float:
+    """Spearman rank correlation of two equally shaped score sets (average ranks for ties)."""
+    a, b = first.flatten().double().cpu().numpy(), second.flatten().double().cpu().numpy()
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(stats.spearmanr(a, b).statistic)
+
+
+def seed_averaged_cmi(
+    child_acts: torch.Tensor,
+    child_ids: torch.Tensor,
+    parent_acts: torch.Tensor,
+    parent_ids: torch.Tensor,
+    estimator: EdgeOptions,
+    device: torch.device,
+    workers: int = 1,
+) -> tuple[torch.Tensor, float | None]:
+    """CMI matrix averaged over ``estimator.seeds`` seeds, and the first two seeds' Spearman."""
+    matrices = [
+        torch.as_tensor(
+            edge_cmi_matrix(
+                child_acts,
+                child_ids,
+                parent_acts,
+                parent_ids,
+                dataclasses.replace(estimator, seed=estimator.seed + offset),
+                device=device,
+                workers=workers,
+            )
+        )
+        for offset in range(estimator.seeds)
+    ]
+    retest = spearman(matrices[0], matrices[1]) if len(matrices) > 1 else None
+    return torch.stack(matrices).mean(dim=0), retest
 
 
 def group_count(name: str, groups: int, layer_groups: Mapping[str, int]) -> int:
@@ -54,16 +120,8 @@ def score_pair(
     parent_acts = parent_activations(activations, node, parent_signal)
     child_ids = group_ids(node.out_channels, child_groups)
     parent_ids = group_ids(parent_acts.shape[1], parent_groups)
-    cmi = torch.as_tensor(
-        edge_cmi_matrix(
-            child_acts,
-            child_ids,
-            parent_acts,
-            parent_ids,
-            estimator,
-            device=device,
-            workers=workers,
-        )
+    cmi, retest = seed_averaged_cmi(
+        child_acts, child_ids, parent_acts, parent_ids, estimator, device, workers
     )
     strength = connection_strength(module.weight, *weight_range, node.features_per_channel)
     means = group_means(strength, child_ids, parent_ids)
@@ -74,4 +132,5 @@ def score_pair(
         weight_means=means,
         child_ids=child_ids,
         parent_ids=parent_ids,
+        retest=retest,
     )

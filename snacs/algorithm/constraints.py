@@ -1,27 +1,76 @@
-"""Operating constraints: per-layer upper pruning limits by SVM fidelity (spec §6).
+"""Operating constraints: per-layer upper pruning limits by SVM fidelity.
 
-For one child layer at a time, connections are pruned locally at increasing shares q
-of its ACMI entries; an RBF SVM fitted once on the layer's dense (ReLU-clipped, pooled)
-outputs then classifies the pruned outputs of the same images. The limit UL is the
-largest q whose accuracy stays above max - alpha * (max - min) over the grid: beyond it
-the layer's representation stops carrying the class information the SVM relied on.
+For one child layer at a time, connections are pruned locally at increasing shares q of
+its ACMI entries; an RBF SVM fitted once on the layer's dense (ReLU-clipped, pooled)
+outputs then classifies the pruned outputs of the same images. The limit is the largest q
+whose accuracy stays at least max - alpha * (max - min) over the grid: beyond it the
+layer's representation stops carrying the class information the SVM relied on.
 
-All grid points of a layer are evaluated in one pass over the subset: a hook replays the
-layer on its captured input with each candidate mask, so nothing but that layer reruns.
+The computation is arranged so that nothing is done twice:
+
+* The pooled output of a conv layer is linear in its weights: averaging
+  ``conv(x, W)`` over output positions equals ``W`` applied to the average of every
+  kernel tap's input window. One forward pass over the subset records these *patch
+  means* ([N, C_in, k*k], no larger than a pooled output per tap) for every scored
+  layer, so the model is never rerun per layer or per grid point.
+* A layer's output under any connection mask is then a sum of per-parent-group partial
+  outputs ([N, C_out, G_p]); every grid mask costs one small batched contraction.
+* The SVM is fitted by scikit-learn as before; its RBF decision function for every grid
+  point is evaluated as matrix products in torch (on the run's device) with libsvm's
+  one-vs-one vote. Rows whose decision is within rounding of a tie are re-predicted by
+  scikit-learn itself, so the predictions are libsvm's.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.svm import SVC
 from torch import nn
 from torch.utils.data import DataLoader
 
-from snacs.algorithm.acmi import PairScores
-from snacs.pruning.activations import pooled_output
-from snacs.pruning.connections import connection_mask
+from snacs.pruning.progress import layer_progress
+from snacs.pruning.scores import GroupScores
+
+LOGGER = logging.getLogger(__name__)
+
+NEAR_CHANCE_MARGIN = 0.15
+"""Default margin of the near-chance warning, as a share of (1 - chance level)."""
+
+_TIE_TOLERANCE = 1e-9
+"""Relative size of a decision value treated as a possible tie (re-predicted by libsvm)."""
+
+_CAPTURE_BYTES = 1 << 30
+"""Most bytes of patch means captured in one forward pass; more layers take more passes."""
+
+
+@dataclass(frozen=True)
+class LayerConstraint:
+    """Operating-constraint result of one child layer: its fidelity curve and limit.
+
+    ``accuracies[i]`` is the SVM's accuracy on the layer's outputs with the lowest
+    ``shares[i]`` of its connection scores pruned; ``dense_accuracy`` is its accuracy on
+    the unpruned outputs it was fitted on, ``chance`` the majority-class share of the
+    subset. A dense accuracy near chance means the SVM found no class information in the
+    layer, so its limit is noise (``near_chance``).
+    """
+
+    layer: str
+    shares: tuple[float, ...]
+    accuracies: tuple[float, ...]
+    dense_accuracy: float
+    chance: float
+    limit: float
+    near_chance: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "shares": list(self.shares), "accuracies": list(self.accuracies)}
 
 
 def limit_grid(step_percent: float) -> list[float]:
@@ -36,64 +85,299 @@ def local_threshold(rho: torch.Tensor, share: float) -> float:
     return float(unique[index])
 
 
-def _replay(module: nn.Module, inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    if isinstance(module, nn.Conv2d):
-        return F.conv2d(
-            inputs,
-            weight,
-            module.bias,
-            module.stride,
-            module.padding,
-            module.dilation,
-            module.groups,
-        )
-    return F.linear(inputs, weight, module.bias)
+def upper_limit(accuracies: np.ndarray, grid: list[float], alpha: float) -> float:
+    """Largest share whose accuracy is at least max - alpha * (max - min)."""
+    floor = accuracies.max() - alpha * (accuracies.max() - accuracies.min())
+    allowed = [q for q, acc in zip(grid, accuracies, strict=True) if acc >= floor]
+    return float(max(allowed))
+
+
+def chance_level(labels: torch.Tensor) -> float:
+    """Accuracy of always answering the most frequent class."""
+    return float(torch.bincount(labels).max()) / labels.numel()
+
+
+def is_near_chance(dense_accuracy: float, chance: float, margin: float) -> bool:
+    """Whether the accuracy lies within ``margin * (1 - chance)`` of the chance level."""
+    return dense_accuracy < chance + margin * (1.0 - chance)
+
+
+# --- pooled outputs under connection masks ----------------------------------------------
+
+
+def patch_means(module: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """[B, C_in, taps]: what the pooled output of ``module`` is linear in.
+
+    For a convolution, entry (c, i, j) is the mean over output positions of the input
+    pixel that kernel tap (i, j) of channel c reads (zero padding included), so that
+    ``pooled(conv(x, W)) = W.flatten(1) @ patch_means + bias``. For a linear layer it is
+    the input itself, one tap per feature.
+    """
+    if isinstance(module, nn.Linear):
+        return inputs.flatten(1).unsqueeze(2)
+    if not isinstance(module, nn.Conv2d) or isinstance(module.padding, str):
+        raise ValueError(f"patch means need a Conv2d with numeric padding, got {module}")
+    if module.padding_mode != "zeros":
+        raise ValueError(f"patch means need zero padding, got {module.padding_mode!r}")
+    x = inputs.double()
+    pad_h, pad_w = module.padding
+    x = torch.nn.functional.pad(x, (pad_w, pad_w, pad_h, pad_h))
+    (k_h, k_w), (s_h, s_w), (d_h, d_w) = module.kernel_size, module.stride, module.dilation
+    out_h = (x.shape[2] - d_h * (k_h - 1) - 1) // s_h + 1
+    out_w = (x.shape[3] - d_w * (k_w - 1) - 1) // s_w + 1
+    # Separable: sum the rows each tap row reads, then the columns each tap column reads.
+    rows = torch.stack(
+        [x[:, :, i * d_h : i * d_h + s_h * (out_h - 1) + 1 : s_h].sum(2) for i in range(k_h)],
+        dim=2,
+    )  # [B, C, k_h, W_pad]
+    taps = torch.stack(
+        [rows[..., j * d_w : j * d_w + s_w * (out_w - 1) + 1 : s_w].sum(3) for j in range(k_w)],
+        dim=3,
+    )  # [B, C, k_h, k_w]
+    return (taps / (out_h * out_w)).flatten(2)
+
+
+def group_partials(
+    module: nn.Module, means: torch.Tensor, parent_ids: torch.Tensor
+) -> torch.Tensor:
+    """[N, C_out, G_p]: each parent group's contribution to the pooled output (no bias)."""
+    if getattr(module, "groups", 1) > 1:
+        raise ValueError(f"connection masks of grouped convolutions are not supported: {module}")
+    weight = module.weight.detach().double().to(means.device)
+    channels = parent_ids.numel()
+    n = means.shape[0]
+    # A linear layer fed by a flattened map reads several features per parent channel.
+    means = means.double().reshape(n, channels, -1)  # [N, C_in channels, features]
+    weight = weight.reshape(weight.shape[0], channels, -1)
+    ids = parent_ids.to(means.device)
+    partials = means.new_zeros(n, weight.shape[0], int(parent_ids.max()) + 1)
+    for group in range(partials.shape[2]):
+        members = torch.nonzero(ids == group).squeeze(1)
+        partials[:, :, group] = means[:, members].flatten(1) @ weight[:, members].flatten(1).T
+    return partials
+
+
+def grid_keeps(scores: GroupScores, grid: Iterable[float]) -> torch.Tensor:
+    """[K, C_out, G_p] float: 1 where a child filter keeps a parent group at each share."""
+    keeps = [
+        ~(scores.rho <= local_threshold(scores.rho, share))[scores.child_ids] for share in grid
+    ]
+    return torch.stack(keeps).double()
+
+
+def pruned_outputs(
+    module: nn.Module, means: torch.Tensor, scores: GroupScores, grid: list[float]
+) -> torch.Tensor:
+    """[K, N, C_out]: ReLU-clipped pooled outputs of the layer pruned at every grid share.
+
+    Values are rounded to float32, the precision of the cached dense outputs.
+    """
+    partials = group_partials(module, means, scores.parent_ids)
+    keeps = grid_keeps(scores, grid).to(partials.device)
+    outputs = torch.einsum("nog,kog->kno", partials, keeps)
+    if module.bias is not None:
+        outputs += module.bias.detach().double().to(outputs.device)
+    return outputs.float().clamp_min(0)
+
+
+# --- the SVM's predictions as matrix products -------------------------------------------
+
+
+def svm_predict(svm: SVC, samples: torch.Tensor, chunk: int = 4096) -> np.ndarray:
+    """``svm.predict(samples)`` for a fitted RBF ``SVC``, computed with torch matrices.
+
+    All one-vs-one decision values come from one kernel matrix and one product with the
+    pairs' dual coefficients; they vote as in libsvm (a pair's value > 0 votes for its
+    first class, ties in votes go to the lower class). Rows with any decision value within
+    rounding of zero are handed to ``svm.predict``, so every prediction is libsvm's.
+    """
+    device = samples.device
+    support = torch.as_tensor(svm.support_vectors_, dtype=torch.float64, device=device)
+    pair_coef, first, second = _pairwise_coefficients(svm)
+    pair_coef, first, second = pair_coef.to(device), first.to(device), second.to(device)
+    intercept = torch.as_tensor(svm._intercept_, dtype=torch.float64, device=device)
+    support_sq = (support * support).sum(1)
+    predictions = []
+    for rows in torch.split(samples.double(), chunk):
+        kernel = rows @ support.T  # becomes exp(-gamma |row - support|^2) in place
+        kernel.mul_(-2).add_((rows * rows).sum(1, keepdim=True)).add_(support_sq)
+        kernel.clamp_(min=0).mul_(-svm._gamma).exp_()  # [M, n_support]
+        decision = kernel @ pair_coef + intercept  # [M, pairs]
+        scale = kernel @ pair_coef.abs() + intercept.abs()
+        wins = (decision > 0).double()
+        votes = wins @ first + (1 - wins) @ second  # [M, classes]
+        labels = svm.classes_[torch.argmax(votes, dim=1).cpu().numpy()]
+        uncertain = (decision.abs() <= _TIE_TOLERANCE * scale).any(dim=1)
+        if bool(uncertain.any()):
+            labels[uncertain.cpu().numpy()] = svm.predict(rows[uncertain].cpu().numpy())
+        predictions.append(labels)
+    return np.concatenate(predictions)
+
+
+def _pairwise_coefficients(svm: SVC) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """[n_support, pairs] dual coefficients of every class pair (i, j), i < j, in libsvm's
+    order, and [pairs, classes] one-hot matrices of each pair's first and second class."""
+    classes = len(svm.classes_)
+    starts = np.concatenate([[0], np.cumsum(svm._n_support)])
+    dual = torch.as_tensor(svm._dual_coef_, dtype=torch.float64)
+    pairs = [(i, j) for i in range(classes) for j in range(i + 1, classes)]
+    coef = torch.zeros(dual.shape[1], len(pairs), dtype=torch.float64)
+    first = torch.zeros(len(pairs), classes, dtype=torch.float64)
+    second = torch.zeros_like(first)
+    for p, (i, j) in enumerate(pairs):
+        block_i = slice(int(starts[i]), int(starts[i + 1]))
+        block_j = slice(int(starts[j]), int(starts[j + 1]))
+        coef[block_i, p] = dual[j - 1, block_i]
+        coef[block_j, p] = dual[i, block_j]
+        first[p, i] = second[p, j] = 1.0
+    return coef, first, second
+
+
+def fit_svm(dense_outputs: torch.Tensor, labels: torch.Tensor) -> SVC:
+    """The RBF SVM on a layer's ReLU-clipped dense outputs (fixed tolerance and seed)."""
+    svm = SVC(kernel="rbf", tol=1e-5, random_state=0)
+    return svm.fit(dense_outputs.clamp_min(0).numpy(), labels.numpy())
+
+
+# --- one forward pass records what every layer needs ------------------------------------
 
 
 @torch.no_grad()
-def fidelity_curve(
-    model: nn.Module,
-    module_name: str,
-    scores: PairScores,
-    dense_outputs: torch.Tensor,
-    labels: torch.Tensor,
-    loader: DataLoader,
-    device: torch.device,
-    grid: list[float],
-) -> np.ndarray:
-    """SVM accuracy on the layer's pruned outputs for every local share in ``grid``."""
-    module = model.get_submodule(module_name)
-    weight = module.weight.detach()
-    masks = [
-        connection_mask(scores, scores.rho <= local_threshold(scores.rho, q), weight.shape).to(
-            weight.device, weight.dtype
-        )
-        for q in grid
+def capture_patch_means(
+    model: nn.Module, layers: list[str], loader: DataLoader, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Patch means of ``layers`` over the whole loader, in one forward pass (float32)."""
+    chunks: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+
+    def recorder(name: str, module: nn.Module):
+        def hook(_module: nn.Module, inputs: tuple, _output: torch.Tensor) -> None:
+            chunks[name].append(patch_means(module, inputs[0]).float())
+
+        return hook
+
+    handles = [
+        model.get_submodule(name).register_forward_hook(recorder(name, model.get_submodule(name)))
+        for name in layers
     ]
-    pruned: list[list[torch.Tensor]] = [[] for _ in grid]
-
-    def hook(_module: nn.Module, inputs: tuple, _output: torch.Tensor) -> None:
-        for k, mask in enumerate(masks):
-            replayed = _replay(module, inputs[0], weight * mask)
-            pruned[k].append(pooled_output(replayed).float().cpu().clamp_min(0))
-
-    handle = module.register_forward_hook(hook)
     was_training = model.training
     model.eval()
     try:
         for batch, _ in loader:
             model(batch.to(device))
     finally:
-        handle.remove()
+        for handle in handles:
+            handle.remove()
         model.train(was_training)
-    svm = SVC(kernel="rbf", tol=1e-5, random_state=0)
+    return {name: torch.cat(parts) for name, parts in chunks.items()}
+
+
+def capture_batches(
+    model: nn.Module, layers: list[str], samples: int, budget: int = _CAPTURE_BYTES
+) -> list[list[str]]:
+    """Consecutive runs of ``layers`` whose patch means fit ``budget`` bytes together."""
+    batches: list[list[str]] = [[]]
+    used = 0
+    for name in layers:
+        module = model.get_submodule(name)
+        taps = math.prod(getattr(module, "kernel_size", (1,)))
+        size = samples * module.weight.shape[1] * getattr(module, "groups", 1) * taps * 4
+        if batches[-1] and used + size > budget:
+            batches.append([])
+            used = 0
+        batches[-1].append(name)
+        used += size
+    return batches
+
+
+def layer_constraint(
+    module: nn.Module,
+    scores: GroupScores,
+    means: torch.Tensor,
+    dense_outputs: torch.Tensor,
+    labels: torch.Tensor,
+    grid: list[float],
+    alpha: float,
+    near_chance_margin: float = NEAR_CHANCE_MARGIN,
+) -> LayerConstraint:
+    """Fidelity curve and limit of one layer from its captured patch means."""
+    svm = fit_svm(dense_outputs, labels)
     targets = labels.numpy()
-    svm.fit(dense_outputs.clamp_min(0).numpy(), targets)
-    return np.array([svm.score(torch.cat(p).numpy(), targets) for p in pruned])
+    device = means.device
+    pruned = pruned_outputs(module, means, scores, grid)  # [K, N, C_out]
+    dense = dense_outputs.clamp_min(0).to(device)
+    predicted = svm_predict(svm, torch.cat([dense.unsqueeze(0), pruned]).flatten(0, 1))
+    correct = predicted.reshape(len(grid) + 1, -1) == targets
+    accuracies = correct.mean(axis=1)
+    chance = chance_level(labels)
+    return LayerConstraint(
+        layer=scores.child,
+        shares=tuple(float(q) for q in grid),
+        accuracies=tuple(float(a) for a in accuracies[1:]),
+        dense_accuracy=float(accuracies[0]),
+        chance=chance,
+        limit=upper_limit(accuracies[1:], grid, alpha),
+        near_chance=is_near_chance(float(accuracies[0]), chance, near_chance_margin),
+    )
 
 
-def upper_limit(accuracies: np.ndarray, grid: list[float], alpha: float) -> float:
-    """Largest share whose accuracy is at least max - alpha * (max - min)."""
-    floor = accuracies.max() - alpha * (accuracies.max() - accuracies.min())
-    allowed = [q for q, acc in zip(grid, accuracies, strict=True) if acc >= floor]
-    return float(max(allowed))
+def operating_constraints(
+    model: nn.Module,
+    pairs: Mapping[str, GroupScores],
+    dense_outputs: Mapping[str, torch.Tensor],
+    labels: torch.Tensor,
+    loader: DataLoader,
+    device: torch.device,
+    grid: list[float],
+    alpha: float,
+    near_chance_margin: float = NEAR_CHANCE_MARGIN,
+    progress: bool = True,
+    workers: int = 1,
+) -> dict[str, LayerConstraint]:
+    """Every scored layer's constraint, showing per-layer progress with an ETA.
+
+    The forward pass that captures the patch means uses all torch threads; the layers are
+    then handled by ``workers`` concurrent single-threaded workers (torch and libsvm
+    release the GIL), which uses a few cores far better than threading each small step.
+    Layers whose dense SVM accuracy is near chance are named in a warning: their limits
+    carry no information about what the layer may lose.
+    """
+    names = list(pairs)
+    results: dict[str, LayerConstraint] = {}
+    threads = torch.get_num_threads()
+    with layer_progress(len(names), "operating constraints", progress) as bar:
+        for batch in capture_batches(model, names, labels.numel()):
+            means = capture_patch_means(model, batch, loader, device)
+            if workers > 1:
+                torch.set_num_threads(1)
+            try:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    futures = {
+                        name: pool.submit(
+                            layer_constraint,
+                            model.get_submodule(name),
+                            pairs[name],
+                            means.pop(name),
+                            dense_outputs[name],
+                            labels,
+                            grid,
+                            alpha,
+                            near_chance_margin,
+                        )
+                        for name in batch
+                    }
+                    for future in as_completed(futures.values()):
+                        future.result()
+                        bar.update(1)
+            finally:
+                torch.set_num_threads(threads)
+            results.update({name: future.result() for name, future in futures.items()})
+    near = [r for r in results.values() if r.near_chance]
+    if near:
+        LOGGER.warning(
+            "operating constraints: the dense SVM accuracy of %d layer(s) is near chance "
+            "(%.2f), so their limits are noise: %s",
+            len(near),
+            near[0].chance,
+            ", ".join(f"{r.layer} {r.dense_accuracy:.2f}" for r in near),
+        )
+    return results

@@ -15,15 +15,22 @@ from typing import Any
 
 import torch
 
-from snacs.algorithm.acmi import PairScores, group_count, score_pair
-from snacs.algorithm.constraints import fidelity_curve, limit_grid, upper_limit
+from snacs.algorithm.acmi import PairScores, ScoreStability, group_count, score_pair
+from snacs.algorithm.constraints import (
+    NEAR_CHANCE_MARGIN,
+    LayerConstraint,
+    limit_grid,
+    operating_constraints,
+)
 from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import normalisation_range
 from snacs.errors import ConfigError
 from snacs.estimators.edge_options import EdgeOptions
 from snacs.pruning.connections import ConnectionOptions
 from snacs.pruning.context import PruneContext
+from snacs.pruning.graph import LayerGraph, LayerNode
 from snacs.pruning.pairing import scored_children
+from snacs.pruning.progress import layer_progress
 from snacs.pruning.pruner import ConnectionPruner, FilterPruner, register_pruner
 from snacs.pruning.scores import ConnectionScores, Scores
 
@@ -31,6 +38,10 @@ CITATION = (
     "Ganesh, Blanchard, Corso, Sekeh, Slimming Neural Networks using Adaptive "
     "Connectivity Scores, IEEE TNNLS (arXiv 2006.12463)"
 )
+
+
+# The conditional reading of the paper's estimator (its EDGE CMI hashes X, Y and Z).
+PUBLISHED_METHOD = "direct"
 
 
 @dataclass(frozen=True)
@@ -47,14 +58,19 @@ class SnacsOptions(ConnectionOptions):
     weight_normalisation: min-max range for weights: conv_linear (default) or
         state_dict (the official code's range over every checkpoint tensor).
     parent_signal: producer (pre-BN output of the single producer, default) or input.
-    estimator: EdgeOptions fields (method direct|chain, ensemble_size, combine, cap, ...).
+    estimator: EdgeOptions fields (method direct|chain|residual, normalize_epsilon, seeds,
+        ensemble_size, combine, cap, ...); the method defaults to the published reading,
+        direct, whatever EdgeOptions' own default.
     constraints: compute per-layer upper limits by SVM fidelity (spec §6); when off,
         every layer is capped at layer_cap.
     constraint_step_percent / constraint_alpha: grid step (1, 6, ..., 96 %) and alpha.
+    near_chance_margin: a layer whose SVM accuracy on its dense outputs is below
+        chance + margin * (1 - chance) is named in a warning (its limit is noise).
     sensitivity / sensitivity_direction / sensitivity_k / protect_fraction: which child
         groups are protected (rule mean_std|fraction|none, direction high|low).
-    workers: parent groups scored concurrently; None means one per torch CPU thread (each
-        worker then runs single-threaded, which uses the cores far better), 1 on a GPU.
+    workers: parent groups (ACMI) and layers (operating constraints) handled concurrently;
+        None means one per torch CPU thread (each worker then runs single-threaded, which
+        uses the cores far better), 1 on a GPU.
     """
 
     layer_cap: float = 0.96
@@ -67,6 +83,7 @@ class SnacsOptions(ConnectionOptions):
     constraints: bool = True
     constraint_step_percent: float = 5.0
     constraint_alpha: float = 0.7
+    near_chance_margin: float = NEAR_CHANCE_MARGIN
     sensitivity: str = "mean_std"
     sensitivity_direction: str = "high"
     sensitivity_k: float = 2.0
@@ -86,7 +103,7 @@ class SnacsOptions(ConnectionOptions):
             raise ConfigError(f"snacs option estimator: {exc}; valid keys: {valid}") from None
 
     def edge_options(self) -> EdgeOptions:
-        values = dict(self.estimator)
+        values = {"method": PUBLISHED_METHOD, **self.estimator}
         if "bandwidth_range" in values:
             values["bandwidth_range"] = tuple(values["bandwidth_range"])
         return EdgeOptions(**values)
@@ -97,14 +114,22 @@ class SnacsScores(ConnectionScores):
     """ACMI connection scores with SNACS's diagnostics.
 
     groups hold ``PairScores`` (ACMI with its CMI and weight factors); layer_caps are the
-    operating-constraint limits; fidelity: child layer -> SVM accuracy at each grid share
-    (the curve the limit was read from), recorded in the plan's info.
+    operating-constraint limits; constraints: child layer -> its fidelity curve (SVM
+    accuracy at each grid share), dense accuracy, chance level and limit, recorded in the
+    plan's info.
     """
 
-    fidelity: dict[str, list[float]] = field(default_factory=dict)
+    constraints: dict[str, LayerConstraint] = field(default_factory=dict)
+    stability: ScoreStability | None = None
 
     def plan_info(self) -> dict[str, Any]:
-        return {**super().plan_info(), "fidelity": self.fidelity}
+        info = {
+            **super().plan_info(),
+            "constraints": {name: c.to_dict() for name, c in self.constraints.items()},
+        }
+        if self.stability is not None:
+            info["stability"] = dataclasses.asdict(self.stability)
+        return info
 
 
 def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> SnacsScores:
@@ -119,49 +144,52 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> SnacsScores:
         torch.set_num_threads(1)
     try:
         started = time.perf_counter()
-        for node in scored_children(ctx.graph):
-            parent_groups = group_count(
-                node.parents[0] if not node.merged_input else node.name,
-                options.groups,
-                options.layer_groups,
-            )
-            pairs[node.name] = score_pair(
-                node,
-                ctx.model.get_submodule(node.name),
-                activations,
-                child_groups=node.out_channels
-                if node.is_output
-                else group_count(node.name, options.groups, options.layer_groups),
-                parent_groups=parent_groups,
-                phi_name=options.phi,
-                weight_range=weight_range,
-                parent_signal=options.parent_signal,
-                estimator=estimator,
-                device=ctx.device,
-                workers=workers,
-            )
+        children = scored_children(ctx.graph)
+        with layer_progress(len(children), "SNACS ACMI", ctx.progress) as bar:
+            for node in children:
+                parent_groups = group_count(
+                    node.parents[0] if not node.merged_input else node.name,
+                    options.groups,
+                    options.layer_groups,
+                )
+                pairs[node.name] = score_pair(
+                    node,
+                    ctx.model.get_submodule(node.name),
+                    activations,
+                    child_groups=node.out_channels
+                    if node.is_output
+                    else group_count(node.name, options.groups, options.layer_groups),
+                    parent_groups=parent_groups,
+                    phi_name=options.phi,
+                    weight_range=weight_range,
+                    parent_signal=options.parent_signal,
+                    estimator=estimator,
+                    device=ctx.device,
+                    workers=workers,
+                )
+                bar.update(1)
     finally:
         torch.set_num_threads(threads)
     acmi_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
     caps = dict.fromkeys(pairs, options.layer_cap)
-    curves = {}
+    constraints: dict[str, LayerConstraint] = {}
     if options.constraints:
-        grid = limit_grid(options.constraint_step_percent)
-        for name, pair in pairs.items():
-            curves[name] = fidelity_curve(
-                ctx.model,
-                name,
-                pair,
-                activations.layers[name],
-                activations.labels,
-                ctx.subset_loader(),
-                ctx.device,
-                grid,
-            )
-            limit = upper_limit(curves[name], grid, options.constraint_alpha)
-            caps[name] = limit
+        constraints = operating_constraints(
+            ctx.model,
+            pairs,
+            activations.layers,
+            activations.labels,
+            ctx.subset_loader(),
+            ctx.device,
+            limit_grid(options.constraint_step_percent),
+            options.constraint_alpha,
+            options.near_chance_margin,
+            ctx.progress,
+            workers,
+        )
+        caps.update({name: result.limit for name, result in constraints.items()})
     constraint_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -185,7 +213,8 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> SnacsScores:
             "constraint_seconds": constraint_seconds,
             "sensitivity_seconds": sensitivity_seconds,
         },
-        fidelity={name: curve.tolist() for name, curve in curves.items()},
+        constraints=constraints,
+        stability=ScoreStability.of(pairs),
     )
 
 
@@ -222,12 +251,29 @@ class SnacsFilterPruner(FilterPruner):
         for name in ctx.graph.filter_prunable():
             node = ctx.graph[name]
             total = torch.zeros(node.out_channels, dtype=torch.float64)
-            for child in node.children:
+            consumers = _consumers_past_depthwise(ctx.graph, node)
+            for child in consumers:
                 pair = pairs[child]
                 sizes = torch.bincount(pair.parent_ids).double()
                 total += pair.rho.sum(dim=0)[pair.parent_ids] / sizes[pair.parent_ids]
             per_layer[name] = total
-            caps[name] = min(min(base.layer_caps[c] for c in node.children), self.options.layer_cap)
+            caps[name] = min(min(base.layer_caps[c] for c in consumers), self.options.layer_cap)
             if name in pairs:
                 protected[name] = base.protected[name][pairs[name].child_ids]
         return Scores(per_layer, caps, protected, base.timings)
+
+
+def _consumers_past_depthwise(graph: LayerGraph, node: LayerNode) -> list[str]:
+    """The scored consumers of ``node``'s channels, looking through depthwise convs.
+
+    A depthwise conv passes channel k on as its channel k and is not scored itself, so the
+    connections that carry a filter's signal are those of the depthwise conv's consumers.
+    """
+    consumers: list[str] = []
+    for child in node.children:
+        child_node = graph[child]
+        if child_node.depthwise:
+            consumers += _consumers_past_depthwise(graph, child_node)
+        else:
+            consumers.append(child)
+    return consumers

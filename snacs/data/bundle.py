@@ -7,17 +7,18 @@ the non-augmented images as in the paper's ``extraloader``) and their labels as 
 list, so the class-balanced subset can be drawn without decoding a single image.
 """
 
-import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from snacs.errors import ConfigError
+from snacs.data.device_data import TensorSplits
+from snacs.data.jpeg_batches import JpegSplits
+from snacs.options import check_call_options
 from snacs.registry import Registry
 
 
@@ -33,6 +34,13 @@ class DatasetBundle:
     test: Dataset
     train_targets: list[int]
     class_names: list[str]
+    # Image files behind the splits (empty for datasets held in arrays): what
+    # ``snacs data`` checks file by file.
+    files: tuple[Path, ...] = ()
+    # The same samples as tensors, for datasets small enough to live on the device.
+    tensors: TensorSplits | None = None
+    # Image files to decode on the device (image-folder datasets such as ImageNet).
+    jpeg: JpegSplits | None = None
 
 
 DATASETS: Registry[Callable[..., DatasetBundle]] = Registry("dataset")
@@ -71,14 +79,14 @@ def load_dataset(
     than a TypeError from deep inside a factory.
     """
     factory = DATASETS.get(name)
-    accepted = set(inspect.signature(factory).parameters) - {"root", "download"}
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        valid = ", ".join(sorted(accepted)) or "none"
-        raise ConfigError(
-            f"dataset {name!r} does not take option(s) {', '.join(unknown)}; valid options: {valid}"
-        )
+    check_dataset_options(name, options)
     return factory(root=Path(root), download=download, **options)
+
+
+def check_dataset_options(name: str, options: Mapping[str, Any], where: str | None = None) -> None:
+    """Raise ConfigError for an option the dataset ``name`` does not take, or of the wrong type."""
+    factory = DATASETS.get(name)
+    check_call_options(factory, options, where, f"dataset {name!r}", skip=("root", "download"))
 
 
 def make_loader(
@@ -88,6 +96,9 @@ def make_loader(
     workers: int = 0,
     seed: int = 0,
     drop_last: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
+    collate_fn: Callable | None = None,
 ) -> DataLoader:
     """A DataLoader whose order and worker randomness follow ``seed``.
 
@@ -96,17 +107,26 @@ def make_loader(
     and NumPy generators (PyTorch >= 1.9), so augmentations in workers are reproducible
     without a ``worker_init_fn``. With ``workers=0`` augmentations run in the calling
     process and draw from its global torch RNG, which the caller seeds. Pinned memory
-    speeds up host-to-GPU copies and is only requested when a GPU exists.
+    speeds up host-to-GPU copies and is only requested when a GPU exists. With
+    ``world_size`` > 1 (data parallelism) a ``DistributedSampler`` gives this ``rank`` its
+    share of each epoch and ``batch_size`` is per rank.
     """
     generator = torch.Generator()
     generator.manual_seed(seed)
+    sampler = None
+    if world_size > 1:
+        sampler = DistributedSampler(
+            dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed
+        )
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
         num_workers=workers,
         generator=generator,
         pin_memory=torch.cuda.is_available(),
         drop_last=drop_last,
         persistent_workers=workers > 0,
+        collate_fn=collate_fn,
     )

@@ -15,6 +15,7 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
 from snacs.data.bundle import DATASETS, DatasetBundle
+from snacs.data.device_data import TensorSplits
 from snacs.errors import ConfigError
 
 
@@ -39,15 +40,17 @@ def load_digits_dataset(
     std = train_x.std(axis=0)
     std[std < 1e-8] = 1.0  # border pixels that are blank in every training image
     train = _tensors((train_x - mean) / std, train_y)
+    test = _tensors((test_x - mean) / std, test_y)
     return DatasetBundle(
         name="digits",
         num_classes=10,
         input_shape=(64,),
         train=train,
         train_eval=train,
-        test=_tensors((test_x - mean) / std, test_y),
+        test=test,
         train_targets=[int(label) for label in train_y],
         class_names=[str(digit) for digit in range(10)],
+        tensors=TensorSplits(*train.tensors, *test.tensors),
     )
 
 

@@ -1,17 +1,20 @@
 """ImageNet (ILSVRC2012) from an ImageFolder tree, parsed by torchvision.
 
-Transforms follow the standard ResNet recipe (spec §9.1): RandomResizedCrop and flips
-for training; for evaluation a resize to 256/224 of the crop size, then a centre crop.
-``image_size`` scales both, so the demo can run the same pipeline on small images.
+Transforms follow the standard ResNet recipe: RandomResizedCrop and flips for training;
+for evaluation a resize to 256/224 of the crop size, then a centre crop. ``image_size``
+scales both, so the demo can run the same pipeline on small images. An image that cannot
+be decoded fails with its path, wherever it is first read.
 """
 
 from pathlib import Path
 
+from PIL import Image
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
 from snacs.data.bundle import DATASETS, DatasetBundle, TransformedView
-from snacs.errors import ConfigError, DatasetNotFoundError, SnacsError
+from snacs.data.jpeg_batches import JpegSplits
+from snacs.errors import ConfigError, CorruptDataError, DatasetNotFoundError, SnacsError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -63,7 +66,21 @@ def load_imagenet(root: Path, download: bool = False, image_size: int = 224) -> 
         test=TransformedView(val_base, eval_transform),
         train_targets=list(train_base.targets),
         class_names=list(train_base.classes),
+        files=tuple(Path(path) for path, _ in train_base.samples + val_base.samples),
+        jpeg=JpegSplits(
+            train_base.samples, val_base.samples, image_size, IMAGENET_MEAN, IMAGENET_STD
+        ),
     )
+
+
+def read_rgb_image(path: str) -> Image.Image:
+    """Decode one image file as RGB; a damaged or truncated file is named in the error."""
+    try:
+        with open(path, "rb") as handle:
+            image = Image.open(handle)
+            return image.convert("RGB")
+    except (OSError, SyntaxError, ValueError) as exc:  # PIL's errors for broken files
+        raise CorruptDataError(f"image {path} cannot be decoded ({exc})") from exc
 
 
 _LAYOUT = (
@@ -81,6 +98,6 @@ def _open_split(root: Path, split: str) -> ImageFolder:
     if not folder.is_dir():
         raise DatasetNotFoundError(f"ImageNet not found: {folder} does not exist. {_LAYOUT}")
     try:
-        return ImageFolder(str(folder))
+        return ImageFolder(str(folder), loader=read_rgb_image)
     except FileNotFoundError as exc:  # no class folders, or class folders without images
         raise DatasetNotFoundError(f"ImageNet at {folder} is not usable: {exc}. {_LAYOUT}") from exc

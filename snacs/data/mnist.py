@@ -10,6 +10,7 @@ from torchvision import transforms
 from torchvision.datasets import MNIST
 
 from snacs.data.bundle import DATASETS, DatasetBundle
+from snacs.data.device_data import TensorSplits
 from snacs.errors import DatasetNotFoundError
 
 MNIST_MEAN = (0.1307,)
@@ -39,6 +40,14 @@ def load_mnist(root: Path, download: bool = False) -> DatasetBundle:
         test=test,
         train_targets=train.targets.tolist(),
         class_names=list(train.classes),
+        tensors=TensorSplits(
+            train.data.unsqueeze(1),
+            train.targets,
+            test.data.unsqueeze(1),
+            test.targets,
+            mean=MNIST_MEAN,
+            std=MNIST_STD,
+        ),
     )
 
 

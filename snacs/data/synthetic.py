@@ -30,20 +30,23 @@ A destination that holds files without our marker is never overwritten, because 
 may be a real dataset.
 """
 
+import contextlib
 import json
 import os
 import pickle
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from snacs.errors import ConfigError, SnacsError
+from snacs.errors import ConfigError, CorruptDataError, SnacsError
 
 SYNTHETIC_MARKER = "snacs_synthetic.json"
+LockFactory = Callable[[], AbstractContextManager]
 DEFAULT_DIFFICULTY = 0.6  # tuned: see the module docstring for what it yields
 _FORMAT_VERSION = 1  # part of the marker: bump when the rendering changes
 _COMPONENTS_PER_CLASS = 3
@@ -57,7 +60,10 @@ def read_synthetic_marker(folder: str | os.PathLike) -> dict | None:
     marker = Path(folder) / SYNTHETIC_MARKER
     if not marker.is_file():
         return None
-    return json.loads(marker.read_text())
+    try:
+        return json.loads(marker.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptDataError(f"synthetic-data marker {marker} is damaged ({exc})") from exc
 
 
 def make_synthetic_arrays(
@@ -97,6 +103,7 @@ def write_synthetic_cifar(
     test_per_class: int,
     image_size: int = 32,
     difficulty: float = DEFAULT_DIFFICULTY,
+    lock: LockFactory = contextlib.nullcontext,
 ) -> Path:
     """Write ``root/cifar-10-batches-py`` in the CIFAR-10 python format; return ``root``.
 
@@ -105,7 +112,9 @@ def write_synthetic_cifar(
     R, G, B planes, ``labels`` a list of int, plus ``batch_label`` and ``filenames``.
     Keys are Python 3 ``str``: that is what torchvision sees for the real (Python 2)
     pickles, which it opens with ``encoding="latin1"``. The returned ``root`` is what
-    ``load_dataset("cifar10", root)`` takes.
+    ``load_dataset("cifar10", root)`` takes. ``lock`` makes a context manager that
+    concurrent writers of the same root share; it is taken only when there is something
+    to write, so a finished dataset is read without writing any file.
     """
     if image_size != 32:
         raise ConfigError(f"image_size: the CIFAR-10 format stores 32x32 images, got {image_size}")
@@ -138,7 +147,7 @@ def write_synthetic_cifar(
         }
         _pickle(folder / "batches.meta", meta)
 
-    _write_once(Path(root) / _CIFAR_FOLDER, params, fill)
+    _write_once(Path(root) / _CIFAR_FOLDER, params, fill, lock)
     return Path(root)
 
 
@@ -152,6 +161,7 @@ def write_synthetic_imagefolder(
     image_size: int = 64,
     difficulty: float = DEFAULT_DIFFICULTY,
     jpeg_quality: int = 90,
+    lock: LockFactory = contextlib.nullcontext,
 ) -> Path:
     """Write an ILSVRC-style tree of JPEGs under ``root``; return ``root``.
 
@@ -159,7 +169,7 @@ def write_synthetic_imagefolder(
     ``root/train/<wnid>/<wnid>_<k>.JPEG`` and ``root/val/<wnid>/ILSVRC2012_val_<k>.JPEG``
     with class folders named like WordNet ids (``n00000000``, ``n00000001``, ...).
     The whole ``root`` is the atomic unit, so it must be empty, absent, or an earlier
-    synthetic tree.
+    synthetic tree. ``lock`` (as for ``write_synthetic_cifar``) is taken only to write.
     """
     params = {
         "format": "imagefolder",
@@ -191,7 +201,7 @@ def write_synthetic_imagefolder(
             path = folder / "val" / wnids[label] / f"ILSVRC2012_val_{k:08d}.JPEG"
             Image.fromarray(image).save(path, format="JPEG", quality=jpeg_quality)
 
-    _write_once(Path(root), params, fill)
+    _write_once(Path(root), params, fill, lock)
     return Path(root)
 
 
@@ -292,17 +302,25 @@ def _pickle(path: Path, obj: object) -> None:
         pickle.dump(obj, handle, protocol=2)
 
 
-def _write_once(target: Path, params: dict, fill: Callable[[Path], None]) -> None:
+def _write_once(
+    target: Path, params: dict, fill: Callable[[Path], None], lock: LockFactory
+) -> None:
     """Build ``target`` in a temporary sibling and rename it into place, unless done already."""
-    if target.exists():
-        if read_synthetic_marker(target) == params:
+    if read_synthetic_marker(target) == params:
+        return
+    with lock():
+        if read_synthetic_marker(target) == params:  # written by the job we waited for
             return
-        if read_synthetic_marker(target) is None and any(target.iterdir()):
-            raise SnacsError(
-                f"refusing to write synthetic data into {target}: it holds files that the "
-                "synthetic generator did not write (possibly a real dataset); choose another "
-                "root or remove them"
-            )
+        _replace_with_new(target, params, fill)
+
+
+def _replace_with_new(target: Path, params: dict, fill: Callable[[Path], None]) -> None:
+    if target.exists() and read_synthetic_marker(target) is None and any(target.iterdir()):
+        raise SnacsError(
+            f"refusing to write synthetic data into {target}: it holds files that the "
+            "synthetic generator did not write (possibly a real dataset); choose another "
+            "root or remove them"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the renamed dataset should be shareable

@@ -7,15 +7,24 @@ for days.
 
 import torch
 
+from snacs.engine.gpu_slots import claim_gpu
 from snacs.errors import ConfigError, SnacsError
 
 _SUPPORTED_TYPES = ("cpu", "cuda", "mps")
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cpu``, ``cuda``, ``cuda:N``, ``mps``."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``auto`` -> CUDA when available, else CPU; ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
+
+    ``auto`` and ``cuda`` on a machine with several GPUs give each process the GPU the
+    fewest other snacs jobs use (see :mod:`snacs.engine.gpu_slots`); ``cuda:N`` is used
+    as given.
+    """
+    if spec == "auto" and not torch.cuda.is_available():
+        return torch.device("cpu")
+    if spec in ("auto", "cuda") and torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        return torch.device("cuda", claim_gpu(count) if count > 1 else 0)
     try:
         device = torch.device(spec)
     except (RuntimeError, TypeError) as exc:

@@ -40,11 +40,14 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from snacs.engine.device import resolve_device
+from snacs.engine.distributed import barrier, is_writer, world
 from snacs.engine.recipe import Recipe
 from snacs.engine.seed import seed_rngs
 from snacs.errors import CheckpointError, ConfigError, SnacsError
@@ -154,6 +157,7 @@ def fit(
     progress: bool = True,
     amp: bool | None = None,
     channels_last: bool | None = None,
+    compile_model: bool = False,
     extra_state: Mapping | None = None,
 ) -> FitResult:
     """Train ``model`` with ``recipe``, evaluating, logging and checkpointing every epoch.
@@ -170,6 +174,14 @@ def fit(
     starts over. ``recipe.epochs == 0`` only evaluates the model (recorded as epoch 0), so
     callers can always rely on ``best.pt`` existing afterwards. ``extra_state`` (tensors and
     plain values only) is stored in both checkpoints.
+
+    ``compile_model`` runs the training forward and backward through ``torch.compile`` on
+    CUDA (ignored elsewhere, where compiling costs more than it saves). Inside a
+    ``torch.distributed`` process group (under ``torchrun``) the model trains wrapped in
+    ``DistributedDataParallel``; each rank must get its own share of every batch (see
+    :mod:`snacs.engine.distributed`), training statistics are averaged over ranks, and
+    only rank 0 writes ``best.pt``, ``last.pt`` and ``log.csv``, which are the same files
+    as a single-process run writes.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
@@ -180,6 +192,7 @@ def fit(
     if use_channels_last:
         model.to(memory_format=torch.channels_last)
     amp_dtype = _amp_dtype(device, use_amp)
+    train_model = _training_forward(model, device, compile_model)
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=recipe.lr,
@@ -189,6 +202,7 @@ def fit(
     )
     session = _Session(
         model=model,
+        train_model=train_model,
         recipe=recipe,
         out_dir=Path(out_dir),
         device=device,
@@ -230,6 +244,7 @@ class _Session:
     """The objects one call of :func:`fit` works with, kept together for the helpers."""
 
     model: nn.Module
+    train_model: nn.Module  # what the training step calls: DDP-wrapped and/or compiled
     recipe: Recipe
     out_dir: Path
     device: torch.device
@@ -247,6 +262,20 @@ class _Session:
     best_epoch: int = 0
     best: dict | None = None  # the best.pt payload, weights copied to the CPU
     history: list[dict] = field(default_factory=list)
+
+
+def _training_forward(model: nn.Module, device: torch.device, compile_model: bool) -> nn.Module:
+    """The module the training step calls; ``model`` itself stays the one that is saved."""
+    forward = model
+    if world()[1] > 1:
+        forward = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    if compile_model and device.type == "cuda":
+        forward = torch.compile(forward)
+    elif compile_model:
+        LOGGER.info("compile is only used on CUDA; training %s eagerly", device)
+    return forward
 
 
 def _as_device(device: torch.device | str) -> torch.device:
@@ -312,8 +341,10 @@ def _resume(session: _Session, last_path: Path, restart_stale: bool) -> int | No
                 f"{reason}; delete {session.out_dir} or pass resume=False to start over"
             )
         LOGGER.warning("%s; starting over", reason)
-        for name in ("last.pt", "best.pt"):
-            (session.out_dir / name).unlink(missing_ok=True)
+        if is_writer():
+            for name in ("last.pt", "best.pt"):
+                (session.out_dir / name).unlink(missing_ok=True)
+        barrier()
         return None
     load_state_dict_strict(session.model, checkpoint["model"], str(last_path))
     session.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -325,8 +356,12 @@ def _resume(session: _Session, last_path: Path, restart_stale: bool) -> int | No
     session.best = checkpoint.get("best")
     best_path = session.out_dir / "best.pt"
     # Missing (deleted by Snakemake), or from a repeated epoch that differed this time.
-    if session.best is not None and (
-        not best_path.is_file() or load_checkpoint(best_path).get("epoch") != session.best_epoch
+    if (
+        is_writer()
+        and session.best is not None
+        and (
+            not best_path.is_file() or load_checkpoint(best_path).get("epoch") != session.best_epoch
+        )
     ):
         save_checkpoint(best_path, session.best)
     session.history = list(checkpoint["history"])
@@ -385,7 +420,7 @@ def _train_epoch(
     after_step: Callable[[nn.Module], None] | None,
 ) -> tuple[float, float]:
     """One pass over ``loader``; returns (mean loss, top-1 % on the training batches)."""
-    model, device = session.model, session.device
+    model, device = session.train_model, session.device
     model.train()
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
@@ -395,7 +430,7 @@ def _train_epoch(
     bar = tqdm(
         loader,
         desc=f"epoch {epoch}/{session.recipe.epochs}",
-        disable=not session.progress,
+        disable=not session.progress or not is_writer(),
         mininterval=1,
         leave=False,
         dynamic_ncols=True,
@@ -413,7 +448,7 @@ def _train_epoch(
         session.scaler.step(session.optimizer)
         session.scaler.update()
         if after_step is not None:
-            after_step(model)
+            after_step(session.model)
         loss = loss.detach()
         loss_sum += loss * targets.size(0)
         correct += (logits.detach().argmax(dim=1) == targets).sum()
@@ -427,7 +462,13 @@ def _train_epoch(
     if seen == 0:
         raise SnacsError("the training loader yielded no batches")
     _raise_if_not_finite(unchecked, epoch, window_start)
-    return loss_sum.item() / seen, 100.0 * correct.item() / seen
+    totals = torch.stack(
+        [loss_sum, correct.double(), torch.tensor(float(seen), dtype=torch.float64, device=device)]
+    )
+    if world()[1] > 1:  # the epoch's statistics over every rank's share
+        dist.all_reduce(totals)
+    loss_total, correct_total, seen_total = totals.tolist()
+    return loss_total / seen_total, 100.0 * correct_total / seen_total
 
 
 def _raise_if_not_finite(losses: list[torch.Tensor], epoch: int, first_index: int) -> None:
@@ -474,6 +515,7 @@ def _end_epoch(
     }
     session.history.append(row)
     improved = metrics is not None and metrics["top1"] > session.best_top1
+    writer = is_writer()
     if improved:
         session.best_top1, session.best_epoch = metrics["top1"], epoch
         session.best = {
@@ -485,10 +527,12 @@ def _end_epoch(
             "top5": metrics["top5"],
             "extra_state": session.extra_state,
         }
-        save_checkpoint(session.out_dir / "best.pt", session.best)
-    save_checkpoint(session.out_dir / "last.pt", _last_payload(session, epoch))
-    _write_log(session.out_dir / "log.csv", session.history)
-    tqdm.write(_summary(session.recipe.epochs, row, improved))
+        if writer:
+            save_checkpoint(session.out_dir / "best.pt", session.best)
+    if writer:
+        save_checkpoint(session.out_dir / "last.pt", _last_payload(session, epoch))
+        _write_log(session.out_dir / "log.csv", session.history)
+        tqdm.write(_summary(session.recipe.epochs, row, improved))
 
 
 def _last_payload(session: _Session, epoch: int) -> dict:

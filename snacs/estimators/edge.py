@@ -34,6 +34,8 @@ from snacs.estimators.counting import combine_members, conditional_estimates
 from snacs.estimators.edge_options import EdgeOptions
 from snacs.estimators.hashing import BlockCodes, hash_blocks
 from snacs.estimators.projection import LayerProjector, Stream
+from snacs.estimators.residual import LayerPartialler
+from snacs.estimators.second_pass import level_factor, second_pass_levels
 
 ArrayLike = np.ndarray | Tensor
 Groups = ArrayLike | Sequence[int] | Sequence[ArrayLike | Sequence[int]]
@@ -97,28 +99,47 @@ def _as_groups(groups: Groups, width: int, device: torch.device, name: str) -> l
     return index
 
 
-def _hash(projected: list[Tensor], widths: list[int], options: EdgeOptions) -> BlockCodes:
-    return hash_blocks(projected, widths, options, options.activation_phi is not None)
-
-
-def _hash_children(
-    children: Tensor,
-    index: list[Tensor],
-    options: EdgeOptions,
-    parallel_map: ParallelMap = map,
-    parts: int = 1,
+def _hash(
+    projected: list[Tensor], widths: list[int], options: EdgeOptions, factor: float = 1.0
 ) -> BlockCodes:
-    """Codes of every child group (X blocks), hashed in ``parts`` batches via ``parallel_map``."""
-    projector = LayerProjector(children, Stream.CHILD, options)
+    return hash_blocks(projected, widths, options, options.activation_phi is not None, factor)
 
-    def hash_part(part: list[Tensor]) -> BlockCodes:
-        blocks = [projector.block(columns) for columns in part]
-        return _hash(blocks, [columns.numel() for columns in part], options)
 
-    size = -(-len(index) // parts)
-    return BlockCodes.concatenate(
-        list(parallel_map(hash_part, [index[i : i + size] for i in range(0, len(index), size)]))
-    )
+class _ChildLayer:
+    """Codes of every child group (X blocks): at the automatic widths, and per second-pass level.
+
+    The first codes are hashed in ``parts`` batches via ``parallel_map``; the codes of a
+    second-pass level are hashed on first use and kept (worker threads share them).
+    """
+
+    def __init__(
+        self,
+        values: Tensor,
+        index: list[Tensor],
+        options: EdgeOptions,
+        parallel_map: ParallelMap = map,
+        parts: int = 1,
+    ) -> None:
+        self.projector = LayerProjector(values, Stream.CHILD, options)
+        self.index = index
+        self.options = options
+        size = -(-len(index) // parts)
+        batches = [index[i : i + size] for i in range(0, len(index), size)]
+        self.codes = BlockCodes.concatenate(list(parallel_map(self._hash_batch, batches)))
+        self._by_level: dict[int, BlockCodes] = {}
+
+    def _hash_batch(self, batch: list[Tensor], factor: float = 1.0) -> BlockCodes:
+        blocks = [self.projector.block(columns) for columns in batch]
+        return _hash(blocks, [columns.numel() for columns in batch], self.options, factor)
+
+    def at_level(self, level: int) -> BlockCodes:
+        """Codes of every child group with the widths of a second-pass level."""
+        codes = self._by_level.get(level)
+        if codes is None:  # two threads may both hash a level; both get equal codes
+            codes = self._by_level.setdefault(
+                level, self._hash_batch(self.index, level_factor(level))
+            )
+        return codes
 
 
 @contextlib.contextmanager
@@ -133,13 +154,57 @@ def _parallel_map(workers: int) -> Iterator[ParallelMap]:
         yield pool.map
 
 
+# estimate(child codes, options, width factor) -> [C] ensemble estimates
+Reading = Callable[[BlockCodes, EdgeOptions, float], Tensor]
+
+
+def _two_pass(children: _ChildLayer, reading: Reading, options: EdgeOptions) -> Tensor:
+    """Estimates [C] of a reading, with EDGE's second bandwidth pass when it is on.
+
+    As in the reference, the widths follow from the first estimate as read before any
+    debias (clipped terms only); the second pass applies the configured debias.
+    """
+    if not options.normalize_epsilon:
+        return reading(children.codes, options, 1.0)
+    raw = dataclasses.replace(options, debias=False) if options.subtracts_null else options
+    levels = second_pass_levels(reading(children.codes, raw, 1.0))
+    result = torch.empty(levels.shape, dtype=torch.float64, device=levels.device)
+    for level in torch.unique(levels).tolist():
+        rows = torch.nonzero(levels == level).squeeze(1)
+        codes = children.at_level(level).subset(rows)
+        result[rows] = reading(codes, options, level_factor(level))
+    return result
+
+
+def _mi_reading(block: Tensor, width: int) -> Reading:
+    """I(X_c; block) for every child block."""
+
+    def reading(children: BlockCodes, options: EdgeOptions, factor: float) -> Tensor:
+        codes = _hash([block], [width], options, factor)
+        estimates = conditional_estimates(children, codes, None, options)
+        return combine_members(estimates, options)
+
+    return reading
+
+
+def _conditional_reading(own: Tensor, rest: Tensor, widths: list[int]) -> Reading:
+    """I(X_c; own | rest) for every child block, in one counting pass (direct reading)."""
+
+    def reading(children: BlockCodes, options: EdgeOptions, factor: float) -> Tensor:
+        codes = _hash([own, rest], widths, options, factor)
+        estimates = conditional_estimates(children, codes.select(0), codes.select(1), options)
+        return combine_members(estimates, options)
+
+    return reading
+
+
 class _ParentLayer:
     """The parent layer's projectors, and the estimate of each child group vs one parent group.
 
-    Y is the group's columns, Z every other column of the layer (spec §5.1).
+    Y is the group's columns, Z every other column of the layer (direct and chain readings).
     """
 
-    def __init__(self, values: Tensor, children: BlockCodes, options: EdgeOptions) -> None:
+    def __init__(self, values: Tensor, children: _ChildLayer, options: EdgeOptions) -> None:
         self.children = children
         self.options = options
         self.own = LayerProjector(values, Stream.PARENT, options)
@@ -148,13 +213,8 @@ class _ParentLayer:
         self._joint_mi: Tensor | None = None
         if options.method == "chain":  # I(X; [Y, Z]) is I(X; whole layer) for every group
             joint = self.own.with_stream(Stream.PARENT_AND_REST)
-            all_columns = torch.arange(self.width, device=values.device)
-            codes = _hash([joint.block(all_columns)], [self.width], options)
-            self._joint_mi = self._mi(codes)
-
-    def _mi(self, codes: BlockCodes) -> Tensor:
-        estimates = conditional_estimates(self.children, codes, None, self.options)
-        return combine_members(estimates, self.options)
+            block = joint.block(torch.arange(self.width, device=values.device))
+            self._joint_mi = _two_pass(children, _mi_reading(block, self.width), options)
 
     def column(self, columns: Tensor) -> Tensor:
         """Ensemble estimates [C] of I(X_c; Y | Z) with Y = ``columns`` of the layer."""
@@ -163,16 +223,41 @@ class _ParentLayer:
         if self.options.method == "chain":
             if rest is None:
                 return self._joint_mi
-            without = self._mi(_hash([rest], [rest_width], self.options))
+            without = _two_pass(self.children, _mi_reading(rest, rest_width), self.options)
             return (self._joint_mi - without).clamp_min(0.0)
         own = self.own.block(columns)
         if rest is None:
-            return self._mi(_hash([own], [columns.numel()], self.options))
-        codes = _hash([own, rest], [columns.numel(), rest_width], self.options)
-        estimates = conditional_estimates(
-            self.children, codes.select(0), codes.select(1), self.options
-        )
-        return combine_members(estimates, self.options)
+            return _two_pass(self.children, _mi_reading(own, columns.numel()), self.options)
+        reading = _conditional_reading(own, rest, [columns.numel(), rest_width])
+        return _two_pass(self.children, reading, self.options)
+
+
+class _ResidualLayer:
+    """Residual reading: EDGE MI of X's and Y's residuals after partialling Z out.
+
+    The parent layer is factorised once; each parent group costs two small products,
+    the hashing of the child groups' residuals (they depend on the group) and one
+    counting pass.
+    """
+
+    def __init__(
+        self, values: Tensor, child: Tensor, child_index: list[Tensor], options: EdgeOptions
+    ) -> None:
+        self.partialler = LayerPartialler(values, child, options.ridge, options.copula)
+        self.child_index = child_index
+        self.options = options
+
+    def column(self, columns: Tensor) -> Tensor:
+        """Ensemble estimates [C] of I(X_c residual; Y residual) with Y = ``columns``."""
+        child, parent = self.partialler.residuals(columns)
+        children = _ChildLayer(child, self.child_index, self.options)
+        projector = LayerProjector(parent, Stream.PARENT, self.options)
+        width = columns.numel()
+        block = projector.block(torch.arange(width, device=parent.device))
+        return _two_pass(children, _mi_reading(block, width), self.options)
+
+
+_Layer = _ParentLayer | _ResidualLayer
 
 
 def edge_mi(
@@ -216,9 +301,24 @@ def edge_cmi(
 def _single_estimate(x: Tensor, layer: Tensor, y_width: int, options: EdgeOptions) -> float:
     """I(X; first ``y_width`` columns of ``layer`` | the others) for one X block."""
     everything = torch.arange(x.shape[1], device=x.device)
-    children = _hash_children(x, [everything], options)
     y_columns = torch.arange(y_width, device=x.device)
-    return float(_ParentLayer(layer, children, options).column(y_columns)[0])
+    return float(_layer(layer, x, [everything], options).column(y_columns)[0])
+
+
+def _layer(
+    parent: Tensor,
+    child: Tensor,
+    child_index: list[Tensor],
+    options: EdgeOptions,
+    parallel_map: ParallelMap = map,
+    parts: int = 1,
+) -> _Layer:
+    """The per-parent-group scorer of the configured reading."""
+    if options.method == "residual":
+        return _ResidualLayer(parent, child, child_index, options)
+    return _ParentLayer(
+        parent, _ChildLayer(child, child_index, options, parallel_map, parts), options
+    )
 
 
 def _prepare(
@@ -230,16 +330,15 @@ def _prepare(
     options: EdgeOptions,
     parallel_map: ParallelMap = map,
     parts: int = 1,
-) -> tuple[_ParentLayer, list[Tensor]]:
-    """Hash the child groups; return the parent layer and its groups' column indices."""
+) -> tuple[_Layer, list[Tensor]]:
+    """The scorer of the parent layer (children hashed) and its groups' column indices."""
     dev = _pick_device(child_acts, device)
     child = _as_matrix(child_acts, dev, "child activations")
     parent = _as_matrix(parent_acts, dev, "parent activations")
     _same_samples(child=child, parent=parent)
     child_index = _as_groups(child_groups, child.shape[1], dev, "child groups")
     parent_index = _as_groups(parent_groups, parent.shape[1], dev, "parent groups")
-    children = _hash_children(child, child_index, options, parallel_map, parts)
-    return _ParentLayer(parent, children, options), parent_index
+    return _layer(parent, child, child_index, options, parallel_map, parts), parent_index
 
 
 def edge_cmi_groups(

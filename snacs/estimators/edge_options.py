@@ -11,11 +11,11 @@ from typing import Literal
 
 from snacs.errors import ConfigError
 
-Method = Literal["direct", "chain"]
+Method = Literal["direct", "chain", "residual"]
 Combine = Literal["median", "average"]
 ActivationPhi = Literal["act", "act_sq", "exp_act"] | None
 
-METHODS = ("direct", "chain")
+METHODS = ("direct", "chain", "residual")
 COMBINES = ("median", "average")
 ACTIVATION_PHIS = (None, "act", "act_sq", "exp_act")
 
@@ -69,9 +69,23 @@ class EdgeOptions:
             rankings stay strict. ``None`` (default) enables it for the direct reading
             and leaves the chain reading as published (its two terms share most of
             their bias, which then cancels).
+        normalize_epsilon: EDGE's second bandwidth pass (on by default in the
+            reference code): after a first estimate I, every bucket width is
+            multiplied by 0.4 * 2^(-sqrt(2 I) + 0.5 / I) and the estimate is made again
+            (:mod:`snacs.estimators.second_pass`). The chain reading applies it to each
+            of its two terms.
+        ridge: residual reading only: ridge penalty of the partialling regression
+            as a multiple of the conditioning layer's column count W on standardised
+            columns (a shrinkage of about W/N); 0 gives plain least squares.
+        seeds: number of estimator seeds (``seed``, ``seed`` + 1, ...) whose ACMI
+            matrices the SNACS pruner averages; with two or more it also reports the
+            test-retest stability (Spearman between the first two seeds' scores).
+            The single-estimate functions use ``seed`` only.
+        copula: residual reading only: replace every column by the normal score of
+            its rank before partialling (straightens monotone nonlinear dependence).
     """
 
-    method: Method = "direct"
+    method: Method = "residual"
     ensemble_size: int = 10
     bandwidth_range: tuple[float, float] = (1.0, 1.1)
     combine: Combine = "median"
@@ -82,6 +96,10 @@ class EdgeOptions:
     seed: int = 3334
     activation_phi: ActivationPhi = None
     debias: bool | None = None
+    normalize_epsilon: bool = False
+    ridge: float = 1.0
+    copula: bool = False
+    seeds: int = 1
 
     @property
     def subtracts_null(self) -> bool:
@@ -115,5 +133,9 @@ class EdgeOptions:
             raise ConfigError(
                 f"EdgeOptions.projection_threshold must be >= 1, got {self.projection_threshold}"
             )
+        if self.seeds < 1:
+            raise ConfigError(f"EdgeOptions.seeds must be >= 1, got {self.seeds}")
+        if self.ridge < 0:
+            raise ConfigError(f"EdgeOptions.ridge must be >= 0, got {self.ridge}")
         if self.knn_queries < 1:
             raise ConfigError(f"EdgeOptions.knn_queries must be >= 1, got {self.knn_queries}")

@@ -72,3 +72,53 @@ def random_gaussian_cmi_case(
     samples = rng.standard_normal((n_samples, dx + dy + dz)) @ np.linalg.cholesky(cov).T
     x, y, z = np.split(samples, [dx, dx + dy], axis=1)
     return x, y, z, gaussian_cmi_bits(cov, dims)
+
+
+def gaussian_mi_bits(cov: np.ndarray, dims: tuple[int, int]) -> float:
+    """Exact I(X;Y) in bits for a joint covariance ordered as [X, Y]."""
+    return gaussian_cmi_bits(cov, (dims[0], dims[1], 0))
+
+
+def layer_shaped_cmi_case(
+    child_dim: int,
+    rest_dim: int,
+    own_strength: float,
+    rest_strength: float,
+    seed: int,
+    n_samples: int = 2000,
+    group_dim: int = 8,
+    factors: int = 4,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """A child group X, a parent group Y and the other parents Z, as ACMI scores them.
+
+    The parent layer [Y | Z] (``group_dim`` + ``rest_dim`` columns) shares ``factors``
+    latent factors plus independent noise, so Y and Z are correlated as a layer's
+    channels are. X = own_strength * Y B + rest_strength * Z D / sqrt(rest_dim / group_dim)
+    + noise with random B, D: its conditional MI with Y given Z grows with
+    ``own_strength``, while its unconditional MI with Y also grows with
+    ``rest_strength`` (Z's part reaches Y through the shared factors), so the plain MI
+    misranks cases that differ in the two strengths.
+
+    Returns (x [N, child_dim], y [N, group_dim], z [N, rest_dim], I(X;Y|Z), I(X;Y)) in bits.
+    """
+    rng = np.random.default_rng([seed, child_dim, rest_dim])
+    width = group_dim + rest_dim
+    loadings = rng.standard_normal((factors, width))
+    parent_cov = loadings.T @ loadings / factors + np.eye(width)
+    mixing = np.concatenate(
+        [
+            own_strength * rng.standard_normal((group_dim, child_dim)) / np.sqrt(group_dim),
+            rest_strength * rng.standard_normal((rest_dim, child_dim)) / np.sqrt(rest_dim),
+        ]
+    )
+    child_parent = mixing.T @ parent_cov  # Cov(X, P)
+    child_cov = mixing.T @ parent_cov @ mixing + np.eye(child_dim)
+    cov = np.block([[child_cov, child_parent], [child_parent.T, parent_cov]])
+    sample_rng = np.random.default_rng([seed, child_dim, rest_dim, n_samples])
+    samples = sample_rng.standard_normal((n_samples, cov.shape[0])) @ np.linalg.cholesky(cov).T
+    x, y, z = np.split(samples, [child_dim, child_dim + group_dim], axis=1)
+    cmi = gaussian_cmi_bits(cov, (child_dim, group_dim, rest_dim))
+    mi = gaussian_mi_bits(
+        cov[: child_dim + group_dim, : child_dim + group_dim], (child_dim, group_dim)
+    )
+    return x, y, z, cmi, mi

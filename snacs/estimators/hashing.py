@@ -63,6 +63,11 @@ class BlockCodes:
         norms = None if self.norms is None else self.norms[:, block : block + 1]
         return BlockCodes(self.ids[:, block : block + 1], self.sizes[:, block : block + 1], norms)
 
+    def subset(self, blocks: Tensor) -> "BlockCodes":
+        """The codes of the listed blocks (an index tensor), in that order."""
+        norms = None if self.norms is None else self.norms[:, blocks]
+        return BlockCodes(self.ids[:, blocks], self.sizes[:, blocks], norms)
+
 
 def rank_rows(keys: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Renumber the integer keys of each row of [B, N] to dense ids 0..K_b-1.
@@ -107,12 +112,17 @@ def dense_bucket_ids(buckets: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def hash_blocks(
-    projected: list[Tensor], original_widths: list[int], options: EdgeOptions, need_norms: bool
+    projected: list[Tensor],
+    original_widths: list[int],
+    options: EdgeOptions,
+    need_norms: bool,
+    width_factor: float = 1.0,
 ) -> BlockCodes:
     """Hash already projected blocks [N, d'] (of ``original_widths`` columns before).
 
     Blocks with the same projected width get their bandwidths and buckets computed in
     one batch (in chunks bounding memory). On CPU the compiled kernels do the work.
+    ``width_factor`` multiplies every bucket width (the second bandwidth pass).
     """
     n = projected[0].shape[0]
     device = projected[0].device
@@ -143,7 +153,8 @@ def hash_blocks(
                 knn = torch.from_numpy(knn_widths(columns.numpy(), k, queries.numpy()))
             else:
                 knn = mean_knn_distance(columns, k, queries)
-            scales = [width_scale(out_width, original_widths[i], options.gamma) for i in members]
+            gamma = options.gamma * width_factor
+            scales = [width_scale(out_width, original_widths[i], gamma) for i in members]
             scale = torch.tensor(scales, device=device, dtype=torch.float64).view(-1, 1, 1)
             base = (knn.view(len(members), 1, out_width) + _MIN_WIDTH) * scale
             eps = base * multipliers  # [L, b, 1, d']

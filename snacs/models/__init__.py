@@ -10,7 +10,6 @@ Entries are registered here, in one table, so the model modules stay leaves that
 nothing about the registry.
 """
 
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,8 @@ from typing import Any
 from torch import nn
 
 from snacs.errors import ConfigError
-from snacs.models import mlp, resnet50, resnet_cifar, vgg
+from snacs.models import mlp, mobilenetv2_cifar, resnet50, resnet_cifar, vgg
+from snacs.options import check_call_options
 from snacs.registry import Registry
 
 
@@ -34,10 +34,6 @@ class ModelInfo:
     num_classes: int
     input_shape: tuple[int, ...]
     shape_from_knobs: Callable[[Mapping[str, Any]], tuple[int, ...] | None] | None = None
-
-    def knobs(self) -> list[str]:
-        """The factory's keyword settings (everything but ``num_classes``)."""
-        return [p for p in inspect.signature(self.factory).parameters if p != "num_classes"]
 
     def input_shape_for(self, knobs: Mapping[str, Any]) -> tuple[int, ...]:
         shape = self.shape_from_knobs(knobs) if self.shape_from_knobs else None
@@ -56,6 +52,9 @@ MODELS.register("resnet_cifar")(ModelInfo(resnet_cifar.resnet_cifar, 10, (3, 32,
 MODELS.register("resnet56_cifar")(ModelInfo(resnet_cifar.resnet56_cifar, 10, (3, 32, 32)))
 MODELS.register("resnet50")(ModelInfo(resnet50.resnet50, resnet50.IMAGENET_CLASSES, (3, 224, 224)))
 MODELS.register("mlp_mnist")(ModelInfo(mlp.mlp_mnist, 10, (1, 28, 28), _mlp_shape))
+MODELS.register("mobilenetv2_cifar")(
+    ModelInfo(mobilenetv2_cifar.mobilenetv2_cifar, 10, (3, 32, 32))
+)
 
 
 def model_info(name: str) -> ModelInfo:
@@ -63,20 +62,15 @@ def model_info(name: str) -> ModelInfo:
     return MODELS.get(name)
 
 
-def check_model_knobs(name: str, knobs: Mapping[str, Any], key: str | None = None) -> None:
+def check_model_knobs(name: str, knobs: Mapping[str, Any], where: str | None = None) -> None:
     """Raise ConfigError when ``knobs`` holds a setting the architecture does not take.
 
-    ``key`` is the config path of the knobs (e.g. ``benchmarks.vgg.model.options``), put
-    first in the message so a config error points at the line to fix.
+    Names and value types are checked against the factory's signature. ``where`` is the
+    config path of the knobs (e.g. ``benchmarks.vgg.model.options``), put first in the
+    message so a config error points at the line to fix.
     """
-    valid = model_info(name).knobs()
-    unknown = sorted(set(knobs) - set(valid))
-    if unknown:
-        where = f"{key}: " if key else ""
-        raise ConfigError(
-            f"{where}model {name!r} has no knob(s) {', '.join(unknown)}; "
-            f"valid knobs: {', '.join(valid) or '(none)'}"
-        )
+    factory = model_info(name).factory
+    check_call_options(factory, knobs, where, f"model {name!r}", skip=("num_classes",), noun="knob")
 
 
 def build_model(name: str, num_classes: int | None = None, **knobs) -> nn.Module:

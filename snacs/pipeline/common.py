@@ -6,44 +6,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import Subset
 
-from snacs.data import DatasetBundle, class_balanced_indices, load_dataset, make_loader
-from snacs.data.synthetic import write_synthetic_cifar, write_synthetic_imagefolder
+from snacs.data import DatasetBundle, class_balanced_indices, load_dataset
 from snacs.errors import SnacsError
 from snacs.io import load_checkpoint, load_state_dict_strict
 from snacs.models import build_model
 
 Spec = Mapping[str, Any]
-
-
-def dataset_lock_path(root: Path) -> Path:
-    """Lock file beside a dataset root (a sibling, so the root itself stays the release's)."""
-    return root.parent / f".{root.name}.lock"
-
-
-def prepare_dataset(spec: Spec) -> Path:
-    """Write the configured synthetic dataset, or check that the real one is where it should be.
-
-    Benchmarks that share a dataset root (VGG16 and ResNet56 both read CIFAR-10) run
-    their ``data`` jobs in parallel under Snakemake; a file lock makes them take turns,
-    so one downloads or writes the files and the other finds them complete.
-    """
-    dataset = spec["dataset"]
-    root = Path(dataset["root"])
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(dataset_lock_path(root)):
-        synthetic = dataset.get("synthetic")
-        if synthetic:
-            options = {k: v for k, v in synthetic.items() if k != "format"}
-            if synthetic["format"] == "cifar10":
-                return write_synthetic_cifar(root, **options)
-            options["val_per_class"] = options.pop("test_per_class")
-            return write_synthetic_imagefolder(root, **options)
-        load_bundle(spec)  # raises DatasetNotFoundError naming the path when missing
-    return root
 
 
 def load_bundle(spec: Spec) -> DatasetBundle:
@@ -84,20 +55,3 @@ def statistics_subset(spec: Spec, bundle: DatasetBundle) -> Subset:
         bundle.train_targets, stats["samples_per_class"], stats["seed"], replace=stats["replace"]
     )
     return Subset(bundle.train_eval, indices.tolist())
-
-
-def train_loader(spec: Spec, bundle: DatasetBundle, batch_size: int, seed: int) -> DataLoader:
-    # Dropping a ragged last batch keeps BatchNorm statistics sane, unless the set is tiny.
-    drop_last = len(bundle.train) >= 4 * batch_size
-    return make_loader(
-        bundle.train,
-        batch_size,
-        shuffle=True,
-        workers=spec["workers"],
-        seed=seed,
-        drop_last=drop_last,
-    )
-
-
-def eval_loader(spec: Spec, bundle: DatasetBundle, batch_size: int) -> DataLoader:
-    return make_loader(bundle.test, batch_size, shuffle=False, workers=spec["workers"])

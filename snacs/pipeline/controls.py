@@ -13,7 +13,7 @@ import torch
 
 from snacs.io import read_json, write_json
 from snacs.pipeline.common import Spec, load_bundle, load_model
-from snacs.pipeline.counts import model_counts
+from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.controls import control_plan
 from snacs.pruning.graph import trace_layer_graph
@@ -37,24 +37,19 @@ def run_control(
     bundle = load_bundle(spec)
     model = load_model(spec, bundle.num_classes, dense_checkpoint)
     plan.check_against(model)
-    control = control_plan(plan, scores, label, run["seed"], model, trace_layer_graph(model))
-    control.info["target_met"] = plan.info.get("target_met")
+    graph = trace_layer_graph(model)
+    control = control_plan(plan, scores, label, run["seed"], model, graph)
     control.save(out_dir / "plan.pt")
-    dense = run["dense"]
-    masked = model_counts(model, bundle.input_shape, control.masks)
     summary = {
         **{k: run[k] for k in ("method", "pruner", "granularity", "citation", "target", "seed")},
         "control": control.info["control"],
         "control_seed": control.info["control_seed"],
+        # The run's budget decision, which the control shares (its counts are the run's).
+        "target_met": run.get("target_met"),
         # The control's choice is not a pruner's scoring: nothing of it is timed.
         "timings": dict.fromkeys(run["timings"], 0.0),
         "activations_cached": False,
-        "dense": dense,
-        "masked": masked,
-        "achieved": {
-            "params_reduction": 1 - masked["params"] / dense["params"],
-            "flops_reduction": 1 - masked["macs"] / dense["macs"],
-        },
+        **plan_counts(model, graph, control.masks, bundle.input_shape),
         "plan_info": control.info,
         "provenance": provenance(device),
     }

@@ -1,16 +1,58 @@
-"""Step ``data``: write the configured synthetic dataset or check the real one."""
+"""Step ``data``: write the configured synthetic dataset or fetch the real one, then verify it.
+
+A dataset root that already holds the data is only read: no lock, marker or temporary
+file is written inside or beside it (shared datasets often sit on read-only storage).
+Locks are taken only to write (synthetic data, a download) and live in the snacs cache
+directory (``snacs.locks``); the step's own marker is its ``--out`` file in the results.
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
+from snacs.data import DatasetBundle, load_dataset
+from snacs.data.synthetic import write_synthetic_cifar, write_synthetic_imagefolder
+from snacs.data.verify import DataCheck, verify_bundle
+from snacs.errors import DatasetNotFoundError
 from snacs.io import write_json
-from snacs.pipeline.common import Spec, prepare_dataset
+from snacs.locks import dataset_lock
+from snacs.pipeline.common import Spec
 
 
-def run_data(spec: Spec, out: str | Path | None = None) -> Path:
-    """Prepare the benchmark's dataset; with ``out``, record its root there when done."""
-    root = prepare_dataset(spec)
+def prepare_dataset(spec: Spec) -> DatasetBundle:
+    """The benchmark's dataset, written (synthetic) or downloaded first when needed.
+
+    Benchmarks that share a dataset root (VGG16 and ResNet56 both read CIFAR-10) run
+    their ``data`` jobs in parallel under Snakemake; the dataset lock makes writers take
+    turns, so one writes or downloads the files and the other finds them complete.
+    """
+    dataset = spec["dataset"]
+    root = Path(dataset["root"])
+    lock = partial(dataset_lock, root)
+    synthetic = dataset.get("synthetic")
+    if synthetic:
+        options = {k: v for k, v in synthetic.items() if k != "format"}
+        if synthetic["format"] == "cifar10":
+            write_synthetic_cifar(root, **options, lock=lock)
+        else:
+            options["val_per_class"] = options.pop("test_per_class")
+            write_synthetic_imagefolder(root, **options, lock=lock)
+    try:
+        return load_dataset(dataset["name"], root, download=False, **dataset["options"])
+    except DatasetNotFoundError:
+        if not dataset["download"]:
+            raise
+    with lock():
+        return load_dataset(dataset["name"], root, download=True, **dataset["options"])
+
+
+def run_data(
+    spec: Spec, out: str | Path | None = None, full: bool = False, progress: bool = True
+) -> DataCheck:
+    """Prepare and verify the dataset; with ``out``, record what was checked there."""
+    bundle = prepare_dataset(spec)
+    check = verify_bundle(bundle, full=full, progress=progress)
     if out:
-        write_json(out, {"root": str(root)})
-    return root
+        write_json(out, {"root": spec["dataset"]["root"], **check.to_json()})
+    return check

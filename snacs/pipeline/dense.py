@@ -8,15 +8,10 @@ from pathlib import Path
 import torch
 
 from snacs.engine import Recipe, evaluate, fit, seed_everything
+from snacs.engine.distributed import barrier, is_writer
 from snacs.io import fingerprint, save_checkpoint, write_json
-from snacs.pipeline.common import (
-    Spec,
-    eval_loader,
-    load_bundle,
-    load_model,
-    new_model,
-    train_loader,
-)
+from snacs.pipeline.batches import eval_batches, train_batches
+from snacs.pipeline.common import Spec, load_bundle, load_model, new_model
 from snacs.pipeline.counts import latency, model_counts
 from snacs.pipeline.provenance import provenance
 
@@ -33,12 +28,12 @@ def run_dense(spec: Spec, out_dir: str | Path, device: torch.device, progress: b
     seed_everything(dense["seed"])
     model = new_model(spec, bundle.num_classes)
     evaluation_batch = spec["evaluation"]["batch_size"]
-    test = eval_loader(spec, bundle, evaluation_batch)
+    test = eval_batches(spec, bundle, evaluation_batch, device)
     if dense["source"] == "train":
         recipe = Recipe.from_dict(dense["recipe"])
         fit(
             model,
-            train_loader(spec, bundle, recipe.batch_size, dense["seed"]),
+            train_batches(spec, bundle, recipe.batch_size, dense["seed"], device),
             test,
             recipe,
             out_dir,
@@ -48,9 +43,11 @@ def run_dense(spec: Spec, out_dir: str | Path, device: torch.device, progress: b
             restart_stale=True,
             inputs=fingerprint(json.dumps(_trained_on(spec), sort_keys=True)),
             progress=progress,
+            compile_model=spec["compile"],
         )
-    else:
+    elif is_writer():
         save_checkpoint(out_dir / "best.pt", {"model": model.state_dict(), "epoch": 0})
+    barrier()  # under torchrun, best.pt is complete before any rank reads it
     best = load_model(spec, bundle.num_classes, out_dir / "best.pt").to(device)
     metrics = evaluate(best, test, device, ks=spec["evaluation"]["topk"])
     summary = {
@@ -63,7 +60,8 @@ def run_dense(spec: Spec, out_dir: str | Path, device: torch.device, progress: b
         "provenance": provenance(device),
         "spec": spec,
     }
-    write_json(out_dir / "dense.json", summary)
+    if is_writer():
+        write_json(out_dir / "dense.json", summary)
     return summary
 
 

@@ -9,7 +9,8 @@ import torch
 from snacs.engine import evaluate
 from snacs.errors import SnacsError
 from snacs.io import load_checkpoint, read_json, write_json
-from snacs.pipeline.common import Spec, eval_loader, load_bundle, load_model
+from snacs.pipeline.batches import eval_batches
+from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import latency, model_counts
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.graph import trace_layer_graph
@@ -38,7 +39,7 @@ def run_evaluate(
     shape = bundle.input_shape
     graph = trace_layer_graph(model)
     slim, removed = slim_model(model, graph, plan.masks, shape)
-    test = eval_loader(spec, bundle, spec["evaluation"]["batch_size"])
+    test = eval_batches(spec, bundle, spec["evaluation"]["batch_size"], device)
     topk = spec["evaluation"]["topk"]
     masked_accuracy = evaluate(model.to(device), test, device, ks=topk)
     slim_accuracy = evaluate(slim.to(device), test, device, ks=topk)

@@ -8,7 +8,8 @@ import torch
 
 from snacs.engine import Recipe, fit, seed_everything
 from snacs.io import fingerprint
-from snacs.pipeline.common import Spec, eval_loader, load_bundle, load_model, train_loader
+from snacs.pipeline.batches import eval_batches, train_batches
+from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pruning.masking import MaskEnforcer, apply_masks
 from snacs.pruning.plan import PruningPlan
 
@@ -39,8 +40,8 @@ def run_finetune(
     model.to(device)
     fit(
         model,
-        train_loader(spec, bundle, recipe.batch_size, seed),
-        eval_loader(spec, bundle, spec["evaluation"]["batch_size"]),
+        train_batches(spec, bundle, recipe.batch_size, seed, device),
+        eval_batches(spec, bundle, spec["evaluation"]["batch_size"], device),
         recipe,
         out_dir,
         device=device,
@@ -49,4 +50,5 @@ def run_finetune(
         restart_stale=True,
         inputs=inputs,
         progress=progress,
+        compile_model=spec["compile"],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -11,13 +12,13 @@ from snacs.engine import seed_everything
 from snacs.errors import ConfigError
 from snacs.io import read_json, write_json
 from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
-from snacs.pipeline.counts import model_counts
+from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pruner import PRUNERS, build_pruner, load_pruner_modules
 from snacs.pruning.run import run_pruner
 from snacs.pruning.scores import save_scores
-from snacs.pruning.target import Target
+from snacs.pruning.target import TARGET_TOLERANCE, Target, target_miss_reason
 
 
 def _context(
@@ -62,15 +63,25 @@ def needs_activations(pruner: str, pruner_modules: list[str]) -> bool:
     return PRUNERS.get(pruner).needs_activations
 
 
-def resolve_target(label: str, reference_json: str | Path | None = None) -> Target:
-    """The target a label asks for; matched-budget labels read the reference run's result."""
+def resolve_target(
+    label: str, reference_json: str | Path | None = None, count: str = "slim"
+) -> Target:
+    """The target a label asks for; matched-budget labels read the reference run's result.
+
+    A matched budget is the reference's reduction on ``count`` (``slim``: what removing
+    dead channels saves, comparable across connection and filter pruners; ``masked``),
+    and the matched run searches its own plan on that same count.
+    """
     if not label.startswith(MATCH_PREFIX):
         return Target.parse(label)
     resource, scope, _ = parse_matched_label(label)
     if reference_json is None:
         raise ConfigError(f"target {label} needs the reference run's prune.json (--reference)")
-    achieved = read_json(reference_json)["achieved"][f"{resource}_reduction"]
-    return Target(min(max(achieved, 0.0), 0.99), resource, scope)  # type: ignore[arg-type]
+    key = f"{resource}_reduction" if count == "masked" else f"slim_{resource}_reduction"
+    achieved = read_json(reference_json)["achieved"].get(key)
+    if achieved is None:
+        raise ConfigError(f"{reference_json} has no achieved.{key}; rerun the reference prune step")
+    return Target(min(max(achieved, 0.0), 0.99), resource, scope, count)  # type: ignore[arg-type]
 
 
 def run_prune(
@@ -101,30 +112,45 @@ def run_prune(
     outcome = run_pruner(pruner, ctx, target)
     plan = outcome.plan
     plan.info.update(seed=seed, pruner_options=spec.get("method_options", {}))
-    plan.save(out_dir / "plan.pt")
     save_scores(outcome.scores, out_dir / "scores.pt")
-    dense = model_counts(ctx.model, ctx.input_shape)
-    masked = model_counts(ctx.model, ctx.input_shape, plan.masks)
+    counts = plan_counts(ctx.model, ctx.graph, plan.masks, ctx.input_shape)
+    achieved = counts["achieved"]
+    on_target = _target_reduction(achieved, target)
+    reason = target_miss_reason(target, on_target, pruner.granularity)
+    plan.info.update(target_met=not reason, target_miss_reason=reason)
+    if reason:
+        print(
+            f"WARNING target {label or target.label} missed: {target.count} {target.resource} "
+            f"reduction {on_target:.1%} for a target of {target.fraction:.1%} "
+            f"(± {TARGET_TOLERANCE:.0%}): {reason}",
+            file=sys.stderr,
+        )
+    plan.save(out_dir / "plan.pt")
     summary = {
         "method": method,
         "pruner": pruner.name,
         "granularity": pruner.granularity,
         "citation": pruner.citation,
         "target": {"label": label or target.label, **target.__dict__},
+        "target_met": not reason,
+        "target_miss_reason": reason,
+        "target_tolerance": TARGET_TOLERANCE,
         "seed": seed,
         "timings": outcome.timings,
         "activations_cached": pruner.needs_activations and activations_path is not None,
-        "dense": dense,
-        "masked": masked,
-        "achieved": {
-            "params_reduction": 1 - masked["params"] / dense["params"],
-            "flops_reduction": 1 - masked["macs"] / dense["macs"],
-        },
+        **counts,
         "plan_info": {k: v for k, v in plan.info.items() if k != "timings"},
         "provenance": provenance(device),
     }
     write_json(out_dir / "prune.json", summary)
     return summary
+
+
+def _target_reduction(achieved: dict[str, float], target: Target) -> float:
+    """The achieved reduction in the target's own resource and count (share: masked FLOPs)."""
+    resource = "flops" if target.resource == "share" else target.resource
+    prefix = "slim_" if target.count == "slim" else ""
+    return achieved[f"{prefix}{resource}_reduction"]
 
 
 def prune_summary(path: str | Path) -> dict:

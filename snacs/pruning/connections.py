@@ -140,7 +140,7 @@ def share_for_target(
         return target.fraction
 
     def achieved(step: int) -> float:
-        return cost.reduction(masks_at(step / 1000), target.resource)
+        return cost.achieved(masks_at(step / 1000), target)
 
     if achieved(1000) < target.fraction:
         return 1.0
@@ -239,7 +239,7 @@ def connection_plan(
     decisions = decisions_at(share)
     masks = connection_masks(ranked, decisions, shapes)
     met = target.resource == "share" or (
-        cost is not None and cost.reduction(masks, target.resource) >= target.fraction - 1e-9
+        cost is not None and cost.achieved(masks, target) >= target.fraction - 1e-9
     )
     return PruningPlan(
         method=method,

@@ -38,6 +38,7 @@ class LayerNode:
     coupled: bool  # output is merged with another tensor (residual add/concat)
     is_output: bool  # its output is (part of) the network output
     features_per_channel: int  # for a linear fed by a flattened map: inputs per parent channel
+    depthwise: bool = False  # conv with one input channel per filter (groups = channels)
 
     @property
     def merged_input(self) -> bool:
@@ -50,10 +51,13 @@ class LayerNode:
 
         True for layers whose output reaches only other conv/linear layers, unmerged, and
         that are not the classifier. Residual-coupled layers need whole coupled groups to
-        be removed together, which the filter baselines here do not attempt.
+        be removed together, which the filter baselines here do not attempt. A depthwise
+        conv's filters are tied one-to-one to its producer's channels, so they go when the
+        producer's filters go and are never chosen on their own.
         """
         return (
-            not self.coupled
+            not self.depthwise
+            and not self.coupled
             and not self.is_output
             and self.out_channels > 1
             and len(self.children) > 0
@@ -173,6 +177,7 @@ def trace_layer_graph(model: nn.Module) -> LayerGraph:
             coupled=name in merged_layers,
             is_output=name in output_layers,
             features_per_channel=_features_per_channel(module, parent_names, modules),
+            depthwise=_is_depthwise(module),
         )
     return graph
 
@@ -180,6 +185,14 @@ def trace_layer_graph(model: nn.Module) -> LayerGraph:
 def _ordered(names: frozenset[str], order: list[str]) -> list[str]:
     rank = {n: i for i, n in enumerate(order)}
     return sorted(names, key=lambda n: rank.get(n, -1))
+
+
+def _is_depthwise(module: nn.Module) -> bool:
+    return (
+        isinstance(module, nn.Conv2d)
+        and module.groups > 1
+        and module.groups == module.in_channels == module.out_channels
+    )
 
 
 def _channels(module: nn.Module) -> tuple[int, int]:

@@ -139,12 +139,20 @@ def _unread_channels(masks: Masks, graph: LayerGraph, node: LayerNode) -> torch.
     """Output channels of ``node`` that no consumer reads through a kept weight.
 
     A consumer whose input width does not match ``node``'s channels (it reads a padded or
-    concatenated tensor) counts as reading every channel.
+    concatenated tensor) counts as reading every channel. A depthwise consumer passes
+    channel k on as its own channel k, so it reads k only while its filter k is kept and
+    one of its own consumers still reads that filter's output.
     """
     unread = torch.ones(node.out_channels, dtype=torch.bool)
     for child_name in node.children:
         child = graph[child_name]
         child_mask = masks[f"{child.name}.weight"]
+        if child.depthwise:
+            kept = child_mask.reshape(node.out_channels, -1).any(dim=1)
+            if not child.is_output and child.children:
+                kept &= ~_unread_channels(masks, graph, child)
+            unread &= ~kept
+            continue
         if child_mask.shape[1] != node.out_channels * child.features_per_channel:
             return torch.zeros(node.out_channels, dtype=torch.bool)
         unread &= ~_read_channels(child_mask, child, node.out_channels)
@@ -174,6 +182,9 @@ def _remove_channels(masks: Masks, graph: LayerGraph, node: LayerNode, channels:
         child = graph[child_name]
         if INPUT in child.parents or len(child.parents) != 1:
             raise ValueError(f"{node.name} feeds {child.name} together with other producers")
+        if child.depthwise:  # its filter k reads only channel k: it goes too
+            changed |= _remove_channels(masks, graph, child, channels)
+            continue
         columns = _input_columns(child, index)
         child_mask = masks[f"{child.name}.weight"]
         changed |= bool(child_mask[:, columns].any())

@@ -17,8 +17,15 @@ PARENT_SIGNALS = ("producer", "input")
 
 
 def scored_children(graph: LayerGraph) -> list[LayerNode]:
-    """Layers with at least one layer (not the network input) feeding them."""
-    return [node for node in graph if node.parents and node.parents != (INPUT,)]
+    """Layers with at least one layer (not the network input) feeding them, depthwise excepted.
+
+    A depthwise conv has a single connection per filter (filter k reads channel k only),
+    so removing one of its connections is removing a filter of its producer; that decision
+    is left to the producer's own channel bookkeeping instead of a pairwise score.
+    """
+    return [
+        node for node in graph if node.parents and node.parents != (INPUT,) and not node.depthwise
+    ]
 
 
 def parent_activations(activations: Activations, node: LayerNode, signal: str) -> torch.Tensor:

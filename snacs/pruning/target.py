@@ -19,11 +19,15 @@ from torch import nn
 from snacs.errors import ConfigError, SnacsError
 from snacs.metrics.counting import count_params, credited_masks, layer_counts
 from snacs.pruning.graph import LayerGraph, trace_layer_graph
-from snacs.pruning.masking import Masks, filter_masks
+from snacs.pruning.masking import Masks, dead_channels, filter_masks
 
 Resource = Literal["params", "flops", "share"]
 RESOURCES = ("params", "flops", "share")
 Scope = Literal["layerwise", "global"]
+Count = Literal["masked", "slim"]
+COUNTS = ("masked", "slim")
+TARGET_TOLERANCE = 0.01
+"""A budget is met when the achieved reduction lies within this distance (1 pp) of it."""
 
 
 @dataclass(frozen=True)
@@ -32,12 +36,15 @@ class Target:
 
     ``share`` targets are the paper's grid variable for connection pruners: the global
     threshold sits at that share of all connection scores (spec §7.2), and the compression
-    follows from it and the per-layer caps.
+    follows from it and the per-layer caps. ``count`` says which cost the fraction is
+    measured on: ``masked`` (pruned weights and the weights they leave dead) or ``slim``
+    (only what physically removing dead channels saves, the deployable cost).
     """
 
     fraction: float
     resource: Resource = "flops"
     scope: Scope = "layerwise"
+    count: Count = "masked"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fraction < 1.0:
@@ -46,6 +53,8 @@ class Target:
             raise ConfigError(f"target resource must be one of {RESOURCES}, not {self.resource!r}")
         if self.scope not in ("layerwise", "global"):
             raise ConfigError(f"target scope must be 'layerwise' or 'global', not {self.scope!r}")
+        if self.count not in COUNTS:
+            raise ConfigError(f"target count must be one of {COUNTS}, not {self.count!r}")
 
     @property
     def label(self) -> str:
@@ -103,11 +112,50 @@ class CostModel:
         )
         return self.total_macs - removed
 
-    def reduction(self, masks: Mapping[str, torch.Tensor], resource: Resource) -> float:
-        """Fraction of the resource removed by ``masks``."""
+    def reduction(
+        self, masks: Mapping[str, torch.Tensor], resource: Resource, count: Count = "masked"
+    ) -> float:
+        """Fraction of the resource removed by ``masks``, on the masked or the slim count.
+
+        The slim count keeps only what removing whole dead channels saves: the filters of
+        layers that can lose channels independently, with their norms and consumer slices.
+        """
+        if count == "slim":
+            masks = filter_masks(
+                self.model, self.graph, dead_channels(self.graph, self.credited(masks))
+            )
         if resource == "params":
             return 1.0 - self.params(masks) / self.total_params
         return 1.0 - self.macs(masks) / self.total_macs
+
+    def achieved(self, masks: Mapping[str, torch.Tensor], target: Target) -> float:
+        """The reduction ``masks`` reach in ``target``'s resource and count."""
+        return self.reduction(masks, target.resource, target.count)
+
+
+def target_miss_reason(target: Target, achieved: float, granularity: str) -> str:
+    """Why ``achieved`` is not within ``TARGET_TOLERANCE`` of ``target``; empty when it is.
+
+    Searches stop at the first step that meets a budget, so falling short means the
+    per-layer caps and protected filters or connections left nothing more to remove, and
+    overshooting means the last step removed more than the tolerance at once.
+    """
+    if target.resource == "share":
+        return ""
+    gap = achieved - target.fraction
+    if abs(gap) <= TARGET_TOLERANCE:
+        return ""
+    what = f"{target.count} {target.resource}"
+    if gap < 0:
+        return (
+            f"out of reach: the per-layer caps and protected {granularity}s allow removing "
+            f"only {achieved:.1%} of {what}"
+        )
+    unit = "filter" if granularity == "filter" else "block of tied connection scores"
+    return (
+        f"overshoot: the smallest step of the search (one {unit}, with the units it leaves "
+        f"dead) removes {gap:.1%} of {what} more than the target"
+    )
 
 
 def first_step_meeting(achieved: Callable[[int], float], fraction: float, steps: int) -> int:
@@ -190,20 +238,62 @@ def select_filters(
 
         steps = len(ranked)
 
-    def achieved(step: int) -> float:
-        return cost.reduction(filter_masks(model, graph, removal(step)), target.resource)
+    def achieved(removed: Mapping[str, list[int]]) -> float:
+        return cost.achieved(filter_masks(model, graph, removed), target)
 
-    if achieved(steps) < target.fraction:
+    if achieved(removal(steps)) < target.fraction:
         warnings.warn(
             f"target {target.label} is out of reach: removing the most filters each layer "
-            f"allows saves only {achieved(steps):.1%} of {target.resource}; using that",
+            f"allows saves only {achieved(removal(steps)):.1%} of {target.resource}; using that",
             stacklevel=2,
         )
         chosen = {name: channels for name, channels in removal(steps).items() if channels}
         return chosen, filter_masks(model, graph, chosen), False
-    step = first_step_meeting(achieved, target.fraction, steps)
-    chosen = {name: channels for name, channels in removal(step).items() if channels}
+    step = first_step_meeting(lambda s: achieved(removal(s)), target.fraction, steps)
+    chosen = _finest_removal(
+        removal(max(step - 1, 0)), removal(step), scores, achieved, target.fraction
+    )
+    chosen = {name: channels for name, channels in chosen.items() if channels}
     return chosen, filter_masks(model, graph, chosen), True
+
+
+def _finest_removal(
+    before: Mapping[str, list[int]],
+    after: Mapping[str, list[int]],
+    scores: Mapping[str, torch.Tensor],
+    achieved: Callable[[Mapping[str, list[int]]], float],
+    fraction: float,
+) -> dict[str, list[int]]:
+    """Add the filters of the search's last step one at a time, lowest score first.
+
+    A layerwise step raises every layer's share at once, which on narrow layers removes
+    several filters together and can overshoot a budget by several points; adding the
+    step's filters singly lands within one filter of it. When even one filter overshoots
+    by more than ``TARGET_TOLERANCE`` while stopping short of it stays within, the
+    smaller removal is kept (the budget is met within the tolerance either way).
+    """
+    added = [(name, c) for name in after for c in after[name] if c not in set(before[name])]
+    added.sort(key=lambda entry: _normalised_score(scores, *entry))
+
+    def with_first(count: int) -> dict[str, list[int]]:
+        chosen = {name: list(channels) for name, channels in before.items()}
+        for name, channel in added[:count]:
+            chosen[name].append(channel)
+        return chosen
+
+    count = first_step_meeting(lambda k: achieved(with_first(k)), fraction, len(added))
+    if (
+        count > 0
+        and achieved(with_first(count)) - fraction > TARGET_TOLERANCE
+        and fraction - achieved(with_first(count - 1)) <= TARGET_TOLERANCE
+    ):
+        count -= 1
+    return with_first(count)
+
+
+def _normalised_score(scores: Mapping[str, torch.Tensor], name: str, channel: int) -> float:
+    values = scores[name].double()
+    return values[channel].item() / (values.abs().mean().item() or 1.0)
 
 
 def _global_ranking(

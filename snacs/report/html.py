@@ -181,11 +181,11 @@ def _speed_section(outputs: StudyOutputs) -> list[str]:
 
 
 def _estimator_section(outputs: StudyOutputs) -> list[str]:
-    from snacs.studies.estimator_accuracy import NOTE, estimator_cells
+    from snacs.studies.estimator_accuracy import estimator_cells, estimator_note
 
     table = pd.read_csv(outputs.estimator_summary_csv)
     parts = ["<h2 id='estimator'>Estimator accuracy on Gaussian data (spec §9.4)</h2>"]
-    parts += [_note(NOTE), _cells_html(*estimator_cells(table))]
+    parts += [_note(estimator_note(table)), _cells_html(*estimator_cells(table))]
     if outputs.estimator_figure is not None:
         parts.append(_image(outputs.estimator_figure))
     return parts

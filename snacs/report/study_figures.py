@@ -2,7 +2,8 @@
 
 * :func:`speed_figure`: seconds to score one layer pair against the group count (log-log),
   speed-ups of SNACS over MINT annotated, like the paper's runtime figure (spec §9.2);
-* :func:`estimator_figure`: MSE of the estimator against N and against d (spec §9.4);
+* :func:`estimator_figure`: MSE of the estimator's readings against N and against d, and
+  their rank correlation with the truth on layer-shaped cases (spec §9.4);
 * :func:`layer_compression_figure`: pruned percentage of every layer per method (§9.3).
 
 Same colour = same method; solid = measured here, dashed = the paper's values.
@@ -11,6 +12,7 @@ Same colour = same method; solid = measured here, dashed = the paper's values.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from snacs.report.figures import save_figure  # noqa: E402
-from snacs.studies.estimator_accuracy import PHI_LABELS  # noqa: E402
+from snacs.studies.estimator_accuracy import collapse_note, variant_label  # noqa: E402
 from snacs.studies.speed import MINT, method_label, snacs_method  # noqa: E402
 
 
@@ -100,42 +102,71 @@ def _annotate_speedups(ax, table: pd.DataFrame, phis: list[str], prefix: str, co
 
 
 def estimator_figure(table: pd.DataFrame, outputs: Iterable[str | Path]) -> None:
-    """MSE against N and against d from :func:`summarise_estimator`'s table."""
-    sweeps = [s for s in ("samples", "dimension") if s in set(table["sweep"])]
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.2 * len(sweeps), 4), squeeze=False)
+    """MSE against N and d per estimator, and Spearman on layer-shaped cases.
+
+    From :func:`summarise_estimator`'s table; the caption under the panels states any
+    collapse towards 0 in words (:func:`collapse_note`), since a collapsed estimator's
+    MSE only mirrors the true CMI.
+    """
+    panels = [s for s in ("samples", "dimension", "layer") if s in set(table["sweep"])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.4), squeeze=False)
     titles = {
-        "samples": ("number of samples N (dims 1, 1, 2)", True),
-        "dimension": ("dimension d (dims d, d, d)", False),
+        "samples": "number of samples N (dims 1, 1, 2)",
+        "dimension": "dimension d (dims d, d, d)",
+        "layer": "width of Z (layer-shaped: X child group, Y parent group of 8)",
     }
-    for ax, sweep in zip(axes[0], sweeps, strict=True):
+    variants = list(dict.fromkeys(zip(table["reading"], table["phi"], strict=True)))
+    colours = {variant: f"C{index}" for index, variant in enumerate(variants)}
+    for ax, sweep in zip(axes[0], panels, strict=True):
         block = table[table["sweep"] == sweep]
-        for index, phi in enumerate(PHI_LABELS):
-            rows = block[block["phi"] == phi].sort_values("setting")
+        metric = "spearman" if sweep == "layer" else "mse"
+        for reading, phi in variants:
+            rows = block[(block["reading"] == reading) & (block["phi"] == phi)]
+            rows = rows.sort_values("setting")
             if rows.empty:
                 continue
-            color = f"C{index}"
-            ax.plot(rows["setting"], rows["mse"], color=color, marker="o", label=PHI_LABELS[phi])
+            colour = colours[(reading, phi)]
+            label = variant_label(reading, phi)
+            ax.plot(rows["setting"], rows[metric], color=colour, marker="o", label=label)
             paper = rows.dropna(subset=["paper_mse"])
-            if not paper.empty:
+            if metric == "mse" and not paper.empty:
                 ax.plot(
                     paper["setting"],
                     paper["paper_mse"],
-                    color=color,
+                    color=colour,
                     marker="s",
                     markerfacecolor="none",
                     linestyle="--",
-                    label=f"{PHI_LABELS[phi]} (paper)",
+                    label=f"{label} (paper)",
                 )
-        label, log_x = titles[sweep]
-        if log_x:
+        if sweep == "layer":
+            baseline = block.drop_duplicates("setting").sort_values("setting")
+            ax.plot(
+                baseline["setting"],
+                baseline["mi_spearman"],
+                color="grey",
+                linestyle=":",
+                marker="x",
+                label="true plain MI I(X;Y)",
+            )
+            ax.axhline(0.9, color="grey", linewidth=0.6)
+            ax.set_ylim(-1.05, 1.05)
+            ax.set_ylabel("Spearman with the true CMI over cases")
+        else:
+            ax.set_yscale("log")
+            ax.set_ylabel("MSE against the true CMI (bits², log)")
+        if sweep == "samples":
             ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(label)
-        ax.set_ylabel("MSE against the true CMI (bits², log)")
+        ax.set_xlabel(titles[sweep])
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     fig.suptitle("ACMI estimator accuracy on Gaussian data (solid: this run, dashed: paper)")
-    fig.tight_layout()
+    caption = collapse_note(table)
+    if caption:
+        fig.text(0.01, 0.01, textwrap.fill(caption, 40 * len(panels)), fontsize=7, va="bottom")
+        fig.tight_layout(rect=(0, 0.04 + 0.025 * caption.count(";"), 1, 1))
+    else:
+        fig.tight_layout()
     save_figure(fig, outputs)
 
 

@@ -10,9 +10,15 @@ from snacs.config import (
     step_spec,
     validate_config,
 )
+from snacs.errors import SnacsError
 from snacs.pipeline.prune import needs_activations
+from snakemake.exceptions import WorkflowError
 
-CFG = validate_config(config)
+# Every name and option is checked here, before any job runs; a mistake is one message.
+try:
+    CFG = validate_config(config)
+except SnacsError as error:
+    raise WorkflowError(str(error)) from None
 R = CFG["results_dir"]
 RUNS = runs(CFG)
 CONTROL_RUNS = control_runs(CFG)
@@ -37,6 +43,18 @@ def spec(step):
         return json.dumps(step_spec(CFG, wildcards.benchmark, step, method), sort_keys=True)
 
     return make
+
+
+def launcher(wildcards, resources):
+    """Params function: ``snacs``, or ``torchrun`` over the job's GPUs when it has several.
+
+    A training rule's ``gpu`` resource (1 unless a profile sets more) is the number of
+    GPUs of one job; with more than one the step runs data-parallel, one process per GPU.
+    """
+    gpus = int(getattr(resources, "gpu", 1) or 1)
+    if gpus <= 1:
+        return "snacs"
+    return f"torchrun --standalone --nproc-per-node={gpus} -m snacs"
 
 
 RUN_DIR = "{benchmark}/{method}/{target}/seed{seed}"

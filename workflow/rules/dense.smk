@@ -21,11 +21,12 @@ rule dense:
     params:
         spec=spec("dense"),
         out=lambda w: f"{R}/{w.benchmark}/dense",
+        launch=launcher,
     threads: TRAIN_THREADS
     log:
         f"{R}/logs/dense/{{benchmark}}.log",
     shell:
-        "snacs dense --spec {params.spec:q} --out {params.out} --threads {threads} "
+        "{params.launch} dense --spec {params.spec:q} --out {params.out} --threads {threads} "
         "--no-progress > {log} 2>&1"
 
 

@@ -53,11 +53,12 @@ rule finetune:
     params:
         spec=spec("finetune"),
         out=lambda w: f"{R}/finetuned/{RUN_DIR.format(**w)}",
+        launch=launcher,
     threads: TRAIN_THREADS
     log:
         f"{R}/logs/finetune/{RUN_DIR}.log",
     shell:
-        "snacs finetune --spec {params.spec:q} --plan {input.plan} --dense {input.dense} "
+        "{params.launch} finetune --spec {params.spec:q} --plan {input.plan} --dense {input.dense} "
         "--seed {wildcards.seed} --out {params.out} --threads {threads} --no-progress "
         "> {log} 2>&1"
 

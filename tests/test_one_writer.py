@@ -1,0 +1,93 @@
+"""One writer per output: a second command on the same output fails at once."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from snacs.cli import main
+from snacs.locks import OutputBusyError, exclusive_output, output_lock_path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _hold(output: Path, writer: str | None = None) -> subprocess.Popen:
+    """Another process that holds ``output``'s lock until killed."""
+    code = (
+        "import sys, time\n"
+        "from snacs.locks import exclusive_output\n"
+        f"with exclusive_output({str(output)!r}, 'test holder', {writer!r}):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
+    assert holder.stdout.readline().strip() == b"held"
+    return holder
+
+
+def _prune(capsys, out: Path) -> tuple[int, str]:
+    dataset = {"name": "digits", "root": "data", "download": False, "options": {}}
+    model = {"arch": "mlp_mnist", "options": {"in_features": 64}}
+    statistics = {"samples_per_class": 2, "replace": False, "seed": 0, "batch_size": 8}
+    spec = json.dumps(
+        {"name": "b", "dataset": dataset, "model": model, "statistics": statistics, "workers": 0}
+    )
+    argv = ["prune", "--spec", spec, "--method", "l1", "--target", "flops50-layerwise"]
+    code = main([*argv, "--dense", str(out.parent / "missing.pt"), "--out", str(out)])
+    return code, capsys.readouterr().err
+
+
+def test_second_prune_on_the_same_output_fails_fast(tmp_path, capsys):
+    out = tmp_path / "pruned" / "b" / "l1" / "flops50-layerwise" / "seed0"
+    holder = _hold(out)
+    try:
+        started = time.perf_counter()
+        code, err = _prune(capsys, out)
+        assert time.perf_counter() - started < 5
+        assert code == 2 and "being written by another" in err and str(out) in err
+        assert len(err.strip().splitlines()) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder died without releasing anything by hand: the OS dropped its lock, so the
+    # same command now gets past the lock (and stops at the missing dense checkpoint).
+    code, err = _prune(capsys, out)
+    assert code == 2 and "being written" not in err and "missing.pt" in err
+
+
+def test_lock_is_released_when_the_step_ends(tmp_path, capsys):
+    out = tmp_path / "metrics.json"
+    for _ in range(2):  # the first command's lock must not block the second
+        code, err = _prune(capsys, out)
+        assert code == 2 and "being written" not in err
+    assert output_lock_path(out).parent == tmp_path
+
+
+def test_commands_sharing_an_output_folder_lock_only_their_own_files(tmp_path, capsys):
+    tables = tmp_path / "tables"
+    holder = _hold(tables, "tables")  # `snacs tables` writing main.* into the folder
+    try:
+        code = main(["timings", "--prune-json", str(tmp_path / "x.json"), "--out-dir", str(tables)])
+        assert code == 2 and "being written" not in capsys.readouterr().err
+        code = main(["tables", "--results", str(tmp_path / "x.json"), "--out-dir", str(tables)])
+        assert code == 2 and "being written by another" in capsys.readouterr().err
+    finally:
+        holder.send_signal(signal.SIGTERM)
+        holder.wait()
+
+
+def test_exclusive_output_in_one_process(tmp_path):
+    with (
+        exclusive_output(tmp_path / "out", "first"),
+        pytest.raises(OutputBusyError, match="being written by another second"),
+        exclusive_output(tmp_path / "out", "second"),
+    ):
+        pass
+    with exclusive_output(tmp_path / "out", "third"):
+        pass
