@@ -25,7 +25,9 @@ import torch
 
 from snacs.config import load_config, pruner_options, step_spec
 from snacs.engine import evaluate, resolve_device
-from snacs.pipeline.common import eval_loader, load_bundle, load_model, prepare_dataset
+from snacs.pipeline.batches import eval_batches
+from snacs.pipeline.common import load_bundle, load_model
+from snacs.pipeline.data import prepare_dataset
 from snacs.pipeline.dense import run_dense
 from snacs.pipeline.finetune import run_finetune
 from snacs.pipeline.prune import _context
@@ -34,13 +36,15 @@ from snacs.pruning.masking import apply_masks
 from snacs.pruning.pruner import build_pruner, load_pruner_modules
 from snacs.pruning.target import Target
 
+PUBLISHED = {"keep_connected": False, "normalise": "none", "cost_aware": False}
+GUARD = {**PUBLISHED, "keep_connected": True}
 VARIANTS = {
-    "published (no guard)": {"keep_connected": False},
-    "guard": {},
-    "guard + mean": {"normalise": "mean"},
-    "guard + rank": {"normalise": "rank"},
-    "guard + cost-aware": {"cost_aware": True},
-    "guard + rank + cost-aware": {"normalise": "rank", "cost_aware": True},
+    "published (no guard)": PUBLISHED,
+    "guard": GUARD,
+    "guard + mean": {**GUARD, "normalise": "mean"},
+    "guard + rank": {**GUARD, "normalise": "rank"},
+    "guard + cost-aware": {**GUARD, "cost_aware": True},
+    "guard + rank + cost-aware": {**GUARD, "normalise": "rank", "cost_aware": True},
 }
 
 
@@ -52,7 +56,7 @@ def accuracy(spec, masks, checkpoint, device) -> float:
     bundle = load_bundle(spec)
     model = load_model(spec, bundle.num_classes, checkpoint)
     apply_masks(model, masks)
-    test = eval_loader(spec, bundle, spec["evaluation"]["batch_size"])
+    test = eval_batches(spec, bundle, spec["evaluation"]["batch_size"], device)
     return evaluate(model.to(device), test, device)["top1"]
 
 
@@ -65,6 +69,9 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/connection_plans", help="scratch folder")
     parser.add_argument("--controls", type=int, default=2, help="random controls per plan")
     parser.add_argument("--estimator", type=json.loads, help="override estimator options")
+    parser.add_argument(
+        "--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS), metavar="NAME"
+    )
     parser.add_argument("--json", help="write the table as JSON here")
     args = parser.parse_args()
 
@@ -87,7 +94,8 @@ def main() -> None:
     scores = base.score(ctx)
     target = Target.parse(args.target)
     rows = []
-    for name, changes in VARIANTS.items():
+    for name in args.variants:
+        changes = VARIANTS[name]
         pruner = build_pruner(spec["pruner"], {**options, **changes})
         plan = pruner.plan(scores, target, ctx)
         plans = {name: plan}
