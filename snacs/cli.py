@@ -182,6 +182,25 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_reference(args: argparse.Namespace) -> None:
+    from snacs.pipeline.finetune import run_dense_reference
+
+    record = run_dense_reference(
+        _spec(args, "finetune"),
+        args.dense,
+        args.dense_json,
+        args.out_dir,
+        args.out,
+        _device(args),
+        args.seed,
+        not args.no_progress,
+    )
+    print(
+        f"dense fine-tuned: top-1 {record['pruned_top1']:.2f} % "
+        f"(dense {record['baseline_top1']:.2f} %)"
+    )
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from snacs.pipeline.evaluate import run_evaluate
 
@@ -193,8 +212,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         args.dense_json,
         args.out,
         _device(args),
+        dense_checkpoint=args.dense,
+        slim_out=args.slim_out,
     )
-    print(f"top-1 {row['pruned_top1']:.2f} % (baseline {row['baseline_top1']:.2f} %)")
+    print(
+        f"top-1 {row['pruned_top1']:.2f} % (baseline {row['baseline_top1']:.2f} %, "
+        f"no fine-tune {row['no_finetune_top1']:.2f} %); slim model: {args.slim_out}"
+    )
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
@@ -378,12 +402,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--dense", required=True)
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--out", required=True)
+    sub = command(
+        "reference", cmd_reference, "fine-tune the dense model with the fine-tune recipe", True
+    )
+    sub.add_argument("--dense", required=True, help="dense checkpoint")
+    sub.add_argument("--dense-json", required=True)
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--out-dir", required=True, help="training folder (best.pt, last.pt)")
+    sub.add_argument("--out", required=True, help="reference record (JSON)")
     sub = command("evaluate", cmd_evaluate, "accuracy, counts and latency of a run", True)
     sub.add_argument("--plan", required=True)
     sub.add_argument("--prune-json", required=True)
     sub.add_argument("--finetuned", required=True)
     sub.add_argument("--dense-json", required=True)
+    sub.add_argument("--dense", required=True, help="dense checkpoint (no-fine-tune accuracy)")
     sub.add_argument("--out", required=True)
+    sub.add_argument("--slim-out", required=True, help="where the slim model is exported (.pt2)")
 
     sub = command("tables", cmd_tables, "summarise run results into CSV and Markdown tables")
     sub.add_argument("--results", nargs="+", required=True)

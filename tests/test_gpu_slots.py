@@ -50,3 +50,24 @@ def test_a_process_claims_once(tmp_path, monkeypatch):
     first = gpu_slots.claim_gpu(2, tmp_path)
     assert gpu_slots.claim_gpu(2, tmp_path) == first
     assert gpu_slots.busy_jobs(2, tmp_path)[first] == 1
+
+
+def test_auto_and_cuda_claim_a_gpu_on_a_multi_gpu_machine(tmp_path, monkeypatch):
+    import torch
+
+    from snacs.engine.device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setenv(gpu_slots.LOCK_FOLDER_VARIABLE, str(tmp_path))
+    monkeypatch.setattr(gpu_slots, "_HELD", {})
+    other = _claim_in_child(tmp_path, 3, hold=True)  # another job already runs on GPU 0
+    try:
+        assert int(other.stdout.readline()) == 0
+        assert resolve_device("auto") == torch.device("cuda", 1)
+        assert resolve_device("cuda") == torch.device("cuda", 1)  # claimed once per process
+        assert resolve_device("cuda:2") == torch.device("cuda", 2)  # as given, no claim
+        assert gpu_slots.busy_jobs(3, tmp_path) == [1, 1, 0]
+    finally:
+        other.stdin.close()
+        other.wait(timeout=30)

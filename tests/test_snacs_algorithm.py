@@ -160,3 +160,21 @@ def test_snacs_end_to_end_on_a_residual_network(small_context, method):
             assert record["limit"] == scores.layer_caps[name]
             assert len(record["accuracies"]) == len(record["shares"]) == 4
             assert record["chance"] == pytest.approx(0.1)
+
+
+def test_published_reading_is_direct_and_seeds_report_stability(small_context):
+    assert SnacsOptions().edge_options().method == "direct"
+    ctx = small_context
+    options = {"groups": 4, "constraints": False, "estimator": {"method": "residual", "seeds": 2}}
+    result = run_pruner(build_pruner("snacs", options), ctx, Target(0.2, "flops", "global"))
+    stability = result.plan.info["stability"]
+    assert set(stability["per_layer"]) == set(result.scores.groups)
+    assert all(-1 <= value <= 1 for value in stability["per_layer"].values())
+    assert min(stability["per_layer"].values()) <= stability["overall"]
+    assert stability["overall"] <= max(stability["per_layer"].values())
+    single = run_pruner(
+        build_pruner("snacs", {**options, "estimator": {"method": "residual"}}),
+        ctx,
+        Target(0.2, "flops", "global"),
+    )
+    assert "stability" not in single.plan.info

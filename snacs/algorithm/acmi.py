@@ -9,6 +9,7 @@ convolution after a residual addition is scored against the tensor it really rea
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -44,8 +45,8 @@ class PairScores(GroupScores):
 class ScoreStability:
     """Test-retest stability of ACMI: Spearman between two estimator seeds' scores.
 
-    per_layer: child layer -> Spearman over its connections; overall: their mean
-    weighted by each layer's number of connections.
+    per_layer: child layer -> Spearman over its connections (layers whose scores are all
+    equal are left out); overall: their mean weighted by each layer's connection count.
     """
 
     per_layer: dict[str, float]
@@ -54,7 +55,11 @@ class ScoreStability:
     @classmethod
     def of(cls, pairs: Mapping[str, PairScores]) -> ScoreStability | None:
         """Stability of scored pairs (None unless they were scored with two or more seeds)."""
-        rated = {name: pair for name, pair in pairs.items() if pair.retest is not None}
+        rated = {  # a layer whose scores are all equal has no ranking to compare
+            name: pair
+            for name, pair in pairs.items()
+            if pair.retest is not None and not math.isnan(pair.retest)
+        }
         if not rated:
             return None
         sizes = {name: pair.cmi.numel() for name, pair in rated.items()}

@@ -1,5 +1,6 @@
 """Training engine: recipes, device and seed handling, and the shared train/eval loop."""
 
+from snacs.engine.batchnorm import recalibrate_batchnorm
 from snacs.engine.device import resolve_device
 from snacs.engine.recipe import Recipe
 from snacs.engine.seed import seed_everything, seed_rngs
@@ -10,6 +11,7 @@ __all__ = [
     "Recipe",
     "evaluate",
     "fit",
+    "recalibrate_batchnorm",
     "resolve_device",
     "seed_everything",
     "seed_rngs",

@@ -65,9 +65,11 @@ LOG_COLUMNS = (
     "eval_loss",
     "seconds",
 )
-# Reading the loss on the host stalls the GPU queue, so finiteness is checked in windows of
-# this many steps; the exact failing batch is still reported.
-_FINITE_CHECK_EVERY = 50
+# Reading the loss on the host stalls the GPU queue, so nothing in the epoch loop does it:
+# the step losses stay on the device and are checked for finiteness once, after the epoch
+# (the exact failing batch is still reported); only a visible progress bar reads the
+# running loss, every this many steps.
+_PROGRESS_EVERY = 50
 _LAST_KEYS = (
     "model",
     "optimizer",
@@ -330,6 +332,7 @@ def _resume(session: _Session, last_path: Path, restart_stale: bool) -> int | No
     ``None`` when the checkpoint was stale and removed (``restart_stale``): train afresh.
     """
     checkpoint = load_checkpoint(last_path)
+    barrier()  # under DDP, every rank has read last.pt before rank 0 may replace it
     missing = [key for key in _LAST_KEYS if key not in checkpoint]
     if missing:
         raise CheckpointError(f"{last_path} is not a training checkpoint; it lacks {missing}")
@@ -425,8 +428,7 @@ def _train_epoch(
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = 0
-    unchecked: list[torch.Tensor] = []  # losses of batches window_start, window_start + 1, ...
-    window_start = 0
+    losses: list[torch.Tensor] = []  # per batch, on the device
     bar = tqdm(
         loader,
         desc=f"epoch {epoch}/{session.recipe.epochs}",
@@ -453,15 +455,12 @@ def _train_epoch(
         loss_sum += loss * targets.size(0)
         correct += (logits.detach().argmax(dim=1) == targets).sum()
         seen += targets.size(0)
-        unchecked.append(loss)
-        if len(unchecked) == _FINITE_CHECK_EVERY:
-            _raise_if_not_finite(unchecked, epoch, window_start)
-            unchecked.clear()
-            window_start = batch_index + 1
+        losses.append(loss)
+        if not bar.disable and (batch_index + 1) % _PROGRESS_EVERY == 0:
             bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", refresh=False)
     if seen == 0:
         raise SnacsError("the training loader yielded no batches")
-    _raise_if_not_finite(unchecked, epoch, window_start)
+    _raise_if_not_finite(losses, epoch)
     totals = torch.stack(
         [loss_sum, correct.double(), torch.tensor(float(seen), dtype=torch.float64, device=device)]
     )
@@ -471,15 +470,13 @@ def _train_epoch(
     return loss_total / seen_total, 100.0 * correct_total / seen_total
 
 
-def _raise_if_not_finite(losses: list[torch.Tensor], epoch: int, first_index: int) -> None:
-    if not losses:
-        return
+def _raise_if_not_finite(losses: list[torch.Tensor], epoch: int) -> None:
     bad = (~torch.isfinite(torch.stack(losses))).nonzero()
     if len(bad):
-        offset = int(bad[0, 0])
+        index = int(bad[0, 0])
         raise SnacsError(
-            f"training loss became {losses[offset].item()} at epoch {epoch}, batch "
-            f"{first_index + offset} (0-based); lower the learning rate or check the data"
+            f"training loss became {losses[index].item()} at epoch {epoch}, batch "
+            f"{index} (0-based); lower the learning rate or check the data"
         )
 
 

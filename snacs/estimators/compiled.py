@@ -89,11 +89,11 @@ def bucket_ids(
     table_size = 1
     while table_size < 2 * n:
         table_size *= 2
-    table = np.empty(table_size, dtype=np.int64)
+    table = np.full(table_size, _EMPTY_TABLE_SLOT, dtype=np.int64)
+    used = np.empty(n, dtype=np.int64)  # filled slots, emptied after each block
     coords = np.empty((n, width), dtype=np.int64)
     for member in range(n_members):
         for block in range(n_blocks):
-            table[:] = _EMPTY_TABLE_SLOT
             distinct = 0
             for sample in range(n):
                 key = np.uint64(1469598103934665603)
@@ -113,6 +113,7 @@ def bucket_ids(
                     first = table[slot]
                     if first == _EMPTY_TABLE_SLOT:
                         table[slot] = sample
+                        used[distinct] = slot
                         ids[member, block, sample] = distinct
                         distinct += 1
                         break
@@ -126,6 +127,8 @@ def bucket_ids(
                         break
                     slot = (slot + 1) & (table_size - 1)
             sizes[member, block] = distinct
+            for index in range(distinct):  # cheaper than refilling the table for small N
+                table[used[index]] = _EMPTY_TABLE_SLOT
     return ids, sizes, norms
 
 
@@ -301,4 +304,86 @@ def conditional_sums(
                 x_by_sample, x_bound, y_ids[member][source], z_ids[member], x_member_norms, other,
                 phi_kind, lower, cap,
             )  # fmt: skip
+    return sums, null
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair_sum(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    y_size: int,
+    joint: np.ndarray,
+    x_counts: np.ndarray,
+    y_counts: np.ndarray,
+    log2_count: np.ndarray,
+    lower: float,
+    cap: float,
+) -> float:
+    """Sum over samples of clip(log2(N N_xy / (N_x N_y)), lower, cap); scratch left zeroed."""
+    n = xs.shape[0]
+    for sample in range(n):
+        joint[xs[sample] * y_size + ys[sample]] += 1
+        x_counts[xs[sample]] += 1
+        y_counts[ys[sample]] += 1
+    total = 0.0
+    log2_n = log2_count[n]
+    for sample in range(n):
+        term = (
+            log2_count[joint[xs[sample] * y_size + ys[sample]]]
+            + log2_n
+            - log2_count[x_counts[xs[sample]]]
+            - log2_count[y_counts[ys[sample]]]
+        )
+        total += min(max(term, lower), cap)
+    for sample in range(n):
+        joint[xs[sample] * y_size + ys[sample]] = 0
+        x_counts[xs[sample]] = 0
+        y_counts[ys[sample]] = 0
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def pair_sums(
+    x_ids: np.ndarray,
+    y_ids: np.ndarray,
+    y_sizes: np.ndarray,
+    random_order: np.ndarray,
+    lower: float,
+    cap: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clipped-term sums [L, P] of pairs (X_p, Y_p) of 1-block codes, and of the null copy.
+
+    Args:
+        x_ids, y_ids: int32 [L, P, N] bucket ids (dense per member and pair).
+        y_sizes: int64 [L, P] number of y buckets.
+        random_order: int64 [L, N] a permutation per member (Y shuffled over all samples
+            for the null copy); an empty [L, 0] array skips the null.
+    """
+    n_members, n_pairs, n = x_ids.shape
+    with_null = random_order.shape[1] == n
+    x_bound = x_ids.max() + 1
+    y_bound = y_ids.max() + 1
+    cells = 0
+    for member in range(n_members):
+        for pair in range(n_pairs):
+            cells = max(cells, (x_ids[member, pair].max() + 1) * y_sizes[member, pair])
+    joint = np.zeros(cells, dtype=np.int32)
+    x_counts = np.zeros(x_bound, dtype=np.int32)
+    y_counts = np.zeros(y_bound, dtype=np.int32)
+    log2_count = np.log2(np.arange(n + 1).astype(np.float64))
+    sums = np.zeros((n_members, n_pairs))
+    null = np.zeros((n_members, n_pairs))
+    shuffled = np.empty(n, dtype=y_ids.dtype)
+    for member in range(n_members):
+        for pair in range(n_pairs):
+            xs, ys, y_size = x_ids[member, pair], y_ids[member, pair], y_sizes[member, pair]
+            sums[member, pair] = _pair_sum(
+                xs, ys, y_size, joint, x_counts, y_counts, log2_count, lower, cap
+            )
+            if with_null:
+                for sample in range(n):
+                    shuffled[sample] = ys[random_order[member, sample]]
+                null[member, pair] = _pair_sum(
+                    xs, shuffled, y_size, joint, x_counts, y_counts, log2_count, lower, cap
+                )
     return sums, null

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
-from snacs.estimators.compiled import PHI_KINDS, conditional_sums, uses_compiled
+from snacs.estimators.compiled import PHI_KINDS, conditional_sums, pair_sums, uses_compiled
 from snacs.estimators.edge_options import LOWER_CLIP_BITS, EdgeOptions
 from snacs.estimators.hashing import BlockCodes, rank_rows
 
@@ -245,3 +245,59 @@ def combine_members(estimates: Tensor, options: EdgeOptions) -> Tensor:
     if n_members % 2:
         return upper
     return 0.5 * (ordered[n_members // 2 - 1] + upper)
+
+
+# Bound on cells of the pair count tables held at once.
+_TABLE_CELLS_PER_CHUNK = 1 << 24
+
+
+def pair_estimates(x: BlockCodes, y: BlockCodes, options: EdgeOptions) -> Tensor:
+    """Base estimates [L, P] of I(X_p; Y_p) for P pairs of blocks (X_p paired with Y_p).
+
+    Unlike :func:`conditional_estimates`, every X block has its own Y block. With few
+    buckets per block (the 1-D blocks of canonical pairs) the joint counts of all pairs
+    fit in one table, filled by a single ``bincount`` (torch passes, for GPUs; on CPU a
+    compiled loop counts pair by pair, :func:`snacs.estimators.compiled.pair_sums`):
+    I = (1/N) sum over cells of N_xy * clip(log2(N N_xy / (N_x N_y)), 0.001, U).
+    The null correction, when on, counts again with Y shuffled over all samples.
+    """
+    n_members, n_pairs, n = x.ids.shape
+    if options.activation_phi is not None:
+        raise ValueError("pair estimates take no activation phi")
+    if uses_compiled(x.ids.device):
+        if options.subtracts_null:
+            order = _random_order(options.seed, n_members, n).numpy()
+        else:
+            order = np.empty((n_members, 0), dtype=np.int64)
+        sums, null = pair_sums(
+            x.ids.numpy(), y.ids.numpy(), y.sizes.numpy(), order, LOWER_CLIP_BITS, options.cap
+        )
+        return torch.from_numpy((sums - null) / n)
+    x_ids, y_ids = x.ids.long(), y.ids.long()
+    estimates = _pair_sums(x_ids, y_ids, options) / n
+    if not options.subtracts_null:
+        return estimates
+    order = _random_order(options.seed, n_members, n).to(y_ids.device)
+    shuffled = y_ids.gather(2, order.unsqueeze(1).expand_as(y_ids))
+    return estimates - _pair_sums(x_ids, shuffled, options) / n
+
+
+def _pair_sums(x_ids: Tensor, y_ids: Tensor, options: EdgeOptions) -> Tensor:
+    n_members, n_pairs, n = x_ids.shape
+    x_size, y_size = int(x_ids.max()) + 1, int(y_ids.max()) + 1
+    cells = x_size * y_size
+    chunk = max(1, _TABLE_CELLS_PER_CHUNK // (n_members * cells))
+    sums = torch.empty((n_members, n_pairs), dtype=torch.float64, device=x_ids.device)
+    for first in range(0, n_pairs, chunk):
+        part = slice(first, first + chunk)
+        rows = n_members * x_ids[:, part].shape[1]
+        row = torch.arange(rows, device=x_ids.device).view(n_members, -1, 1)
+        keys = (row * x_size + x_ids[:, part]) * y_size + y_ids[:, part]
+        joint = torch.bincount(keys.flatten(), minlength=rows * cells).view(rows, x_size, y_size)
+        joint = joint.to(torch.float64)
+        outer = joint.sum(dim=2, keepdim=True) * joint.sum(dim=1, keepdim=True)
+        occupied = joint > 0
+        ratio = torch.where(occupied, joint * n / outer.clamp_min(1.0), torch.ones_like(joint))
+        terms = torch.log2(ratio).clamp(LOWER_CLIP_BITS, options.cap) * joint
+        sums[:, part] = terms.sum(dim=(1, 2)).view(n_members, -1)
+    return sums

@@ -13,7 +13,14 @@ collisions of all child groups in one pass. Projections are keyed by the column 
 layer (:mod:`snacs.estimators.projection`), so Z's projection is the layer's minus Y's
 part. A scalar :func:`edge_cmi` call sees the layer [Y | Z]; it equals the matrix entry
 of a parent group made of the layer's first columns when the child group is hashed
-unprojected (at most ``projection_threshold`` columns) or is the whole child layer.
+unprojected (at most ``projection_threshold`` columns) or is the whole child layer
+(the residual reading's entries agree up to float rounding of the pair tables' sums).
+
+Readings (``EdgeOptions.method``): ``direct`` hashes X, Y and Z and counts once;
+``chain`` subtracts two MI estimates; ``residual`` partials Z out of X and Y by ridge
+least squares (:mod:`snacs.estimators.residual`, one factorisation per parent layer) and
+estimates the residuals' MI, by default over their canonical pairs. Every reading can
+take EDGE's second bandwidth pass (:mod:`snacs.estimators.second_pass`).
 
 Inputs may be numpy arrays or torch tensors ([N] or [N, d]); computation runs in float64
 on ``device`` (default: the input tensor's device, else CPU). On CPU the hashing and
@@ -30,11 +37,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from snacs.estimators.counting import combine_members, conditional_estimates
+from snacs.estimators.counting import combine_members, conditional_estimates, pair_estimates
 from snacs.estimators.edge_options import EdgeOptions
 from snacs.estimators.hashing import BlockCodes, hash_blocks
 from snacs.estimators.projection import LayerProjector, Stream
-from snacs.estimators.residual import LayerPartialler
+from snacs.estimators.residual import LayerPartialler, canonical_pairs
 from snacs.estimators.second_pass import level_factor, second_pass_levels
 
 ArrayLike = np.ndarray | Tensor
@@ -243,18 +250,48 @@ class _ResidualLayer:
     def __init__(
         self, values: Tensor, child: Tensor, child_index: list[Tensor], options: EdgeOptions
     ) -> None:
-        self.partialler = LayerPartialler(values, child, options.ridge, options.copula)
+        self.partialler = LayerPartialler(values, child, options.ridge)
         self.child_index = child_index
         self.options = options
 
     def column(self, columns: Tensor) -> Tensor:
         """Ensemble estimates [C] of I(X_c residual; Y residual) with Y = ``columns``."""
         child, parent = self.partialler.residuals(columns)
+        if self.options.residual_mi == "canonical":
+            us, vs, owners = canonical_pairs(child, self.child_index, parent)
+            per_pair = _paired_two_pass(us, vs, self.options)
+            totals = torch.zeros(len(self.child_index), dtype=torch.float64, device=child.device)
+            return totals.index_add_(0, owners, per_pair)
         children = _ChildLayer(child, self.child_index, self.options)
         projector = LayerProjector(parent, Stream.PARENT, self.options)
         width = columns.numel()
         block = projector.block(torch.arange(width, device=parent.device))
         return _two_pass(children, _mi_reading(block, width), self.options)
+
+
+def _paired_estimates(
+    us: list[Tensor], vs: list[Tensor], options: EdgeOptions, factor: float
+) -> Tensor:
+    """Ensemble estimates [P] of I(u_p; v_p) for 1-D pairs."""
+    x = _hash([u.unsqueeze(1) for u in us], [1] * len(us), options, factor)
+    y = _hash([v.unsqueeze(1) for v in vs], [1] * len(vs), options, factor)
+    return combine_members(pair_estimates(x, y, options), options)
+
+
+def _paired_two_pass(us: list[Tensor], vs: list[Tensor], options: EdgeOptions) -> Tensor:
+    """:func:`_paired_estimates`, with the second bandwidth pass per pair when it is on."""
+    if not options.normalize_epsilon:
+        return _paired_estimates(us, vs, options, 1.0)
+    raw = dataclasses.replace(options, debias=False) if options.subtracts_null else options
+    levels = second_pass_levels(_paired_estimates(us, vs, raw, 1.0))
+    result = torch.empty(levels.shape, dtype=torch.float64, device=levels.device)
+    for level in torch.unique(levels).tolist():
+        rows = torch.nonzero(levels == level).squeeze(1)
+        chosen = rows.tolist()
+        result[rows] = _paired_estimates(
+            [us[i] for i in chosen], [vs[i] for i in chosen], options, level_factor(level)
+        )
+    return result
 
 
 _Layer = _ParentLayer | _ResidualLayer

@@ -14,10 +14,14 @@ from snacs.errors import ConfigError
 Method = Literal["direct", "chain", "residual"]
 Combine = Literal["median", "average"]
 ActivationPhi = Literal["act", "act_sq", "exp_act"] | None
+ResidualMi = Literal["canonical", "joint"]
 
 METHODS = ("direct", "chain", "residual")
 COMBINES = ("median", "average")
 ACTIVATION_PHIS = (None, "act", "act_sq", "exp_act")
+RESIDUAL_MIS = ("canonical", "joint")
+# Readings whose estimates get the null correction unless ``debias`` says otherwise.
+NULL_CORRECTED = ("direct", "residual")
 
 # Every (conditional) log-ratio is clipped below at this value, as in the reference
 # code; it keeps "no evidence of dependence" cells slightly positive instead of letting
@@ -29,8 +33,8 @@ LOWER_CLIP_BITS = 0.001
 class EdgeOptions:
     """How EDGE hashes, counts and combines.
 
-    Every field defaults to the reference EDGE value except ``debias``, our addition
-    that removes the direct reading's systematic bias (on by default for that reading).
+    Every field defaults to the reference EDGE value except ``method`` (our residual
+    reading), ``debias`` (our null correction) and ``normalize_epsilon`` (off).
 
     Attributes:
         method: ``"direct"`` hashes X, Y and Z and estimates I(X;Y|Z) from the
@@ -67,8 +71,10 @@ class EdgeOptions:
             see benchmarks/estimator_accuracy.py. A debiased estimate can be slightly
             negative when there is no detectable dependence; it is not clipped so that
             rankings stay strict. ``None`` (default) enables it for the direct reading
-            and leaves the chain reading as published (its two terms share most of
-            their bias, which then cancels).
+            and for the residual reading (there, per canonical pair with v shuffled over
+            all samples: it removes each 1-D pair's plug-in and clip bias, which would
+            otherwise add up over the pairs), and leaves the chain reading as published
+            (its two terms share most of their bias, which then cancels).
         normalize_epsilon: EDGE's second bandwidth pass (on by default in the
             reference code): after a first estimate I, every bucket width is
             multiplied by 0.4 * 2^(-sqrt(2 I) + 0.5 / I) and the estimate is made again
@@ -81,8 +87,13 @@ class EdgeOptions:
             matrices the SNACS pruner averages; with two or more it also reports the
             test-retest stability (Spearman between the first two seeds' scores).
             The single-estimate functions use ``seed`` only.
-        copula: residual reading only: replace every column by the normal score of
-            its rank before partialling (straightens monotone nonlinear dependence).
+        residual_mi: residual reading only: how the residuals' MI is estimated.
+            ``"canonical"`` (default) sums EDGE MIs of the 1-D canonical pairs of the
+            two residuals (exact for Gaussian residuals, an approximation otherwise;
+            each pair is hashed densely whatever the groups' widths); ``"joint"``
+            hashes the two residual blocks as they are (projected when wider than
+            ``projection_threshold``), which leaves most buckets nearly empty at
+            8 + 8 dimensions and N in the thousands.
     """
 
     method: Method = "residual"
@@ -98,13 +109,13 @@ class EdgeOptions:
     debias: bool | None = None
     normalize_epsilon: bool = False
     ridge: float = 1.0
-    copula: bool = False
+    residual_mi: ResidualMi = "canonical"
     seeds: int = 1
 
     @property
     def subtracts_null(self) -> bool:
         """Whether base estimates get their shuffled-data estimate subtracted."""
-        return self.method == "direct" if self.debias is None else self.debias
+        return self.method in NULL_CORRECTED if self.debias is None else self.debias
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -132,6 +143,15 @@ class EdgeOptions:
         if self.projection_threshold < 1:
             raise ConfigError(
                 f"EdgeOptions.projection_threshold must be >= 1, got {self.projection_threshold}"
+            )
+        if self.residual_mi not in RESIDUAL_MIS:
+            raise ConfigError(
+                f"EdgeOptions.residual_mi must be one of {RESIDUAL_MIS}, got {self.residual_mi!r}"
+            )
+        if self.method == "residual" and self.residual_mi == "canonical" and self.activation_phi:
+            raise ConfigError(
+                "EdgeOptions.activation_phi needs bucket vectors of X, Y and Z; the residual "
+                "reading's canonical pairs have none (use residual_mi: joint)"
             )
         if self.seeds < 1:
             raise ConfigError(f"EdgeOptions.seeds must be >= 1, got {self.seeds}")

@@ -19,11 +19,9 @@ least squares on data augmented with sqrt(penalty) * identity rows):
 * Y's residual on Z is L A^-1[:, g] (A^-1[g, g])^-1;
 * X's residual on Z is X's residual on the whole layer plus Y's residual times the
   coefficients of g in X's regression on the whole layer.
-
-With the optional Gaussian-copula transform every column (X, Y and Z) is first replaced
-by the normal score of its rank, which straightens monotone nonlinear dependence (such
-as ReLU activations) before the linear partialling.
 """
+
+import math
 
 import torch
 from torch import Tensor
@@ -31,13 +29,6 @@ from torch import Tensor
 from snacs.estimators.projection import column_std
 
 _MIN_STD = 1e-8  # constant columns are left centred instead of divided by ~0
-
-
-def gaussian_copula(values: Tensor) -> Tensor:
-    """Each column's values replaced by the standard normal quantile of their mid-rank."""
-    n = values.shape[0]
-    ranks = torch.argsort(torch.argsort(values, dim=0), dim=0).to(values.dtype)
-    return torch.special.ndtri((ranks + 0.5) / n)
 
 
 def _standardised(values: Tensor) -> Tensor:
@@ -49,9 +40,7 @@ def _standardised(values: Tensor) -> Tensor:
 class LayerPartialler:
     """Residuals of X (all child columns) and of Y (a parent group) on the rest of the layer."""
 
-    def __init__(self, layer: Tensor, children: Tensor, ridge: float, copula: bool) -> None:
-        if copula:
-            layer, children = gaussian_copula(layer), gaussian_copula(children)
+    def __init__(self, layer: Tensor, children: Tensor, ridge: float) -> None:
         self.layer = _standardised(layer)
         width = self.layer.shape[1]
         gram = self.layer.T @ self.layer
@@ -65,7 +54,7 @@ class LayerPartialler:
     def residuals(self, columns: Tensor) -> tuple[Tensor, Tensor]:
         """(X residuals [N, C], Y residual [N, |g|]) on the layer's other columns.
 
-        With no other columns the residuals are the centred (copula-transformed) data.
+        With no other columns the residuals are the centred data.
         """
         if columns.numel() == self.layer.shape[1]:
             return self.child_residuals + self.layer @ self.coefficients, self.layer
@@ -73,3 +62,45 @@ class LayerPartialler:
         parent = torch.linalg.solve(own_inverse, self.hat_columns[:, columns].T).T
         child = self.child_residuals + parent @ self.coefficients[columns]
         return child, parent
+
+
+def _whitened(values: Tensor) -> Tensor:
+    """Centred columns linearly mixed to unit sample covariance (a tiny ridge keeps it stable)."""
+    centred = values - values.mean(dim=0)
+    cov = centred.T @ centred / values.shape[0]
+    cov.diagonal().add_(1e-9 * float(cov.diagonal().mean()) + 1e-12)
+    factor = torch.linalg.cholesky(cov)
+    return torch.linalg.solve_triangular(factor, centred.T, upper=False).T
+
+
+def canonical_pairs(
+    child: Tensor, child_index: list[Tensor], parent: Tensor
+) -> tuple[list[Tensor], list[Tensor], Tensor]:
+    """Canonical variates of every child group's residual against the parent residual.
+
+    An invertible linear map of X or of Y leaves I(X; Y) unchanged, and after canonical
+    correlation analysis the pairs (u_i, v_i) are uncorrelated with each other's
+    partners, so for Gaussian residuals I(X; Y) is exactly the sum of the pairs' 1-D
+    mutual informations; for other data the sum is an approximation. Each pair is a 1-D
+    problem, where EDGE's buckets are dense at any N. Pairs whose squared canonical
+    correlation lies below (sqrt(d_x) + sqrt(d_y))^2 / N, the largest that independent
+    blocks of those widths reach by chance, are left out (the first pair always stays):
+    their MI is within the estimator's noise, and leaving them out saves most of the
+    hashing when a group is wide.
+
+    Returns the u and v columns ([N] each) of every pair, and the child group of each.
+    """
+    n = parent.shape[0]
+    own = _whitened(parent)
+    us, vs, owners = [], [], []
+    for group, columns in enumerate(child_index):
+        mine = _whitened(child[:, columns])
+        left, singular, right_t = torch.linalg.svd(mine.T @ own / n, full_matrices=False)
+        noise_edge = (math.sqrt(columns.numel()) + math.sqrt(own.shape[1])) ** 2 / n
+        kept = max(1, int((singular.square() > noise_edge).sum()))
+        u, v = mine @ left[:, :kept], own @ right_t[:kept].T
+        for pair in range(kept):
+            us.append(u[:, pair])
+            vs.append(v[:, pair])
+            owners.append(group)
+    return us, vs, torch.tensor(owners, dtype=torch.int64, device=child.device)

@@ -5,7 +5,8 @@ choice, launch overhead do), so the slim model is also timed. CUDA runs asynchro
 without ``torch.cuda.synchronize`` around each call the timer would only measure the
 kernel launches, so each repeat is synchronised. Warm-up calls are discarded because the
 first calls pay for allocator growth, cuDNN algorithm search and lazy initialisation.
-The median is the headline number as it is robust to the occasional OS hiccup.
+The median is the headline number as it is robust to the occasional OS hiccup; its
+spread is the interquartile range (first and third quartiles) over the repeats.
 """
 
 import statistics
@@ -29,7 +30,8 @@ def measure_latency(
 
     ``input_shape`` excludes the batch dimension. The model is moved to ``device`` for the
     measurement and moved back, with its train/eval modes restored, afterwards.
-    Returns ``median_ms``, ``mean_ms``, ``std_ms`` and the settings that produced them.
+    Returns ``median_ms``, ``q1_ms``/``q3_ms`` (quartiles) and ``iqr_ms`` (their distance),
+    ``mean_ms``, ``std_ms`` and the settings that produced them.
     """
     if batch_size < 1 or warmup < 0 or repeats < 1:
         raise ConfigError(
@@ -60,8 +62,16 @@ def measure_latency(
         model.to(original_device)
         for module, training in modes.items():
             module.training = training
+    q1, _, q3 = (
+        statistics.quantiles(timings_ms, n=4, method="inclusive")
+        if repeats > 1
+        else (timings_ms[0],) * 3
+    )
     return {
         "median_ms": statistics.median(timings_ms),
+        "q1_ms": q1,
+        "q3_ms": q3,
+        "iqr_ms": q3 - q1,
         "mean_ms": statistics.fmean(timings_ms),
         "std_ms": statistics.pstdev(timings_ms),
         "batch_size": batch_size,

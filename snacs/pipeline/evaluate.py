@@ -1,19 +1,28 @@
-"""Step ``evaluate``: accuracy, masked and slim counts, and latency of a fine-tuned plan."""
+"""Step ``evaluate``: accuracy, masked and slim counts, latency and export of a fine-tuned plan.
+
+Besides the fine-tuned accuracy it measures the plan without fine-tuning: the dense
+weights under the plan's masks, with BatchNorm statistics re-estimated on training
+batches first (stale dense statistics would put every pruned BatchNorm network at chance).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from snacs.engine import evaluate
+from snacs.data import DatasetBundle
+from snacs.engine import evaluate, recalibrate_batchnorm
 from snacs.errors import SnacsError
 from snacs.io import load_checkpoint, read_json, write_json
-from snacs.pipeline.batches import eval_batches
+from snacs.pipeline.batches import eval_batches, train_batches
 from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import latency, model_counts
 from snacs.pipeline.provenance import provenance
+from snacs.pruning.export import export_model
 from snacs.pruning.graph import trace_layer_graph
+from snacs.pruning.masking import apply_masks
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.slim import slim_model
 
@@ -26,8 +35,14 @@ def run_evaluate(
     dense_json: str | Path,
     out: str | Path,
     device: torch.device,
+    dense_checkpoint: str | Path,
+    slim_out: str | Path,
 ) -> dict:
-    """Write one result row (JSON) for a (benchmark, method, target, seed) run."""
+    """Write one result row (JSON) for a (benchmark, method, target, seed) run.
+
+    The physically slimmed fine-tuned model is exported to ``slim_out`` (``torch.export``,
+    loadable with plain PyTorch), and the export is checked against the slim model.
+    """
     bundle = load_bundle(spec)
     plan = PruningPlan.load(plan_path)
     model = load_model(spec, bundle.num_classes, finetuned_checkpoint)
@@ -45,6 +60,11 @@ def run_evaluate(
     slim_accuracy = evaluate(slim.to(device), test, device, ks=topk)
     dense_summary = read_json(dense_json)
     prune_summary = read_json(prune_json)
+    no_finetune, bn_batches = _without_finetuning(
+        spec, bundle, plan, dense_checkpoint, device, prune_summary["seed"]
+    )
+    exported = export_model(slim, shape, slim_out)
+    exported["max_abs_logit_diff"] = _export_difference(slim, slim_out, test)
     dense_counts = dense_summary["dense"]
     masked_counts = model_counts(model, shape, plan.masks)
     slim_counts = model_counts(slim, shape)
@@ -67,6 +87,13 @@ def run_evaluate(
         "pruned_top1": masked_accuracy["top1"],
         "pruned_top5": masked_accuracy.get("top5"),
         "slim_top1": slim_accuracy["top1"],
+        "no_finetune_top1": no_finetune["top1"],
+        "no_finetune_top5": no_finetune.get("top5"),
+        "bn_recalibration_batches": bn_batches,
+        "target_count": prune_summary["target"].get("count", "masked"),
+        "target_met": prune_summary["target_met"],
+        "target_miss_reason": prune_summary["target_miss_reason"],
+        "target_tolerance": prune_summary["target_tolerance"],
         "dense": dense_counts,
         "masked": masked_counts,
         "slim": slim_counts,
@@ -80,8 +107,41 @@ def run_evaluate(
             "dense": dense_summary["latency_ms"],
             "slim": latency(slim, shape, spec, device),
         },
+        "slim_export": exported,
         "finetune_epoch": load_checkpoint(finetuned_checkpoint).get("epoch"),
         "provenance": provenance(device),
     }
     write_json(out, row)
     return row
+
+
+def _without_finetuning(
+    spec: Spec,
+    bundle: DatasetBundle,
+    plan: PruningPlan,
+    dense_checkpoint: str | Path,
+    device: torch.device,
+    seed: int,
+) -> tuple[dict, int]:
+    """Accuracy of the dense weights under the plan's masks, BatchNorm re-estimated first."""
+    evaluation = spec["evaluation"]
+    model = load_model(spec, bundle.num_classes, dense_checkpoint)
+    apply_masks(model, plan.masks)
+    batches = recalibrate_batchnorm(
+        model,
+        train_batches(spec, bundle, evaluation["batch_size"], seed, device),
+        evaluation["bn_recalibration_batches"],
+        device,
+    )
+    test = eval_batches(spec, bundle, evaluation["batch_size"], device)
+    return evaluate(model.to(device), test, device, ks=evaluation["topk"]), batches
+
+
+def _export_difference(slim: nn.Module, path: str | Path, loader) -> float:
+    """Largest |logit| difference between the exported program and the slim model (CPU)."""
+    inputs, _ = next(iter(loader))
+    inputs = inputs[:16].cpu()
+    loaded = torch.export.load(str(path)).module()
+    slim = slim.cpu().eval()
+    with torch.no_grad():
+        return (loaded(inputs) - slim(inputs)).abs().max().item()

@@ -1,17 +1,30 @@
-"""Step ``finetune``: retrain the dense weights under a plan's fixed masks."""
+"""Steps ``finetune`` and ``reference``: retrain under a plan's fixed masks, or without any.
+
+The ``reference`` step fine-tunes the dense model itself with the same recipe, so the
+report can show what the extra epochs alone give ("dense (fine-tuned)"), apart from
+what pruning costs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from snacs.engine import Recipe, fit, seed_everything
-from snacs.io import fingerprint
+from snacs.data import DatasetBundle
+from snacs.engine import Recipe, evaluate, fit, seed_everything
+from snacs.io import fingerprint, load_checkpoint, read_json, write_json
 from snacs.pipeline.batches import eval_batches, train_batches
 from snacs.pipeline.common import Spec, load_bundle, load_model
+from snacs.pipeline.counts import latency
+from snacs.pipeline.provenance import provenance
 from snacs.pruning.masking import MaskEnforcer, apply_masks
 from snacs.pruning.plan import PruningPlan
+
+DENSE_REFERENCE = "dense (fine-tuned)"
+"""Method name of the reference row: the dense model fine-tuned with the pruners' recipe."""
 
 
 def run_finetune(
@@ -35,6 +48,79 @@ def run_finetune(
     plan.check_against(model)
     inputs = fingerprint(model.state_dict(), plan.masks)  # what the fine-tune starts from
     apply_masks(model, plan.masks)
+    _fine_tune(
+        spec,
+        bundle,
+        model,
+        out_dir,
+        device,
+        seed,
+        inputs,
+        progress,
+        MaskEnforcer(model, plan.masks),
+    )
+
+
+def run_dense_reference(
+    spec: Spec,
+    dense_checkpoint: str | Path,
+    dense_json: str | Path,
+    out_dir: str | Path,
+    out: str | Path,
+    device: torch.device,
+    seed: int,
+    progress: bool = True,
+) -> dict:
+    """Fine-tune the unpruned dense model with the fine-tune recipe; write its record ``out``.
+
+    The record has the run records' accuracy fields (``pruned_top1`` is the fine-tuned
+    dense accuracy), so the report can put it beside the pruned runs as a reference row.
+    """
+    bundle = load_bundle(spec)
+    model = load_model(spec, bundle.num_classes, dense_checkpoint)
+    inputs = fingerprint(model.state_dict())
+    _fine_tune(spec, bundle, model, out_dir, device, seed, inputs, progress, None)
+    best_path = Path(out_dir) / "best.pt"
+    best = load_model(spec, bundle.num_classes, best_path).to(device)
+    evaluation = spec["evaluation"]
+    accuracy = evaluate(
+        best,
+        eval_batches(spec, bundle, evaluation["batch_size"], device),
+        device,
+        ks=evaluation["topk"],
+    )
+    dense_summary = read_json(dense_json)
+    record = {
+        "benchmark": spec["name"],
+        "title": spec["title"],
+        "method": DENSE_REFERENCE,
+        "seed": seed,
+        "baseline_top1": dense_summary["accuracy"]["top1"],
+        "baseline_top5": dense_summary["accuracy"].get("top5"),
+        "pruned_top1": accuracy["top1"],
+        "pruned_top5": accuracy.get("top5"),
+        "finetune_epochs": spec["finetune"]["recipe"]["epochs"],
+        "finetune_epoch": load_checkpoint(best_path).get("epoch"),
+        "dense": dense_summary["dense"],
+        "latency_ms": latency(best, bundle.input_shape, spec, device),
+        "provenance": provenance(device),
+    }
+    write_json(out, record)
+    return record
+
+
+def _fine_tune(
+    spec: Spec,
+    bundle: DatasetBundle,
+    model: nn.Module,
+    out_dir: str | Path,
+    device: torch.device,
+    seed: int,
+    inputs: str,
+    progress: bool,
+    after_step: Callable[[nn.Module], None] | None,
+) -> None:
+    """One fine-tune with the benchmark's recipe (shared by pruned runs and the reference)."""
     recipe = Recipe.from_dict(spec["finetune"]["recipe"])
     seed_everything(seed)
     model.to(device)
@@ -46,7 +132,7 @@ def run_finetune(
         out_dir,
         device=device,
         seed=seed,
-        after_step=MaskEnforcer(model, plan.masks),
+        after_step=after_step,
         restart_stale=True,
         inputs=inputs,
         progress=progress,

@@ -20,7 +20,13 @@ from torch import nn
 from snacs.errors import ConfigError
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.scores import ConnectionScores, GroupScores
-from snacs.pruning.target import CostModel, Resource, Target, first_step_meeting
+from snacs.pruning.target import (
+    CostModel,
+    Resource,
+    Target,
+    step_within_tolerance,
+    target_miss_reason,
+)
 
 NORMALISATIONS = ("none", "mean", "rank")
 
@@ -130,6 +136,9 @@ def share_for_target(
 ) -> float:
     """Smallest global share (on a 1/1000 grid) whose masks meet the target, else 1.
 
+    When that share overshoots by more than 1 pp and the share below lands within 1 pp
+    under the target, the smaller one is taken (``step_within_tolerance``).
+
     A ``share`` target is the share itself (the paper's grid variable).
 
     ``masks_at(share)`` builds the masks for a share; the reduction they achieve grows with
@@ -144,7 +153,7 @@ def share_for_target(
 
     if achieved(1000) < target.fraction:
         return 1.0
-    return first_step_meeting(achieved, target.fraction, 1000) / 1000
+    return step_within_tolerance(achieved, target.fraction, 1000) / 1000
 
 
 def pruned_shares(masks: Mapping[str, torch.Tensor]) -> dict[str, float]:
@@ -239,7 +248,8 @@ def connection_plan(
     decisions = decisions_at(share)
     masks = connection_masks(ranked, decisions, shapes)
     met = target.resource == "share" or (
-        cost is not None and cost.achieved(masks, target) >= target.fraction - 1e-9
+        cost is not None
+        and not target_miss_reason(target, cost.achieved(masks, target), "connection")
     )
     return PruningPlan(
         method=method,

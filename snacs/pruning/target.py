@@ -174,6 +174,23 @@ def first_step_meeting(achieved: Callable[[int], float], fraction: float, steps:
     return low
 
 
+def step_within_tolerance(achieved: Callable[[int], float], fraction: float, steps: int) -> int:
+    """``first_step_meeting``, or the step before it when only that one lands within 1 pp.
+
+    When the first step that meets ``fraction`` overshoots it by more than
+    ``TARGET_TOLERANCE`` while the step before stops short by no more than that, the
+    budget is met (within the tolerance) by the smaller removal.
+    """
+    step = first_step_meeting(achieved, fraction, steps)
+    if (
+        step > 0
+        and achieved(step) - fraction > TARGET_TOLERANCE
+        and fraction - achieved(step - 1) <= TARGET_TOLERANCE
+    ):
+        return step - 1
+    return step
+
+
 def select_filters(
     scores: Mapping[str, torch.Tensor],
     target: Target,
@@ -270,7 +287,7 @@ def _finest_removal(
     several filters together and can overshoot a budget by several points; adding the
     step's filters singly lands within one filter of it. When even one filter overshoots
     by more than ``TARGET_TOLERANCE`` while stopping short of it stays within, the
-    smaller removal is kept (the budget is met within the tolerance either way).
+    smaller removal is kept (``step_within_tolerance``).
     """
     added = [(name, c) for name in after for c in after[name] if c not in set(before[name])]
     added.sort(key=lambda entry: _normalised_score(scores, *entry))
@@ -281,14 +298,9 @@ def _finest_removal(
             chosen[name].append(channel)
         return chosen
 
-    count = first_step_meeting(lambda k: achieved(with_first(k)), fraction, len(added))
-    if (
-        count > 0
-        and achieved(with_first(count)) - fraction > TARGET_TOLERANCE
-        and fraction - achieved(with_first(count - 1)) <= TARGET_TOLERANCE
-    ):
-        count -= 1
-    return with_first(count)
+    return with_first(
+        step_within_tolerance(lambda k: achieved(with_first(k)), fraction, len(added))
+    )
 
 
 def _normalised_score(scores: Mapping[str, torch.Tensor], name: str, channel: int) -> float:

@@ -62,6 +62,14 @@ RUN_DIR = "{benchmark}/{method}/{target}/seed{seed}"
 CONTROL_DIR = RUN_DIR + "/control-{control}"
 
 
+REFERENCE_RECORDS = [
+    f"{R}/reference/{benchmark}/seed{seed}/dense_finetuned.json"
+    for benchmark in BENCHMARKS
+    for seed in CFG["seeds"]
+]
+"""The "dense (fine-tuned)" reference record of every benchmark and seed."""
+
+
 def run_files(pattern):
     """``pattern`` expanded over every configured run."""
     return [

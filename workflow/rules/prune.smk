@@ -63,14 +63,36 @@ rule finetune:
         "> {log} 2>&1"
 
 
+rule dense_reference:
+    """The dense model fine-tuned with the pruners' recipe: the "dense (fine-tuned)" row."""
+    input:
+        dense=f"{R}/{{benchmark}}/dense/best.pt",
+        summary=f"{R}/{{benchmark}}/dense/dense.json",
+    output:
+        checkpoint=f"{R}/reference/{{benchmark}}/seed{{seed}}/best.pt",
+        record=f"{R}/reference/{{benchmark}}/seed{{seed}}/dense_finetuned.json",
+    params:
+        spec=spec("finetune"),
+        out=lambda w: f"{R}/reference/{w.benchmark}/seed{w.seed}",
+    threads: TRAIN_THREADS
+    log:
+        f"{R}/logs/reference/{{benchmark}}/seed{{seed}}.log",
+    shell:
+        "snacs reference --spec {params.spec:q} --dense {input.dense} "
+        "--dense-json {input.summary} --seed {wildcards.seed} --out-dir {params.out} "
+        "--out {output.record} --threads {threads} --no-progress > {log} 2>&1"
+
+
 rule evaluate:
     input:
         plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
         prune=f"{R}/pruned/{RUN_DIR}/prune.json",
         finetuned=f"{R}/finetuned/{RUN_DIR}/best.pt",
         dense=f"{R}/{{benchmark}}/dense/dense.json",
+        dense_checkpoint=f"{R}/{{benchmark}}/dense/best.pt",
     output:
-        f"{R}/metrics/{RUN_DIR}.json",
+        metrics=f"{R}/metrics/{RUN_DIR}.json",
+        slim=f"{R}/slim/{RUN_DIR}.pt2",
     params:
         spec=spec("evaluate"),
     threads: TRAIN_THREADS
@@ -78,7 +100,8 @@ rule evaluate:
         f"{R}/logs/evaluate/{RUN_DIR}.log",
     shell:
         "snacs evaluate --spec {params.spec:q} --plan {input.plan} --prune-json {input.prune} "
-        "--finetuned {input.finetuned} --dense-json {input.dense} --out {output} "
+        "--finetuned {input.finetuned} --dense-json {input.dense} "
+        "--dense {input.dense_checkpoint} --out {output.metrics} --slim-out {output.slim} "
         "--threads {threads} > {log} 2>&1"
 
 

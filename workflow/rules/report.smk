@@ -59,6 +59,7 @@ def report_inputs(wildcards):
             f"{R}/figures/{{benchmark}}_acc_vs_flops.{{ext}}", benchmark=BENCHMARKS, ext=FORMATS
         ),
         "dense": expand(f"{R}/{{benchmark}}/dense/dense.json", benchmark=BENCHMARKS),
+        "references": REFERENCE_RECORDS,
         "layer_figures": expand(
             f"{R}/figures/{{benchmark}}_layer_compression.{{ext}}",
             benchmark=LAYER_BENCHMARKS,

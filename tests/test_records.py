@@ -1,0 +1,120 @@
+"""The accounting fields of the records, through the real steps on the real digits data."""
+
+import pytest
+import torch
+
+from snacs.config import step_spec, validate_config
+from snacs.io import read_json
+from snacs.pipeline.dense import run_dense
+from snacs.pipeline.evaluate import run_evaluate
+from snacs.pipeline.finetune import DENSE_REFERENCE, run_dense_reference, run_finetune
+from snacs.pipeline.prune import run_prune
+from snacs.pruning.target import Target
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """A validated one-benchmark config and its trained dense model."""
+    root = tmp_path_factory.mktemp("records")
+    config = validate_config(
+        {
+            "benchmarks": {
+                "digits": {
+                    "dataset": {"name": "digits"},
+                    "model": {
+                        "arch": "mlp_mnist",
+                        "options": {"in_features": 64, "hidden": [64, 32]},
+                    },
+                    "dense": {"recipe": {"epochs": 3, "batch_size": 64, "lr": 0.05}},
+                    "finetune": {"recipe": {"epochs": 1, "batch_size": 64, "lr": 0.01}},
+                    "statistics": {"samples_per_class": 10},
+                    "evaluation": {"latency_repeats": 3, "bn_recalibration_batches": 2},
+                }
+            },
+            "methods": {"l1": {}, "snacs": {"groups": 8}},
+        }
+    )
+    run_dense(step_spec(config, "digits", "dense"), root / "dense", CPU, progress=False)
+    return config, root
+
+
+@pytest.mark.parametrize("method", ["l1", "snacs"])
+def test_prune_and_run_records_carry_the_accounting(digits, method):
+    config, root = digits
+    dense = root / "dense"
+    out = root / method
+    summary = run_prune(
+        step_spec(config, "digits", "prune", method),
+        method,
+        Target(0.4, "flops"),
+        0,
+        dense / "best.pt",
+        out / "pruned",
+        CPU,
+        progress=False,
+    )
+    achieved = summary["achieved"]
+    assert set(achieved) == {
+        "params_reduction",
+        "flops_reduction",
+        "slim_params_reduction",
+        "slim_flops_reduction",
+    }
+    assert achieved["flops_reduction"] >= achieved["slim_flops_reduction"] - 1e-12
+    assert summary["target_met"] == (abs(achieved["flops_reduction"] - 0.4) <= 0.01)
+    assert summary["target_met"] == (summary["target_miss_reason"] == "")
+    assert summary["target"]["count"] == "masked"
+    run_finetune(
+        step_spec(config, "digits", "finetune"),
+        out / "pruned" / "plan.pt",
+        dense / "best.pt",
+        out / "finetuned",
+        CPU,
+        0,
+        progress=False,
+    )
+    row = run_evaluate(
+        step_spec(config, "digits", "evaluate"),
+        out / "pruned" / "plan.pt",
+        out / "pruned" / "prune.json",
+        out / "finetuned" / "best.pt",
+        dense / "dense.json",
+        out / "row.json",
+        CPU,
+        dense_checkpoint=dense / "best.pt",
+        slim_out=out / "slim.pt2",
+    )
+    assert row == read_json(out / "row.json")
+    assert row["slim_params_reduction_pct"] <= row["params_reduction_pct"] + 1e-9
+    assert 0 <= row["no_finetune_top1"] <= 100
+    assert row["bn_recalibration_batches"] == 0  # the MLP has no BatchNorm
+    assert (row["target_met"], row["target_miss_reason"]) == (
+        summary["target_met"],
+        summary["target_miss_reason"],
+    )
+    export = row["slim_export"]
+    assert export["format"] == "torch.export" and export["max_abs_logit_diff"] < 1e-4
+    slim = torch.export.load(str(out / "slim.pt2")).module()
+    assert slim(torch.zeros(3, 64)).shape == (3, 10)
+    spread = row["latency_ms"]["slim"]
+    assert spread["q1_ms"] <= spread["median_ms"] <= spread["q3_ms"]
+
+
+def test_dense_reference_is_fine_tuned_with_the_pruners_recipe(digits):
+    config, root = digits
+    record = run_dense_reference(
+        step_spec(config, "digits", "finetune"),
+        root / "dense" / "best.pt",
+        root / "dense" / "dense.json",
+        root / "reference",
+        root / "reference.json",
+        CPU,
+        seed=1,
+        progress=False,
+    )
+    assert record["method"] == DENSE_REFERENCE and record["seed"] == 1
+    assert record["finetune_epochs"] == 1 and record["finetune_epoch"] == 1
+    assert record["baseline_top1"] == read_json(root / "dense" / "dense.json")["accuracy"]["top1"]
+    assert (root / "reference" / "best.pt").is_file()
