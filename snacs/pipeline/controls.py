@@ -44,8 +44,8 @@ def run_control(
         **{k: run[k] for k in ("method", "pruner", "granularity", "citation", "target", "seed")},
         "control": control.info["control"],
         "control_seed": control.info["control_seed"],
-        # The run's budget decision, which the control shares (its counts are the run's).
-        "target_met": run.get("target_met"),
+        # The run's budget verdict, which the control shares (its counts are the run's).
+        **{k: run[k] for k in ("target_met", "target_miss_reason", "target_tolerance")},
         # The control's choice is not a pruner's scoring: nothing of it is timed.
         "timings": dict.fromkeys(run["timings"], 0.0),
         "activations_cached": False,

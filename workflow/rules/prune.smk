@@ -146,7 +146,9 @@ use rule evaluate as control_evaluate with:
         prune=f"{R}/pruned/{CONTROL_DIR}/prune.json",
         finetuned=f"{R}/finetuned/{CONTROL_DIR}/best.pt",
         dense=f"{R}/{{benchmark}}/dense/dense.json",
+        dense_checkpoint=f"{R}/{{benchmark}}/dense/best.pt",
     output:
-        f"{R}/metrics/{CONTROL_DIR}.json",
+        metrics=f"{R}/metrics/{CONTROL_DIR}.json",
+        slim=f"{R}/slim/{CONTROL_DIR}.pt2",
     log:
         f"{R}/logs/evaluate/{CONTROL_DIR}.log",
