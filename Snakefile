@@ -12,8 +12,21 @@ if not config:
     configfile: "config/config.yaml"
 
 
+# What `snakemake --report report.html` shows (the project's own report is results/report.html).
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dense.smk"
 include: "workflow/rules/prune.smk"
 include: "workflow/rules/studies.smk"
 include: "workflow/rules/report.smk"
+
+
+# Snakemake restores the default target after each include, so it is named here: a bare
+# `snakemake --cores N` builds results/all.
+rule default:
+    default_target: True
+    localrule: True
+    input:
+        rules.all.output.report,

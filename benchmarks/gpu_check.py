@@ -36,7 +36,7 @@ from whole_scoring import QUICK as QUICK_SCORING
 from whole_scoring import synthetic_subset
 
 from snacs.data import load_dataset, write_synthetic_cifar, write_synthetic_imagefolder
-from snacs.engine import Recipe, fit
+from snacs.engine import Recipe, fit, seed_everything
 from snacs.metrics.counting import count_macs
 from snacs.models import build_model
 from snacs.pipeline.batches import eval_batches, train_batches
@@ -79,7 +79,7 @@ def peak_flops(device_name: str) -> float | None:
 
 def epoch_check(arch, knobs, bundle, data_path, device, batch, workers) -> dict:
     """Seconds of the second training epoch of ``arch`` reading through ``data_path``."""
-    torch.manual_seed(0)
+    seed_everything(0)  # as training steps do: seeds, and cuDNN autotuning on
     model = build_model(arch, bundle.num_classes, **knobs)
     spec = {"name": "gpu_check", "data_path": data_path, "workers": workers}
     train = train_batches(spec, bundle, batch, seed=0, device=device)

@@ -112,6 +112,13 @@ def cmd_data(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_weights(args: argparse.Namespace) -> None:
+    from snacs.pipeline.weights import fetch_weights
+
+    record = fetch_weights(_spec(args, "weights"), args.out)
+    print(f"{record['arch']} weights ready (torch hub cache {record['torch_hub_cache']})")
+
+
 def cmd_dense(args: argparse.Namespace) -> None:
     from snacs.pipeline.dense import run_dense
 
@@ -379,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--full-check", action="store_true", help="decode every image (default: headers only)"
     )
+    sub = command("weights", cmd_weights, "fetch a pretrained model's weights (login node)", True)
+    sub.add_argument("--out", help="marker JSON to write when done")
     sub = command("dense", cmd_dense, "train (or fetch) and evaluate the dense model", True)
     sub.add_argument("--out", required=True, help="output folder")
     sub = command("activations", cmd_activations, "collect pooled pre-BN activations", True)

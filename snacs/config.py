@@ -181,6 +181,7 @@ def control_runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int, st
 
 STEP_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("dataset",),
+    "weights": ("model",),
     "dense": ("dataset", "model", "dense", "evaluation", "workers", "data_path", "compile"),
     "activations": ("dataset", "model", "statistics", "workers"),
     "prune": ("dataset", "model", "statistics", "workers"),

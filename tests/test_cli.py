@@ -103,14 +103,16 @@ def test_input_shape_the_model_cannot_take_names_the_shape(capsys):
 
 def test_missing_and_damaged_input_files_name_the_file(capsys, tmp_path):
     missing = tmp_path / "nowhere.csv"
+    figure = str(tmp_path / "x.png")
     code, _, err = run(
-        capsys, "figures", "--summary", str(missing), "--benchmark", "b", "--out", "x.png"
+        capsys, "figures", "--summary", str(missing), "--benchmark", "b", "--out", figure
     )
     assert code == 2 and str(missing) in err and len(err.strip().splitlines()) == 1
     broken = tmp_path / "prune.json"
     broken.write_text('{"achieved": ')
     argv = ["prune", "--spec", "{}", "--method", "l1", "--target", "match-params-layerwise-of-x"]
-    code, _, err = run(capsys, *argv, "--reference", str(broken), "--dense", "d", "--out", "o")
+    out = str(tmp_path / "o")
+    code, _, err = run(capsys, *argv, "--reference", str(broken), "--dense", "d", "--out", out)
     assert code == 2 and str(broken) in err and "not valid JSON" in err
     code, _, err = run(capsys, "validate", str(tmp_path / "absent.yaml"))
     assert code == 2 and "absent.yaml" in err

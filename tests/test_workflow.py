@@ -162,6 +162,16 @@ def test_rerunning_a_prune_with_the_same_masks_keeps_the_fine_tune(finished_run)
     assert "starting over" not in (finished_run / f"results/logs/finetune/{run}.log").read_text()
 
 
+def test_snakemake_report_gathers_the_marked_outputs(finished_run):
+    """`snakemake --report` works after a run and holds the outputs marked with report()."""
+    result = snakemake(finished_run, "--report", "report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = (finished_run / "report.html").read_text()
+    for shown in ("main.csv", "timings.csv", "synth_vgg_acc_vs_flops.png", "speed.png"):
+        assert shown in page
+    assert "results/report.html" in page
+
+
 def test_make_demo_runs_a_snakemake_command_that_plans_the_demo(tmp_path):
     # the README's first command; a dry run of exactly what it calls must plan results/all
     recipe = subprocess.run(

@@ -220,6 +220,7 @@ def cost_command(config_path: str, table: bool, json_path: str | None) -> str:
     device = None
     if torch.cuda.is_available() and not table:
         device = torch.device("cuda", torch.cuda.current_device())
+        torch.backends.cudnn.benchmark = True  # as in training (seed_everything)
     estimate = estimate_cost(config, device)
     if json_path:
         write_json(json_path, estimate.to_dict())

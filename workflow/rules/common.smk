@@ -1,9 +1,12 @@
-# Shared helpers: the validated config, result paths, and the JSON spec each step reads.
+# Shared helpers: the validated config, result paths, the JSON spec each step reads, and
+# every input/params function of the rules (rules live in the other .smk files).
 import json
+from pathlib import Path
 
 from snacs.config import (
     MATCH_PREFIX,
     control_runs,
+    methods_for,
     parse_matched_label,
     pruner_name,
     runs,
@@ -12,7 +15,10 @@ from snacs.config import (
 )
 from snacs.errors import SnacsError
 from snacs.pipeline.prune import needs_activations
+from snacs.pipeline.resources import speed_study_minutes, training_minutes
+from snacs.studies.speed import speed_benchmark, weights_source
 from snakemake.exceptions import WorkflowError
+from snakemake.io import report as mark_for_report
 
 # Every name and option is checked here, before any job runs; a mistake is one message.
 try:
@@ -23,6 +29,8 @@ R = CFG["results_dir"]
 RUNS = runs(CFG)
 CONTROL_RUNS = control_runs(CFG)
 BENCHMARKS = list(CFG["benchmarks"])
+# Software of every rule, relative to the rule files (used with --sdm conda).
+CONDA_ENV = "../envs/snacs.yaml"
 # Half the cores per training job, so two jobs overlap their single-threaded start-up.
 TRAIN_THREADS = max(1, min(4, workflow.cores // 2))
 
@@ -83,3 +91,151 @@ def control_files(pattern):
         pattern.format(benchmark=b, method=m, target=t, seed=s, control=c)
         for b, m, t, s, c in CONTROL_RUNS
     ]
+
+
+def prune_inputs(wildcards):
+    inputs = {"dense": f"{R}/{wildcards.benchmark}/dense/best.pt"}
+    if needs_activations(pruner_name(CFG, wildcards.method), CFG["pruner_modules"]):
+        inputs["activations"] = f"{R}/{wildcards.benchmark}/activations.pt"
+    if wildcards.target.startswith(MATCH_PREFIX):
+        reference = RUN_DIR.format(
+            benchmark=wildcards.benchmark,
+            method=CFG["matched_budget"]["reference"],
+            target=parse_matched_label(wildcards.target)[2],
+            seed=wildcards.seed,
+        )
+        inputs["reference"] = f"{R}/pruned/{reference}/prune.json"
+    return inputs
+
+
+def for_report(paths, caption, category, subcategory=None):
+    """``paths`` with the figures (PNG), tables (CSV) and pages (HTML) among them marked
+    for ``snakemake --report``; PDF and LaTeX copies stay unmarked."""
+    return [
+        mark_for_report(
+            path, caption=f"../report/{caption}", category=category, subcategory=subcategory
+        )
+        if str(path).endswith((".png", ".csv", ".html"))
+        else path
+        for path in paths
+    ]
+
+
+def dense_inputs(wildcards):
+    """The dataset, and for a pretrained model its weights (fetched on the login node)."""
+    inputs = {"data": f"{R}/{wildcards.benchmark}/data.json"}
+    if CFG["benchmarks"][wildcards.benchmark]["dense"]["source"] == "pretrained":
+        inputs["weights"] = f"{R}/{wildcards.benchmark}/weights.json"
+    return inputs
+
+
+def dense_minutes(wildcards):
+    """Resources function: wall time of the dense job, from its recipe's epochs."""
+    bench = CFG["benchmarks"][wildcards.benchmark]
+    return training_minutes(bench, bench["dense"].get("recipe"))
+
+
+def finetune_minutes(wildcards):
+    bench = CFG["benchmarks"][wildcards.benchmark]
+    return training_minutes(bench, bench["finetune"]["recipe"])
+
+
+def output_folder(wildcards, output):
+    """Params function: the folder of the rule's first output, where ``--out-dir`` writes."""
+    return str(Path(output[0]).parent)
+
+
+def optional_flag(flag, key):
+    """Params function: ``flag path`` when the rule has input ``key``, else nothing."""
+    return lambda wildcards, input: f"{flag} {input[key]}" if key in input.keys() else ""
+
+
+# Side studies: switches, paths and inputs.
+STUDIES = CFG["studies"]
+S = f"{R}/studies"
+PAPER = Path(workflow.basedir) / "paper_figures"
+FORMATS = CFG["figures"]["formats"]
+
+
+def study_figures(name):
+    return [f"{R}/figures/{name}.{ext}" for ext in FORMATS]
+
+
+if STUDIES["speed"]["enabled"]:
+    SPEED_BENCHMARK = speed_benchmark(CFG)
+    SPEED_SPEC = step_spec(CFG, SPEED_BENCHMARK, "activations")
+    SPEED_WEIGHTS = weights_source(STUDIES["speed"]["weights"], SPEED_SPEC)
+
+
+def speed_inputs(wildcards):
+    if SPEED_WEIGHTS == "trained":
+        return {
+            "dense": f"{R}/{SPEED_BENCHMARK}/dense/best.pt",
+            "activations": f"{R}/{SPEED_BENCHMARK}/activations.pt",
+        }
+    return {"data": f"{R}/{SPEED_BENCHMARK}/data.json"}
+
+
+LAYER_METHODS = [m for m in STUDIES["layer_compression"]["methods"] if m in CFG["methods"]]
+LAYER_BENCHMARKS = (
+    [b for b in BENCHMARKS if set(methods_for(CFG, b)) & set(LAYER_METHODS)]
+    if STUDIES["layer_compression"]["enabled"]
+    else []
+)
+
+
+def layer_runs(wildcards, name):
+    """``name`` (prune.json or plan.pt) of every run of the compared methods on a benchmark."""
+    return [
+        f"{R}/pruned/{RUN_DIR.format(benchmark=b, method=m, target=t, seed=s)}/{name}"
+        for b, m, t, s in RUNS
+        if b == wildcards.benchmark and m in LAYER_METHODS
+    ]
+
+
+def report_inputs(wildcards):
+    """Everything the report shows; the side studies only when the config enables them."""
+    inputs = {
+        "summary": f"{R}/tables/main.csv",
+        "markdown": f"{R}/tables/main.md",
+        "selected": f"{R}/tables/selected.csv",
+        "reported": f"{R}/tables/reported.csv",
+        "timings": f"{R}/tables/timings.csv",
+        "figures": expand(
+            f"{R}/figures/{{benchmark}}_acc_vs_flops.{{ext}}", benchmark=BENCHMARKS, ext=FORMATS
+        ),
+        "dense": expand(f"{R}/{{benchmark}}/dense/dense.json", benchmark=BENCHMARKS),
+        "references": REFERENCE_RECORDS,
+        "layer_figures": expand(
+            f"{R}/figures/{{benchmark}}_layer_compression.{{ext}}",
+            benchmark=LAYER_BENCHMARKS,
+            ext=FORMATS,
+        ),
+    }
+    if STUDIES["speed"]["enabled"]:
+        inputs["speed_summary"] = f"{S}/speed_summary.csv"
+        inputs["speed_raw"] = f"{S}/speed.csv"
+        inputs["speed_figures"] = study_figures("speed")
+    if STUDIES["estimator"]["enabled"]:
+        inputs["estimator_summary"] = f"{S}/estimator_summary.csv"
+        inputs["estimator_figures"] = study_figures("estimator_accuracy")
+    return inputs
+
+
+def report_flags(wildcards, input):
+    """Command-line flags of the optional report inputs that this config has."""
+    flags = []
+    for key, flag in (
+        ("speed_summary", "--speed-summary"),
+        ("speed_raw", "--speed-raw"),
+        ("estimator_summary", "--estimator-summary"),
+    ):
+        if key in input.keys():
+            flags.append(f"{flag} {input[key]}")
+    for key, flag in (
+        ("speed_figures", "--speed-figure"),
+        ("estimator_figures", "--estimator-figure"),
+    ):
+        pngs = [f for f in input[key] if f.endswith(".png")] if key in input.keys() else []
+        flags += [f"{flag} {png}" for png in pngs]
+    return " ".join(flags)

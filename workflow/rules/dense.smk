@@ -1,7 +1,16 @@
 # Data preparation and the dense (unpruned) model of each benchmark.
 
 
+# Downloads run where the workflow is started (a cluster's login node has internet access,
+# its compute nodes often do not); every other rule runs as a job.
+localrules:
+    data,
+    weights,
+
+
 rule data:
+    conda:
+        CONDA_ENV
     output:
         f"{R}/{{benchmark}}/data.json",
     params:
@@ -12,9 +21,24 @@ rule data:
         "snacs data --spec {params.spec:q} --out {output} > {log} 2>&1"
 
 
+rule weights:
+    conda:
+        CONDA_ENV
+    output:
+        f"{R}/{{benchmark}}/weights.json",
+    params:
+        spec=spec("weights"),
+    log:
+        f"{R}/logs/weights/{{benchmark}}.log",
+    shell:
+        "snacs weights --spec {params.spec:q} --out {output} > {log} 2>&1"
+
+
 rule dense:
+    conda:
+        CONDA_ENV
     input:
-        f"{R}/{{benchmark}}/data.json",
+        unpack(dense_inputs),
     output:
         checkpoint=f"{R}/{{benchmark}}/dense/best.pt",
         summary=f"{R}/{{benchmark}}/dense/dense.json",
@@ -23,6 +47,8 @@ rule dense:
         out=lambda w: f"{R}/{w.benchmark}/dense",
         launch=launcher,
     threads: TRAIN_THREADS
+    resources:
+        runtime=dense_minutes,
     log:
         f"{R}/logs/dense/{{benchmark}}.log",
     shell:
@@ -31,6 +57,8 @@ rule dense:
 
 
 rule activations:
+    conda:
+        CONDA_ENV
     input:
         f"{R}/{{benchmark}}/dense/best.pt",
     output:

@@ -1,27 +1,9 @@
 # Pruning (timed, alone on the machine), fine-tuning under fixed masks, evaluation.
 
 
-def prune_inputs(wildcards):
-    inputs = {"dense": f"{R}/{wildcards.benchmark}/dense/best.pt"}
-    if needs_activations(pruner_name(CFG, wildcards.method), CFG["pruner_modules"]):
-        inputs["activations"] = f"{R}/{wildcards.benchmark}/activations.pt"
-    if wildcards.target.startswith(MATCH_PREFIX):
-        reference = RUN_DIR.format(
-            benchmark=wildcards.benchmark,
-            method=CFG["matched_budget"]["reference"],
-            target=parse_matched_label(wildcards.target)[2],
-            seed=wildcards.seed,
-        )
-        inputs["reference"] = f"{R}/pruned/{reference}/prune.json"
-    return inputs
-
-
-def optional_flag(flag, key):
-    """Params function: ``flag path`` when the rule has input ``key``, else nothing."""
-    return lambda wildcards, input: f"{flag} {input[key]}" if key in input.keys() else ""
-
-
 rule prune:
+    conda:
+        CONDA_ENV
     input:
         unpack(prune_inputs),
     output:
@@ -45,6 +27,8 @@ rule prune:
 
 
 rule finetune:
+    conda:
+        CONDA_ENV
     input:
         plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
         dense=f"{R}/{{benchmark}}/dense/best.pt",
@@ -55,6 +39,8 @@ rule finetune:
         out=lambda w: f"{R}/finetuned/{RUN_DIR.format(**w)}",
         launch=launcher,
     threads: TRAIN_THREADS
+    resources:
+        runtime=finetune_minutes,
     log:
         f"{R}/logs/finetune/{RUN_DIR}.log",
     shell:
@@ -65,6 +51,8 @@ rule finetune:
 
 rule dense_reference:
     """The dense model fine-tuned with the pruners' recipe: the "dense (fine-tuned)" row."""
+    conda:
+        CONDA_ENV
     input:
         dense=f"{R}/{{benchmark}}/dense/best.pt",
         summary=f"{R}/{{benchmark}}/dense/dense.json",
@@ -75,6 +63,8 @@ rule dense_reference:
         spec=spec("finetune"),
         out=lambda w: f"{R}/reference/{w.benchmark}/seed{w.seed}",
     threads: TRAIN_THREADS
+    resources:
+        runtime=finetune_minutes,
     log:
         f"{R}/logs/reference/{{benchmark}}/seed{{seed}}.log",
     shell:
@@ -84,6 +74,8 @@ rule dense_reference:
 
 
 rule evaluate:
+    conda:
+        CONDA_ENV
     input:
         plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
         prune=f"{R}/pruned/{RUN_DIR}/prune.json",
@@ -108,6 +100,8 @@ rule evaluate:
 # Controls: the run's per-layer counts chosen at random, by magnitude, or by the inverted
 # ranking; fine-tuned and evaluated by the same rules as the run.
 rule control:
+    conda:
+        CONDA_ENV
     input:
         plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
         scores=f"{R}/pruned/{RUN_DIR}/scores.pt",
@@ -136,6 +130,7 @@ use rule finetune as control_finetune with:
     params:
         spec=spec("finetune"),
         out=lambda w: f"{R}/finetuned/{CONTROL_DIR.format(**w)}",
+        launch=launcher,
     log:
         f"{R}/logs/finetune/{CONTROL_DIR}.log",
 

@@ -2,16 +2,20 @@
 
 
 rule tables:
+    conda:
+        CONDA_ENV
     input:
         results=run_files(f"{R}/metrics/{RUN_DIR}.json")
         + control_files(f"{R}/metrics/{CONTROL_DIR}.json"),
         published=PAPER / "published_results.csv",
     output:
-        multiext(f"{R}/tables/main", ".csv", ".md", ".tex"),
-        multiext(f"{R}/tables/selected", ".csv", ".md", ".tex"),
+        for_report(multiext(f"{R}/tables/main", ".csv", ".md", ".tex"), "main_table.rst", "Tables"),
+        for_report(
+            multiext(f"{R}/tables/selected", ".csv", ".md", ".tex"), "selected_table.rst", "Tables"
+        ),
         multiext(f"{R}/tables/reported", ".csv", ".md", ".tex"),
     params:
-        out_dir=f"{R}/tables",
+        out_dir=output_folder,
         tolerance=CFG["selection"]["tolerance_pp"],
         compression=CFG["selection"]["compression"],
     log:
@@ -23,12 +27,16 @@ rule tables:
 
 
 rule timings:
+    conda:
+        CONDA_ENV
     input:
         run_files(f"{R}/pruned/{RUN_DIR}/prune.json"),
     output:
-        multiext(f"{R}/tables/timings", ".csv", ".md", ".tex"),
+        for_report(
+            multiext(f"{R}/tables/timings", ".csv", ".md", ".tex"), "timings_table.rst", "Tables"
+        ),
     params:
-        out_dir=f"{R}/tables",
+        out_dir=output_folder,
     log:
         f"{R}/logs/timings.log",
     shell:
@@ -36,10 +44,17 @@ rule timings:
 
 
 rule figure:
+    conda:
+        CONDA_ENV
     input:
         f"{R}/tables/main.csv",
     output:
-        expand(f"{R}/figures/{{{{benchmark}}}}_acc_vs_flops.{{ext}}", ext=CFG["figures"]["formats"]),
+        for_report(
+            expand(f"{R}/figures/{{{{benchmark}}}}_acc_vs_flops.{{ext}}", ext=FORMATS),
+            "accuracy_vs_flops.rst",
+            "Accuracy vs FLOPs",
+            "{benchmark}",
+        ),
     log:
         f"{R}/logs/figures/{{benchmark}}.log",
     shell:
@@ -47,62 +62,15 @@ rule figure:
         "> {log} 2>&1"
 
 
-def report_inputs(wildcards):
-    """Everything the report shows; the side studies only when the config enables them."""
-    inputs = {
-        "summary": f"{R}/tables/main.csv",
-        "markdown": f"{R}/tables/main.md",
-        "selected": f"{R}/tables/selected.csv",
-        "reported": f"{R}/tables/reported.csv",
-        "timings": f"{R}/tables/timings.csv",
-        "figures": expand(
-            f"{R}/figures/{{benchmark}}_acc_vs_flops.{{ext}}", benchmark=BENCHMARKS, ext=FORMATS
-        ),
-        "dense": expand(f"{R}/{{benchmark}}/dense/dense.json", benchmark=BENCHMARKS),
-        "references": REFERENCE_RECORDS,
-        "layer_figures": expand(
-            f"{R}/figures/{{benchmark}}_layer_compression.{{ext}}",
-            benchmark=LAYER_BENCHMARKS,
-            ext=FORMATS,
-        ),
-    }
-    if STUDIES["speed"]["enabled"]:
-        inputs["speed_summary"] = f"{S}/speed_summary.csv"
-        inputs["speed_raw"] = f"{S}/speed.csv"
-        inputs["speed_figures"] = study_figures("speed")
-    if STUDIES["estimator"]["enabled"]:
-        inputs["estimator_summary"] = f"{S}/estimator_summary.csv"
-        inputs["estimator_figures"] = study_figures("estimator_accuracy")
-    return inputs
-
-
-def report_flags(wildcards, input):
-    """Command-line flags of the optional report inputs that this config has."""
-    flags = []
-    for key, flag in (
-        ("speed_summary", "--speed-summary"),
-        ("speed_raw", "--speed-raw"),
-        ("estimator_summary", "--estimator-summary"),
-    ):
-        if key in input.keys():
-            flags.append(f"{flag} {input[key]}")
-    for key, flag in (
-        ("speed_figures", "--speed-figure"),
-        ("estimator_figures", "--estimator-figure"),
-    ):
-        pngs = [f for f in input[key] if f.endswith(".png")] if key in input.keys() else []
-        flags += [f"{flag} {png}" for png in pngs]
-    return " ".join(flags)
-
-
 rule all:
-    default_target: True
+    conda:
+        CONDA_ENV
     input:
         unpack(report_inputs),
     output:
         report=f"{R}/all",
         # The same page under a name browsers open as HTML from the file system.
-        html=f"{R}/report.html",
+        html=report(f"{R}/report.html", caption="../report/report_html.rst", category="Report"),
     params:
         config=json.dumps(CFG, sort_keys=True),
         studies=report_flags,

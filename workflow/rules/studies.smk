@@ -1,35 +1,12 @@
-# The paper's side studies (spec §9.2-§9.4): scoring speed of one layer pair, estimator
-# accuracy on Gaussian data, compression per layer. Each measurement writes a raw CSV once;
-# its tables and figures are separate rules, so they are rebuilt without measuring again.
-from pathlib import Path
-
-from snacs.config import methods_for
-from snacs.studies.speed import speed_benchmark, weights_source
-
-STUDIES = CFG["studies"]
-S = f"{R}/studies"
-PAPER = Path(workflow.basedir) / "paper_figures"
-FORMATS = CFG["figures"]["formats"]
-
-
-def study_figures(name):
-    return [f"{R}/figures/{name}.{ext}" for ext in FORMATS]
+# The paper's side studies: scoring speed of one layer pair, estimator accuracy on Gaussian
+# data, compression per layer. Each measurement writes a raw CSV once; its tables and
+# figures are separate rules, so they are rebuilt without measuring again.
 
 
 if STUDIES["speed"]["enabled"]:
-    SPEED_BENCHMARK = speed_benchmark(CFG)
-    SPEED_SPEC = step_spec(CFG, SPEED_BENCHMARK, "activations")
-    SPEED_WEIGHTS = weights_source(STUDIES["speed"]["weights"], SPEED_SPEC)
-
-    def speed_inputs(wildcards):
-        if SPEED_WEIGHTS == "trained":
-            return {
-                "dense": f"{R}/{SPEED_BENCHMARK}/dense/best.pt",
-                "activations": f"{R}/{SPEED_BENCHMARK}/activations.pt",
-            }
-        return {"data": f"{R}/{SPEED_BENCHMARK}/data.json"}
-
     rule speed:
+        conda:
+            CONDA_ENV
         input:
             unpack(speed_inputs),
         output:
@@ -40,6 +17,8 @@ if STUDIES["speed"]["enabled"]:
             activations=optional_flag("--activations", "activations"),
         # Every core, so no other job disturbs the measured times.
         threads: workflow.cores
+        resources:
+            runtime=speed_study_minutes(STUDIES["speed"]),
         log:
             f"{R}/logs/studies/speed.log",
         shell:
@@ -47,14 +26,18 @@ if STUDIES["speed"]["enabled"]:
             "--out {output} --threads {threads} --no-progress > {log} 2>&1"
 
     rule speed_report:
+        conda:
+            CONDA_ENV
         input:
             raw=f"{S}/speed.csv",
             paper=PAPER / "speed_paper.csv",
         output:
-            tables=multiext(f"{S}/speed", "_summary.csv", ".md", ".tex"),
-            figures=study_figures("speed"),
+            tables=for_report(
+                multiext(f"{S}/speed", "_summary.csv", ".md", ".tex"), "speed.rst", "Speed study"
+            ),
+            figures=for_report(study_figures("speed"), "speed.rst", "Speed study"),
         params:
-            out_dir=S,
+            out_dir=output_folder,
         log:
             f"{R}/logs/studies/speed_report.log",
         shell:
@@ -65,6 +48,8 @@ if STUDIES["speed"]["enabled"]:
 if STUDIES["estimator"]["enabled"]:
 
     rule estimator_accuracy:
+        conda:
+            CONDA_ENV
         output:
             f"{S}/estimator_accuracy.csv",
         params:
@@ -77,14 +62,22 @@ if STUDIES["estimator"]["enabled"]:
             "--threads {threads} --no-progress > {log} 2>&1"
 
     rule estimator_report:
+        conda:
+            CONDA_ENV
         input:
             raw=f"{S}/estimator_accuracy.csv",
             paper=PAPER / "estimator_accuracy_paper.csv",
         output:
-            tables=multiext(f"{S}/estimator", "_summary.csv", ".md", ".tex"),
-            figures=study_figures("estimator_accuracy"),
+            tables=for_report(
+                multiext(f"{S}/estimator", "_summary.csv", ".md", ".tex"),
+                "estimator.rst",
+                "Estimator accuracy",
+            ),
+            figures=for_report(
+                study_figures("estimator_accuracy"), "estimator.rst", "Estimator accuracy"
+            ),
         params:
-            out_dir=S,
+            out_dir=output_folder,
         log:
             f"{R}/logs/studies/estimator_report.log",
         shell:
@@ -92,24 +85,9 @@ if STUDIES["estimator"]["enabled"]:
             "--out-dir {params.out_dir} --figure {output.figures} > {log} 2>&1"
 
 
-LAYER_METHODS = [m for m in STUDIES["layer_compression"]["methods"] if m in CFG["methods"]]
-LAYER_BENCHMARKS = (
-    [b for b in BENCHMARKS if set(methods_for(CFG, b)) & set(LAYER_METHODS)]
-    if STUDIES["layer_compression"]["enabled"]
-    else []
-)
-
-
-def layer_runs(wildcards, name):
-    """``name`` (prune.json or plan.pt) of every run of the compared methods on a benchmark."""
-    return [
-        f"{R}/pruned/{RUN_DIR.format(benchmark=b, method=m, target=t, seed=s)}/{name}"
-        for b, m, t, s in RUNS
-        if b == wildcards.benchmark and m in LAYER_METHODS
-    ]
-
-
 rule layer_compression:
+    conda:
+        CONDA_ENV
     input:
         prune=lambda w: layer_runs(w, "prune.json"),
         plans=lambda w: layer_runs(w, "plan.pt"),
@@ -118,7 +96,12 @@ rule layer_compression:
         paper=PAPER / "layer_compression_paper.csv",
     output:
         table=f"{S}/{{benchmark}}_layer_compression.csv",
-        figures=expand(f"{R}/figures/{{{{benchmark}}}}_layer_compression.{{ext}}", ext=FORMATS),
+        figures=for_report(
+            expand(f"{R}/figures/{{{{benchmark}}}}_layer_compression.{{ext}}", ext=FORMATS),
+            "layer_compression.rst",
+            "Compression per layer",
+            "{benchmark}",
+        ),
     params:
         methods=" ".join(LAYER_METHODS),
     log:
