@@ -67,7 +67,7 @@ def launcher(wildcards, resources):
 
 RUN_DIR = "{benchmark}/{method}/{target}/seed{seed}"
 # A control of a run lives inside the run's folder: same per-layer counts, another choice.
-CONTROL_DIR = RUN_DIR + "/control-{control}"
+CONTROL_DIR = f"{RUN_DIR}/control-{{control}}"
 
 
 REFERENCE_RECORDS = [
