@@ -25,7 +25,7 @@ from snacs.algorithm.constraints import (
 from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import normalisation_range
 from snacs.errors import ConfigError
-from snacs.estimators.edge_options import EdgeOptions
+from snacs.estimators.edge_options import PUBLISHED_METHOD, EdgeOptions
 from snacs.pruning.connections import ConnectionOptions
 from snacs.pruning.context import PruneContext
 from snacs.pruning.graph import LayerGraph, LayerNode
@@ -38,10 +38,6 @@ CITATION = (
     "Ganesh, Blanchard, Corso, Sekeh, Slimming Neural Networks using Adaptive "
     "Connectivity Scores, IEEE TNNLS (arXiv 2006.12463)"
 )
-
-
-# The conditional reading of the paper's estimator (its EDGE CMI hashes X, Y and Z).
-PUBLISHED_METHOD = "direct"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ METHODS = ("direct", "chain", "residual")
 COMBINES = ("median", "average")
 ACTIVATION_PHIS = (None, "act", "act_sq", "exp_act")
 RESIDUAL_MIS = ("canonical", "joint")
+# The conditional reading of the published SNACS (its EDGE CMI hashes X, Y and Z); the
+# pruner and the studies that time it use it unless a config names another.
+PUBLISHED_METHOD = "direct"
 # Readings whose estimates get the null correction unless ``debias`` says otherwise.
 NULL_CORRECTED = ("direct", "residual")
 

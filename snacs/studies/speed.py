@@ -46,7 +46,7 @@ from tqdm import tqdm
 from snacs.algorithm.acmi import score_pair
 from snacs.algorithm.weights import normalisation_range
 from snacs.errors import ConfigError, UnknownNameError
-from snacs.estimators.edge_options import EdgeOptions
+from snacs.estimators.edge_options import PUBLISHED_METHOD, EdgeOptions
 from snacs.estimators.geometric import gmi_matrix
 from snacs.io import write_text
 from snacs.models import build_model
@@ -104,7 +104,7 @@ class SpeedSettings:
         return cls(**values)
 
     def edge_options(self) -> EdgeOptions:
-        values = dict(self.estimator)
+        values = {"method": PUBLISHED_METHOD, **self.estimator}  # the snacs pruner's reading
         if "bandwidth_range" in values:
             values["bandwidth_range"] = tuple(values["bandwidth_range"])
         try:
