@@ -536,8 +536,17 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 
 def _fail(command: str, message: str) -> int:
-    print(f"snacs {command}: error: {message}", file=sys.stderr)
+    print(f"snacs {command}: error: {_one_line(message)}", file=sys.stderr)
     return 2
+
+
+def _one_line(message: str) -> str:
+    """An error raised in a DataLoader worker comes back wrapped with the worker's
+    traceback; its last line is the original message, which names the culprit."""
+    if "Original Traceback" not in message:
+        return message
+    last = message.strip().splitlines()[-1]
+    return last.split(": ", 1)[1] if last.startswith("snacs.errors.") else last
 
 
 def _os_error_line(exc: OSError) -> str:
