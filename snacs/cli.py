@@ -161,6 +161,20 @@ def cmd_prune(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_control(args: argparse.Namespace) -> None:
+    from snacs.pipeline.controls import run_control
+
+    summary = run_control(
+        _spec(args, "control"), args.run, args.control, args.dense, args.out, _device(args)
+    )
+    achieved = summary["achieved"]
+    print(
+        f"{summary['method']} {summary['target']['label']} control {args.control}: "
+        f"params -{100 * achieved['params_reduction']:.1f} %, "
+        f"FLOPs -{100 * achieved['flops_reduction']:.1f} %"
+    )
+
+
 def cmd_finetune(args: argparse.Namespace) -> None:
     from snacs.pipeline.finetune import run_finetune
 
@@ -391,6 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--activations", help="activation cache file (shared by pruners)")
     sub.add_argument("--reference", help="prune.json of the reference run (match-* targets)")
     sub.add_argument("--out", required=True, help="output folder")
+    sub = command("control", cmd_control, "a run's control plan (same per-layer counts)", True)
+    sub.add_argument("--run", required=True, help="the run's folder (plan.pt, scores.pt)")
+    sub.add_argument("--control", required=True, help="random<k>, magnitude or inverted")
+    sub.add_argument("--dense", required=True, help="dense checkpoint")
+    sub.add_argument("--out", required=True, help="output folder")
     sub = command("finetune", cmd_finetune, "fine-tune under a plan's fixed masks", True)
     sub.add_argument("--plan", required=True)
     sub.add_argument("--dense", required=True)
@@ -525,8 +544,17 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 
 def _fail(command: str, message: str) -> int:
-    print(f"snacs {command}: error: {message}", file=sys.stderr)
+    print(f"snacs {command}: error: {_one_line(message)}", file=sys.stderr)
     return 2
+
+
+def _one_line(message: str) -> str:
+    """An error raised in a DataLoader worker comes back wrapped with the worker's
+    traceback; its last line is the original message, which names the culprit."""
+    if "Original Traceback" not in message:
+        return message
+    last = message.strip().splitlines()[-1]
+    return last.split(": ", 1)[1] if last.startswith("snacs.errors.") else last
 
 
 def _os_error_line(exc: OSError) -> str:

@@ -40,13 +40,15 @@ from torch import Tensor
 from snacs.estimators.counting import combine_members, conditional_estimates, pair_estimates
 from snacs.estimators.edge_options import EdgeOptions
 from snacs.estimators.hashing import BlockCodes, hash_blocks
-from snacs.estimators.projection import LayerProjector, Stream
+from snacs.estimators.projection import LayerProjector, Stream, column_std
 from snacs.estimators.residual import LayerPartialler, canonical_pairs
 from snacs.estimators.second_pass import level_factor, second_pass_levels
 
 ArrayLike = np.ndarray | Tensor
 Groups = ArrayLike | Sequence[int] | Sequence[ArrayLike | Sequence[int]]
 ParallelMap = Callable[[Callable, Iterable], Iterable]
+# Relative spread below which a column is constant up to float rounding.
+_CONSTANT_SPREAD = 1e-12
 
 
 def _resolve_options(options: EdgeOptions | None, overrides: dict) -> EdgeOptions:
@@ -70,7 +72,22 @@ def _as_matrix(value: ArrayLike, device: torch.device, name: str) -> Tensor:
     # column sums are finite for finite inputs short of overflow; check exactly only then
     if not torch.isfinite(tensor.sum(dim=0)).all() and not torch.isfinite(tensor).all():
         raise ValueError(f"{name} contains NaN or infinite values")
-    return tensor.contiguous()
+    return _unit_scaled(tensor).contiguous()
+
+
+def _unit_scaled(values: Tensor) -> Tensor:
+    """Each column divided by its standard deviation (constant columns left as they are).
+
+    Mutual information does not depend on the units of a column, but EDGE's hashing has
+    absolute constants: every bucket width gets 1e-4 added and the projection treats a
+    column whose spread is below 1e-4 as constant. Without rescaling, activations of
+    spread 1e-6 fall into one bucket and read as independent of everything. A column
+    counts as constant when its spread is at rounding level relative to its magnitude.
+    """
+    std = column_std(values)
+    magnitude = values.abs().amax(dim=0)
+    constant = std <= _CONSTANT_SPREAD * magnitude
+    return values / torch.where(constant | (std == 0), torch.ones_like(std), std)
 
 
 def _same_samples(**blocks: Tensor) -> None:
