@@ -79,6 +79,9 @@ def run_evaluate(
         "granularity": prune_summary["granularity"],
         "target": prune_summary["target"]["label"],
         "seed": prune_summary["seed"],
+        # Controls (same per-layer counts, another choice): empty for the pruner's own run.
+        "control": prune_summary.get("control") or "",
+        "control_seed": prune_summary.get("control_seed"),
         "baseline_top1": dense_summary["accuracy"]["top1"],
         "baseline_top5": dense_summary["accuracy"].get("top5"),
         "pruned_top1": masked_accuracy["top1"],

@@ -14,6 +14,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from snacs.io import atomic_path  # noqa: E402
+from snacs.report.controls import pruner_rows  # noqa: E402
 
 # Colour and marker both change per method, so more than ten methods stay distinguishable.
 MARKERS = "osD^v<>ph*X"
@@ -35,7 +36,7 @@ def accuracy_vs_flops(summary: pd.DataFrame, benchmark: str, outputs: Iterable[s
 
     The legend sits right of the axes: with ten pruners inside, it hid measured points.
     """
-    block = summary[summary["benchmark"] == benchmark]
+    block = pruner_rows(summary[summary["benchmark"] == benchmark])
     if block.empty:
         raise ValueError(f"no results for benchmark {benchmark!r}")
     fig, ax = plt.subplots(figsize=(7, 4))

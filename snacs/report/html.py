@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from snacs.io import write_text
+from snacs.report.controls import control_cells
 from snacs.report.tables import (
     REPORTED,
     TIMING_NOTE,
@@ -120,6 +121,22 @@ def _tables_by_benchmark(frame: pd.DataFrame) -> list[str]:
     return [
         f"<h3>{html.escape(str(title))}</h3>{_cells_html(*summary_cells(block))}"
         for title, block in frame.groupby("title", sort=False)
+    ]
+
+
+def _controls_section(summary: pd.DataFrame) -> list[str]:
+    """Each pruner beside its controls, with its margin over random and its seed noise."""
+    if "control" not in summary or not summary["control"].fillna("").ne("").any():
+        return []
+    return [
+        "<h3 id='controls'>Pruners against their controls</h3>",
+        _note(
+            "Each control prunes the same number of units per layer as the pruner's run, "
+            "chosen at random, by weight magnitude, or by the pruner's ranking inverted, and "
+            "is fine-tuned the same way. A margin over random smaller than the seed noise "
+            "says the ranking is not shown to matter at these counts."
+        ),
+        _cells_html(*control_cells(summary)),
     ]
 
 
@@ -225,7 +242,9 @@ def write_report(
     )
     sections += _tables_by_benchmark(pd.read_csv(selected_csv))
     sections.append("<h2 id='runs'>All runs</h2>")
-    sections += _tables_by_benchmark(pd.read_csv(summary_csv))
+    summary = pd.read_csv(summary_csv)
+    sections += _tables_by_benchmark(summary)
+    sections += _controls_section(summary)
     if studies.reported_csv is not None:
         sections += _reported_section(Path(studies.reported_csv))
     if studies.timings_csv is not None:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from snacs.io import read_json, write_text
 from snacs.report import latex
+from snacs.report.controls import control_label, pruner_rows, with_control_margins
 
 METRICS = {
     "baseline_top1": "Baseline top-1 (%)",
@@ -28,7 +29,7 @@ METRICS = {
     "score_seconds": "Scoring time (s)",
     "activation_seconds": "Activation time (s)",
 }
-KEYS = ["benchmark", "title", "method", "granularity", "target"]
+KEYS = ["benchmark", "title", "method", "granularity", "target", "control"]
 
 
 def load_rows(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -38,7 +39,7 @@ def load_rows(paths: Iterable[str | Path]) -> pd.DataFrame:
         row = read_json(path)
         records.append(
             {
-                **{k: row[k] for k in KEYS},
+                **{k: row.get(k, "") for k in KEYS},
                 "seed": row["seed"],
                 **{k: row[k] for k in METRICS if k in row},
                 "delta_top1": row["pruned_top1"] - row["baseline_top1"],
@@ -78,7 +79,12 @@ def summary_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     headers = ["Method", "Granularity", "Target", "Seeds", *METRICS.values()]
     rows = []
     for _, r in block.iterrows():
-        cells = [r["method"], r["granularity"], r["target"], str(r["seeds"])]
+        cells = [
+            control_label(r["method"], r.get("control")),
+            r["granularity"],
+            r["target"],
+            str(r["seeds"]),
+        ]
         for metric in METRICS:
             digits = 3 if metric.endswith("seconds") else 2
             cells.append(_cell(r[f"{metric}_mean"], r[f"{metric}_std"], r["seeds"], digits))
@@ -270,8 +276,8 @@ def write_tables(
     beside the selected ones.
     """
     out_dir = Path(out_dir)
-    summary = summarise(load_rows(paths))
-    selected = select_operating_points(summary, tolerance_pp, compression)
+    summary = with_control_margins(summarise(load_rows(paths)))
+    selected = select_operating_points(pruner_rows(summary), tolerance_pp, compression)
     for name, frame, what in (
         ("main", summary, "every run"),
         ("selected", selected, f"selected operating points (within {tolerance_pp} pp)"),

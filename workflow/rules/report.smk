@@ -5,7 +5,8 @@ rule tables:
     conda:
         CONDA_ENV
     input:
-        results=run_files(f"{R}/metrics/{RUN_DIR}.json"),
+        results=run_files(f"{R}/metrics/{RUN_DIR}.json")
+        + control_files(f"{R}/metrics/{CONTROL_DIR}.json"),
         published=PAPER / "published_results.csv",
     output:
         for_report(multiext(f"{R}/tables/main", ".csv", ".md", ".tex"), "main_table.rst", "Tables"),
