@@ -115,3 +115,22 @@ def test_matrix_entries_equal_scalar_calls_and_repeat_exactly(method):
     scalar = edge_cmi(child[:, :2], parent[:, :3], parent[:, 3:], options)
     assert matrix[0, 0] == pytest.approx(scalar, rel=1e-9, abs=1e-12)
     assert matrix[0, 0] > matrix[1, 0] + 0.1
+
+
+def test_second_pass_of_the_direct_reading_keeps_conditioning_on_z():
+    """Narrowing Z's buckets with X's and Y's left about one sample per Z bucket."""
+    rng = np.random.default_rng(11)
+    x, z = rng.standard_normal(1000), rng.standard_normal((1000, 3))
+    noisy = x + 0.3 * rng.standard_normal(1000)  # true I(X; Y | Z) = 1.9 bits
+    once = edge_cmi(x, noisy, z, method="direct")
+    twice = edge_cmi(x, noisy, z, method="direct", normalize_epsilon=True)
+    assert twice > 0.6 * once > 0.4
+    assert edge_cmi(x, x, z, method="direct", normalize_epsilon=True) > once
+
+
+@pytest.mark.parametrize("cap", [10.0, 2.0])
+def test_residual_reading_sum_over_pairs_stays_under_the_cap(cap):
+    rng = np.random.default_rng(12)
+    x, z = rng.standard_normal((400, 8)), rng.standard_normal((400, 3))
+    value = edge_cmi(x, x, z, method="residual", cap=cap)  # 8 identical pairs
+    assert 0.8 * cap < value <= cap

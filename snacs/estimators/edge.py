@@ -212,11 +212,18 @@ def _mi_reading(block: Tensor, width: int) -> Reading:
 
 
 def _conditional_reading(own: Tensor, rest: Tensor, widths: list[int]) -> Reading:
-    """I(X_c; own | rest) for every child block, in one counting pass (direct reading)."""
+    """I(X_c; own | rest) for every child block, in one counting pass (direct reading).
+
+    The second pass's width factor applies to X and Y only: Z's buckets are the strata
+    the dependence is measured within, and narrowing them by the factor of a strong
+    dependence leaves about one sample per stratum, where X and Y look independent and
+    the null correction cancels the rest (I(X; X | Z) with a 3-D Z fell to 0.06 bits).
+    """
 
     def reading(children: BlockCodes, options: EdgeOptions, factor: float) -> Tensor:
-        codes = _hash([own, rest], widths, options, factor)
-        estimates = conditional_estimates(children, codes.select(0), codes.select(1), options)
+        own_codes = _hash([own], widths[:1], options, factor)
+        rest_codes = _hash([rest], widths[1:], options)
+        estimates = conditional_estimates(children, own_codes, rest_codes, options)
         return combine_members(estimates, options)
 
     return reading
@@ -278,7 +285,8 @@ class _ResidualLayer:
             us, vs, owners = canonical_pairs(child, self.child_index, parent)
             per_pair = _paired_two_pass(us, vs, self.options)
             totals = torch.zeros(len(self.child_index), dtype=torch.float64, device=child.device)
-            return totals.index_add_(0, owners, per_pair)
+            # each pair is at most the cap; their sum is held to it like any other estimate
+            return totals.index_add_(0, owners, per_pair).clamp_max(self.options.cap)
         children = _ChildLayer(child, self.child_index, self.options)
         projector = LayerProjector(parent, Stream.PARENT, self.options)
         width = columns.numel()
