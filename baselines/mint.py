@@ -61,6 +61,10 @@ class MintOptions(ConnectionOptions):
         per class).
     seed: seed of the estimator's sample split (None: the run's seed).
     mst: MST backend of the estimator, prim (default) or scipy.
+    official_indexing: reproduce the official MINT code's two indexing mix-ups
+        (nearest-neighbour lookup direction; MST edge count indexed by edge position), see
+        ``snacs.estimators.geometric``. Off: the corrected reading, which equals the
+        official code once both are fixed.
     """
 
     layer_cap: float = 0.85
@@ -68,6 +72,7 @@ class MintOptions(ConnectionOptions):
     layer_groups: dict[str, int] = field(default_factory=dict)
     seed: int | None = None
     mst: MstBackend = "prim"
+    official_indexing: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -115,6 +120,7 @@ class MintPruner(ConnectionPruner):
                     device=ctx.device,
                     progress=ctx.progress,
                     mst=self.options.mst,
+                    official_indexing=self.options.official_indexing,
                 )
                 groups[node.name] = GroupScores(
                     node.name, torch.as_tensor(rho), child_ids, parent_ids

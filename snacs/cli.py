@@ -161,6 +161,20 @@ def cmd_prune(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_control(args: argparse.Namespace) -> None:
+    from snacs.pipeline.controls import run_control
+
+    record = run_control(
+        _spec(args, "control"), args.run, args.control, args.dense, args.out, _device(args)
+    )
+    achieved = record.achieved
+    print(
+        f"{record.method} {record.target['label']} control {args.control}: "
+        f"params -{100 * achieved['params_reduction']:.1f} %, "
+        f"FLOPs -{100 * achieved['flops_reduction']:.1f} %"
+    )
+
+
 def cmd_finetune(args: argparse.Namespace) -> None:
     from snacs.pipeline.finetune import run_finetune
 
@@ -257,13 +271,17 @@ def cmd_speed(args: argparse.Namespace) -> None:
     section, spec = _study(args, "speed")
     device = _device(args)
     progress = not args.no_progress
-    print(run_speed(section, spec, args.out, device, args.dense, args.activations, progress))
+    print(
+        run_speed(
+            section, spec, args.out, device, args.dense, args.activations, progress, args.whole_out
+        )
+    )
 
 
 def cmd_speed_report(args: argparse.Namespace) -> None:
     from snacs.pipeline.studies import run_speed_report
 
-    print(run_speed_report(args.raw, args.paper, args.out_dir, args.figure))
+    print(run_speed_report(args.raw, args.paper, args.out_dir, args.figure, args.whole_raw))
 
 
 def cmd_estimator(args: argparse.Namespace) -> None:
@@ -389,6 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--activations", help="activation cache file (shared by pruners)")
     sub.add_argument("--reference", help="prune.json of the reference run (match-* targets)")
     sub.add_argument("--out", required=True, help="output folder")
+    sub = command("control", cmd_control, "a run's control plan (same per-layer counts)", True)
+    sub.add_argument("--run", required=True, help="the run's folder (plan.pt, scores.pt)")
+    sub.add_argument("--control", required=True, help="random<k>, magnitude or inverted")
+    sub.add_argument("--dense", required=True, help="dense checkpoint")
+    sub.add_argument("--out", required=True, help="output folder")
     sub = command("finetune", cmd_finetune, "fine-tune under a plan's fixed masks", True)
     sub.add_argument("--plan", required=True)
     sub.add_argument("--dense", required=True)
@@ -441,10 +464,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--dense", help="dense checkpoint (weights: trained)")
     sub.add_argument("--activations", help="activation cache (weights: trained)")
     sub.add_argument("--out", required=True, help="raw timings CSV")
+    sub.add_argument(
+        "--whole-out", help="also time whole-network scoring (studies.speed.whole) into this CSV"
+    )
     _add_runtime_arguments(sub)
     sub = command("speed-report", cmd_speed_report, "speed study tables and figure")
     sub.add_argument("--raw", required=True, help="raw timings CSV from snacs speed")
     sub.add_argument("--paper", required=True, help="paper_figures/speed_paper.csv")
+    sub.add_argument("--whole-raw", help="whole-network timings CSV from snacs speed --whole-out")
     sub.add_argument("--out-dir", required=True, help="writes speed_summary.csv, speed.md/.tex")
     sub.add_argument("--figure", nargs="+", required=True, help="figure files (.png, .pdf)")
     sub = command("estimator-accuracy", cmd_estimator, "bias and MSE of ACMI on Gaussian cases")
@@ -498,7 +525,7 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     if os.environ.get("RANK", "0") != "0":
         return []
     found: set[tuple[str, str | None]] = set()
-    for name in ("out", "out_csv"):
+    for name in ("out", "out_csv", "whole_out"):
         value = getattr(args, name, None)
         found |= {(v, None) for v in (value if isinstance(value, list) else [value]) if v}
     if getattr(args, "out_dir", None):
@@ -507,8 +534,17 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
 
 
 def _fail(command: str, message: str) -> int:
-    print(f"snacs {command}: error: {message}", file=sys.stderr)
+    print(f"snacs {command}: error: {_one_line(message)}", file=sys.stderr)
     return 2
+
+
+def _one_line(message: str) -> str:
+    """An error raised in a DataLoader worker comes back wrapped with the worker's
+    traceback; its last line is the original message, which names the culprit."""
+    if "Original Traceback" not in message:
+        return message
+    last = message.strip().splitlines()[-1]
+    return last.split(": ", 1)[1] if last.startswith("snacs.errors.") else last
 
 
 def _os_error_line(exc: OSError) -> str:

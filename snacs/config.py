@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 
 from snacs.errors import ConfigError, UnknownNameError
+from snacs.pruning.controls import control_labels
 from snacs.pruning.target import Target
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
@@ -98,7 +99,7 @@ def methods_for(config: Mapping[str, Any], name: str) -> list[str]:
     return list(benchmark(config, name).get("methods") or config["methods"])
 
 
-RESERVED_METHOD_KEYS = ("pruner", "targets")
+RESERVED_METHOD_KEYS = ("pruner", "targets", "controls")
 
 
 def targets_for(config: Mapping[str, Any], method: str) -> list[Target]:
@@ -159,12 +160,32 @@ def runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
     ]
 
 
+def controls_for(config: Mapping[str, Any], method: str) -> list[str]:
+    """Control labels (random0 ..., magnitude, inverted) of every run of ``method``.
+
+    The method's own ``controls`` if it has the key, else the top-level ones.
+    """
+    entry = config["methods"][method]
+    kinds = entry["controls"] if "controls" in entry else config.get("controls", [])
+    return control_labels(list(kinds), config.get("control_seeds", 3))
+
+
+def control_runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int, str]]:
+    """Every (benchmark, method, target label, seed, control label) the config asks for."""
+    return [
+        (bench, method, target, seed, control)
+        for bench, method, target, seed in runs(config)
+        for control in controls_for(config, method)
+    ]
+
+
 STEP_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("dataset",),
     "weights": ("model",),
     "dense": ("dataset", "model", "dense", "evaluation", "workers", "data_path", "compile"),
     "activations": ("dataset", "model", "statistics", "workers"),
     "prune": ("dataset", "model", "statistics", "workers"),
+    "control": ("dataset", "model", "workers"),
     "finetune": ("dataset", "model", "finetune", "evaluation", "workers", "data_path", "compile"),
     "evaluate": ("dataset", "model", "evaluation", "workers", "data_path"),
 }

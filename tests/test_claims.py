@@ -235,8 +235,7 @@ def test_claims_table_has_its_columns_and_refuses_unknown_verdicts(tmp_path):
 
 def test_pruners_without_a_common_budget_are_named_together():
     summary = _summary(
-        [("snacs", 10.0, 90.0), ("snacs", 20.0, 88.0)]
-        + [("l1", 50.0, 85.0), ("mint", 60.0, 80.0)]
+        [("snacs", 10.0, 90.0), ("snacs", 20.0, 88.0)] + [("l1", 50.0, 85.0), ("mint", 60.0, 80.0)]
     )
     config = _config()
     (claim,) = c.sota_claims(summary, config, c.Scale.from_config(config), 0.5)

@@ -37,6 +37,9 @@ def test_rows_count_the_grid_the_recipes_and_the_split_sizes():
         assert finetune.train_images == planned * epochs * train
         assert finetune.eval_images == planned * (epochs + 1) * test
         assert rows[(name, "evaluate")].eval_images == planned * 2 * test
+        reference = rows[(name, "dense_reference")]
+        assert reference.runs == len(config["seeds"])
+        assert reference.train_images == len(config["seeds"]) * epochs * train
         speed = estimate.train_images_per_second[name]
         expected = (finetune.train_images / speed + finetune.eval_images / (3 * speed)) / 3600
         assert finetune.gpu_hours == pytest.approx(expected)

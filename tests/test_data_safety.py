@@ -288,3 +288,18 @@ def test_writing_a_dataset_locks_in_the_cache_not_beside_the_root(tmp_path):
     assert lock.is_relative_to(tmp_path / "cache") and lock.exists()
     shutil.rmtree(root)
     assert dataset_lock_path(tmp_path / "data" / "other") != lock
+
+
+def test_bad_image_read_by_a_loader_worker_ends_in_one_line(imagenet_root):
+    from torch.utils.data import DataLoader
+
+    from snacs.cli import _one_line
+
+    bad = _first_image(imagenet_root)
+    bad.write_bytes(b"\xff\xd8\xff\xe0" + np.random.default_rng(1).bytes(600) + b"\xff\xd9")
+    bundle = load_dataset("imagenet", imagenet_root, image_size=24)
+    with pytest.raises(CorruptDataError) as caught:
+        list(DataLoader(bundle.train, batch_size=4, num_workers=1))
+    assert "Traceback" in str(caught.value)  # the worker's wrapping
+    line = _one_line(str(caught.value))
+    assert "\n" not in line and str(bad) in line and line.startswith("image ")

@@ -59,8 +59,16 @@ def finished_run(tmp_path_factory):
 
 @pytest.mark.slow
 def test_tables_hold_every_run_with_sane_numbers(finished_run):
-    table = pd.read_csv(finished_run / "results/tables/main.csv")
+    everything = pd.read_csv(finished_run / "results/tables/main.csv")
+    controls = everything[everything["control"].notna()]
+    table = everything[everything["control"].isna()]
     assert set(table["benchmark"]) == {"synth_vgg", "digits_mlp"}
+    # ci.yaml: snacs with random (1 seed) and inverted controls, l1 with magnitude
+    assert sorted(zip(controls["method"], controls["control"], strict=True)) == sorted(
+        [("snacs", "random"), ("snacs", "inverted"), ("l1", "magnitude")] * 2
+    )
+    assert table.loc[table["method"] == "snacs", "margin_over_random_pp"].notna().all()
+    assert table.loc[table["method"] != "snacs", "margin_over_random_pp"].isna().all()
     every_pruner = {
         "snacs",
         "snacs_filter",

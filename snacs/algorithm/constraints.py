@@ -119,35 +119,56 @@ def patch_means(module: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"patch means need a Conv2d with numeric padding, got {module}")
     if module.padding_mode != "zeros":
         raise ValueError(f"patch means need zero padding, got {module.padding_mode!r}")
-    x = inputs.double()
-    pad_h, pad_w = module.padding
-    x = torch.nn.functional.pad(x, (pad_w, pad_w, pad_h, pad_h))
-    (k_h, k_w), (s_h, s_w), (d_h, d_w) = module.kernel_size, module.stride, module.dilation
-    out_h = (x.shape[2] - d_h * (k_h - 1) - 1) // s_h + 1
-    out_w = (x.shape[3] - d_w * (k_w - 1) - 1) // s_w + 1
-    # Separable: sum the rows each tap row reads, then the columns each tap column reads.
-    rows = torch.stack(
-        [x[:, :, i * d_h : i * d_h + s_h * (out_h - 1) + 1 : s_h].sum(2) for i in range(k_h)],
-        dim=2,
-    )  # [B, C, k_h, W_pad]
-    taps = torch.stack(
-        [rows[..., j * d_w : j * d_w + s_w * (out_w - 1) + 1 : s_w].sum(3) for j in range(k_w)],
-        dim=3,
-    )  # [B, C, k_h, k_w]
-    return (taps / (out_h * out_w)).flatten(2)
+    batch, channels, height, width = inputs.shape
+    rows, out_h = _tap_reads(height, *_axis(module, 0), inputs.device)  # [H, k_h]
+    cols, out_w = _tap_reads(width, *_axis(module, 1), inputs.device)  # [W, k_w]
+    # Separable: the columns each tap column reads, then the rows each tap row reads.
+    by_column = (inputs.reshape(-1, width) @ cols.to(inputs.dtype)).double()
+    by_column = by_column.reshape(batch * channels, height, -1)
+    taps = torch.einsum("nhj,hi->nij", by_column, rows.double())
+    return (taps / (out_h * out_w)).reshape(batch, channels, -1)
+
+
+def _axis(module: nn.Conv2d, axis: int) -> tuple[int, int, int, int]:
+    return (
+        module.kernel_size[axis],
+        module.stride[axis],
+        module.padding[axis],
+        module.dilation[axis],
+    )
+
+
+def _tap_reads(
+    size: int, kernel: int, stride: int, padding: int, dilation: int, device: torch.device
+) -> tuple[torch.Tensor, int]:
+    """[size, kernel] 0/1 matrix: input position p is read by tap t at some output position;
+    and the number of output positions along the axis."""
+    outputs = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    positions = (
+        torch.arange(outputs)[:, None] * stride + torch.arange(kernel)[None] * dilation - padding
+    )  # [outputs, kernel] input position read (outside 0..size-1: padding)
+    reads = torch.zeros(size, kernel)
+    for tap in range(kernel):
+        inside = positions[:, tap][(positions[:, tap] >= 0) & (positions[:, tap] < size)]
+        reads[inside, tap] = 1.0
+    return reads.to(device), outputs
 
 
 def group_partials(
     module: nn.Module, means: torch.Tensor, parent_ids: torch.Tensor
 ) -> torch.Tensor:
-    """[N, C_out, G_p]: each parent group's contribution to the pooled output (no bias)."""
+    """[N, C_out, G_p]: each parent group's contribution to the pooled output (no bias).
+
+    In float32, the precision of the layer's own forward pass; the sums over groups that
+    follow are in float64.
+    """
     if getattr(module, "groups", 1) > 1:
         raise ValueError(f"connection masks of grouped convolutions are not supported: {module}")
-    weight = module.weight.detach().double().to(means.device)
+    weight = module.weight.detach().float().to(means.device)
     channels = parent_ids.numel()
     n = means.shape[0]
     # A linear layer fed by a flattened map reads several features per parent channel.
-    means = means.double().reshape(n, channels, -1)  # [N, C_in channels, features]
+    means = means.float().reshape(n, channels, -1)  # [N, C_in channels, features]
     weight = weight.reshape(weight.shape[0], channels, -1)
     ids = parent_ids.to(means.device)
     partials = means.new_zeros(n, weight.shape[0], int(parent_ids.max()) + 1)
@@ -174,7 +195,7 @@ def pruned_outputs(
     """
     partials = group_partials(module, means, scores.parent_ids)
     keeps = grid_keeps(scores, grid).to(partials.device)
-    outputs = torch.einsum("nog,kog->kno", partials, keeps)
+    outputs = torch.einsum("nog,kog->kno", partials.double(), keeps)
     if module.bias is not None:
         outputs += module.bias.detach().double().to(outputs.device)
     return outputs.float().clamp_min(0)

@@ -51,7 +51,8 @@ class EdgeOptions:
             default) or ``"average"``. The reference's cvxpy ``optimal_weights`` is not
             offered: with T in [1, 1.1] and L <= 16 its constraints are inactive and
             the optimum is the uniform weighting, i.e. ``"average"``.
-        cap: upper clip U of every log-ratio, in bits.
+        cap: upper clip U of every log-ratio, in bits (and of the residual
+            reading's sum over canonical pairs, so no estimate exceeds it).
         gamma: smoothness factor; the reference multiplies it by 0.4 before use, so
             the default 1.0 means an effective 0.4.
         projection_threshold: blocks wider than this are reduced by a seeded

@@ -38,6 +38,20 @@ Implementation notes (why it looks the way it does):
   and the backends may pick different ones.
 * Columns are centred before the ||a||^2 + ||b||^2 - 2ab expansion; distances do not change,
   but the cancellation error of that expansion shrinks for activations with a large mean.
+
+The official MINT code (``hpmi.py``) computes the same statistic with two indexing mix-ups,
+which ``official_indexing=True`` reproduces (the default is the corrected reading above):
+
+* Neighbour lookup direction: it finds, for each second-third sample i, its nearest
+  first-third sample (by Z), and then gives first-third sample i the y of the second-third
+  sample at *that* position: an index into the first third used as an index into the second.
+* Edge count: it walks the SciPy MST's stored edges (true joint points first, then the
+  surrogate, the full symmetric distance matrix as input) and compares each edge's column
+  with the edge's *position* in storage instead of its row, so R counts edges whose column
+  and position fall on different sides of the split; R is capped at the third's size.
+
+The split into thirds stays ours (seeded permutation; with the identity permutation it is the
+official order), and with no other parents (empty Z) the pairing is random in both readings.
 """
 
 from collections.abc import Sequence
@@ -62,22 +76,30 @@ GroupIds = Sequence[int] | np.ndarray
 
 
 def fr_conditional_gmi(
-    x: Samples, y: Samples, z: Samples, seed: int = 0, mst: MstBackend = "prim"
+    x: Samples,
+    y: Samples,
+    z: Samples,
+    seed: int = 0,
+    mst: MstBackend = "prim",
+    official_indexing: bool = False,
 ) -> float:
     """Estimate I_GMI(X; Y | Z) for one triple of sample arrays (rows = the N samples).
 
     `x`, `y`, `z` are arrays of shape [N] or [N, d]; `z` may have zero columns. This is the
     direct, per-pair definition; `gmi_matrix` gives the same numbers for many pairs faster.
+    ``official_indexing`` reproduces the official code's two indexing mix-ups (module doc).
     """
     _check_backend(mst)
     x, y, z = (_as_centred_columns(a, "cpu") for a in (x, y, z))
     num_samples = _common_num_samples([x, y, z])
     first, second, third = _split_thirds(num_samples, seed)
-    neighbours = _nearest_neighbours(z[first], z[second])
+    neighbours = _nearest_neighbours(z[first], z[second], official_indexing)
     surrogate = torch.cat([x[first], y[second[neighbours]], z[first]], dim=1)
     joint = torch.cat([x[third], y[third], z[third]], dim=1)
-    points = torch.cat([surrogate, joint])
-    return hp_divergence(_pairwise_sq_dists(points).numpy(), len(first), mst)
+    sq_dists = _pairwise_sq_dists(torch.cat([surrogate, joint])).numpy()
+    if official_indexing:
+        return official_hp_divergence(sq_dists, len(first))
+    return hp_divergence(sq_dists, len(first), mst)
 
 
 def gmi_matrix(
@@ -90,6 +112,7 @@ def gmi_matrix(
     device: str | torch.device = "cpu",
     progress: bool = False,
     mst: MstBackend = "prim",
+    official_indexing: bool = False,
 ) -> np.ndarray:
     """Score every (child group, parent group) pair of one layer pair with MINT's estimator.
 
@@ -100,6 +123,7 @@ def gmi_matrix(
     split for every pair. Distance algebra runs in float64 on `device`; the MSTs on the CPU.
     Memory: one (2N/3)^2 float64 matrix per child group (14 MB at N = 2000), for as many
     child groups at a time as fit in 512 MB; further child groups are scored in later chunks.
+    ``official_indexing`` reproduces the official code's two indexing mix-ups (module doc).
     """
     _check_backend(mst)
     child = _as_centred_columns(child_acts, device)
@@ -120,7 +144,9 @@ def gmi_matrix(
             neighbours.append(np.arange(len(first)))
         else:
             y_cross = _sq_dists(parent[first][:, cols], parent[second][:, cols])
-            neighbours.append(torch.argmin(all_parent_cross - y_cross, dim=1).cpu().numpy())
+            z_cross = all_parent_cross - y_cross  # [first, second]
+            lookup = 0 if official_indexing else 1  # official: nearest first per second
+            neighbours.append(torch.argmin(z_cross, dim=lookup).cpu().numpy())
 
     scores = np.zeros((len(child_groups), len(parent_groups)))
     chunk = max(1, _CHILD_CACHE_BYTES // (8 * num_points**2))
@@ -136,7 +162,10 @@ def gmi_matrix(
             yz_dists = _pairwise_sq_dists(parent[y_rows][:, cols]).add_(z_dists.clamp_(0)).cpu()
             for c, x in zip(block, x_dists, strict=True):
                 np.add(x.numpy(), yz_dists.numpy(), out=tree_weights)
-                scores[c, g] = hp_divergence(tree_weights, len(first), mst)
+                if official_indexing:
+                    scores[c, g] = official_hp_divergence(tree_weights, len(first))
+                else:
+                    scores[c, g] = hp_divergence(tree_weights, len(first), mst)
             bar.update(len(block))
     bar.close()
     return scores
@@ -151,6 +180,25 @@ def hp_divergence(sq_dists: np.ndarray, num_first: int, mst: MstBackend = "prim"
     cross_edges, _ = mst_cross_edges(sq_dists, num_first, mst)
     m, n = num_first, len(sq_dists) - num_first
     return max(0.0, 1.0 - cross_edges * (m + n) / (2.0 * m * n))
+
+
+def official_hp_divergence(sq_dists: np.ndarray, num_first: int) -> float:
+    """The official code's statistic on [surrogate; joint] points, with its edge indexing.
+
+    The points are put in the official order (true joint points first), SciPy builds the
+    tree from the full symmetric matrix as the official code passes it, and R counts the
+    stored edges whose column lies on the other side of the split than the edge's position
+    in storage; R is capped at the number of joint points.
+    """
+    num_joint = len(sq_dists) - num_first
+    order = np.concatenate([np.arange(num_first, len(sq_dists)), np.arange(num_first)])
+    pooled = sq_dists[np.ix_(order, order)]
+    # Exactly symmetric, like the official matrix: which of the two stored copies of an edge
+    # the tree keeps (hence the edge's storage position) depends on their tie.
+    tree = minimum_spanning_tree(csr_array(np.minimum(pooled, pooled.T)))
+    positions = np.arange(len(tree.indices))
+    cross_edges = int(np.count_nonzero((positions < num_joint) != (tree.indices < num_joint)))
+    return max(0.0, 1.0 - min(cross_edges, num_joint) / num_joint)
 
 
 def mst_cross_edges(
@@ -233,11 +281,21 @@ def _sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.addmm(a_norms + b_norms.T, a, b.T, alpha=-2.0)
 
 
-def _nearest_neighbours(queries: torch.Tensor, references: torch.Tensor) -> np.ndarray:
-    """Index of each query's nearest reference; with no columns, query i pairs with reference i."""
+def _nearest_neighbours(
+    queries: torch.Tensor, references: torch.Tensor, official_indexing: bool = False
+) -> np.ndarray:
+    """Index of each query's nearest reference; with no columns, query i pairs with reference i.
+
+    ``official_indexing``: entry i is instead the query nearest to reference i (the official
+    code's lookup direction; queries and references have the same count).
+    """
     if queries.shape[1] == 0:
         return np.arange(len(queries))
-    return torch.argmin(_sq_dists(queries, references), dim=1).cpu().numpy()
+    return (
+        torch.argmin(_sq_dists(queries, references), dim=0 if official_indexing else 1)
+        .cpu()
+        .numpy()
+    )
 
 
 def _split_thirds(num_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -141,7 +141,7 @@ def calibrated_throughput(spec: Mapping[str, Any], device: torch.device) -> floa
 
 
 def estimate_cost(config: Mapping[str, Any], device: torch.device | None = None) -> CostEstimate:
-    """Cost of every benchmark's dense, finetune and evaluate steps (+ activations/prune).
+    """Cost of every benchmark's steps: dense, activations, prune, finetune, reference, evaluate.
 
     ``device`` a CUDA device: calibrate throughput there; None: the planning table.
     """
@@ -154,12 +154,15 @@ def estimate_cost(config: Mapping[str, Any], device: torch.device | None = None)
             speeds[name] = calibrated_throughput(spec, device)
         else:
             speeds[name] = reference_throughput(spec)
-        rows += _benchmark_rows(name, spec, sum(1 for run in grid if run[0] == name), speeds[name])
+        pruning_runs = sum(1 for run in grid if run[0] == name)
+        rows += _benchmark_rows(name, spec, pruning_runs, len(config["seeds"]), speeds[name])
     source = torch.cuda.get_device_name(device) if device is not None else REFERENCE_GPU
     return CostEstimate(rows, source, speeds)
 
 
-def _benchmark_rows(name: str, spec: Mapping[str, Any], pruning_runs: int, speed: float):
+def _benchmark_rows(
+    name: str, spec: Mapping[str, Any], pruning_runs: int, seeds: int, speed: float
+) -> list[CostRow]:
     train_size, test_size = dataset_sizes(spec["dataset"])
     subset = spec.get("statistics", {}).get("samples_per_class", 250)
     subset *= num_classes(spec["dataset"])
@@ -187,25 +190,27 @@ def _benchmark_rows(name: str, spec: Mapping[str, Any], pruning_runs: int, speed
     rows.append(forward_only("activations", 1, subset))
     rows.append(forward_only("prune", pruning_runs, subset))
     rows.append(training("finetune", pruning_runs, spec["finetune"]["recipe"]))
+    # the dense model fine-tuned with the same recipe, once per seed (the reference row)
+    rows.append(training("dense_reference", seeds, spec["finetune"]["recipe"]))
     rows.append(forward_only("evaluate", pruning_runs, 2 * test_size))  # masked and slim
     return rows
 
 
 def format_cost_table(estimate: CostEstimate) -> str:
     header = (
-        f"{'benchmark':<24} {'rule':<12} {'runs':>5} {'epochs':>6} {'images (M)':>11} {'GPU-h':>8}"
+        f"{'benchmark':<24} {'rule':<16} {'runs':>5} {'epochs':>6} {'images (M)':>11} {'GPU-h':>8}"
     )
     lines = [f"throughput: {estimate.throughput_source}", header, "-" * len(header)]
     for row in estimate.rows:
         images = (row.train_images + row.eval_images) / 1e6
         lines.append(
-            f"{row.benchmark:<24} {row.rule:<12} {row.runs:>5} {row.epochs:>6} "
+            f"{row.benchmark:<24} {row.rule:<16} {row.runs:>5} {row.epochs:>6} "
             f"{images:>11.2f} {row.gpu_hours:>8.2f}"
         )
     lines.append("-" * len(header))
     total_images = sum(r.train_images + r.eval_images for r in estimate.rows) / 1e6
     lines.append(
-        f"{'total':<24} {'':<12} {'':>5} {'':>6} {total_images:>11.2f} "
+        f"{'total':<24} {'':<16} {'':>5} {'':>6} {total_images:>11.2f} "
         f"{estimate.total_gpu_hours:>8.1f}"
     )
     return "\n".join(lines)

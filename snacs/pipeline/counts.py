@@ -19,6 +19,8 @@ from snacs.metrics import (
     measure_latency,
 )
 from snacs.models import build_model, model_info
+from snacs.pruning.graph import LayerGraph
+from snacs.pruning.slim import slim_model
 
 
 def model_counts(
@@ -35,6 +37,29 @@ def model_counts(
         "params": count_params(model, masks),
         "macs": count_macs(model, input_shape, masks),
     }
+
+
+def plan_counts(
+    model: nn.Module,
+    graph: LayerGraph,
+    masks: Mapping[str, torch.Tensor],
+    input_shape: tuple[int, ...],
+) -> dict[str, dict]:
+    """Dense, masked and slim counts of a plan, and the reductions they achieve.
+
+    Every pruning record (a pruner's run or one of its controls) reports these alike.
+    """
+    dense = model_counts(model, input_shape)
+    masked = model_counts(model, input_shape, masks)
+    slim, _ = slim_model(model, graph, masks, input_shape)
+    slimmed = model_counts(slim, input_shape)
+    achieved = {
+        "params_reduction": 1 - masked["params"] / dense["params"],
+        "flops_reduction": 1 - masked["macs"] / dense["macs"],
+        "slim_params_reduction": 1 - slimmed["params"] / dense["params"],
+        "slim_flops_reduction": 1 - slimmed["macs"] / dense["macs"],
+    }
+    return {"dense": dense, "masked": masked, "slim": slimmed, "achieved": achieved}
 
 
 def latency(model: nn.Module, input_shape: tuple[int, ...], spec: Mapping, device) -> dict:

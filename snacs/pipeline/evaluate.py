@@ -80,6 +80,8 @@ def run_evaluate(
         granularity=prune_record.granularity,
         target=prune_record.target["label"],
         seed=prune_record.seed,
+        control=prune_record.control,
+        control_seed=prune_record.control_seed,
         baseline_top1=dense_record.accuracy["top1"],
         baseline_top5=dense_record.accuracy.get("top5"),
         pruned_top1=masked_accuracy["top1"],

@@ -11,7 +11,7 @@ from snacs.config import MATCH_PREFIX, parse_matched_label
 from snacs.engine import seed_everything
 from snacs.errors import ConfigError
 from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
-from snacs.pipeline.counts import model_counts
+from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.context import PruneContext
 from snacs.pruning.plan import PruningPlan
@@ -19,7 +19,6 @@ from snacs.pruning.pruner import PRUNERS, build_pruner, load_pruner_modules
 from snacs.pruning.records import PruneRecord
 from snacs.pruning.run import run_pruner
 from snacs.pruning.scores import save_scores
-from snacs.pruning.slim import slim_model
 from snacs.pruning.target import TARGET_TOLERANCE, Target, target_miss_reason
 
 
@@ -115,16 +114,8 @@ def run_prune(
     plan = outcome.plan
     plan.info.update(seed=seed, pruner_options=spec.get("method_options", {}))
     save_scores(outcome.scores, out_dir / "scores.pt")
-    dense = model_counts(ctx.model, ctx.input_shape)
-    masked = model_counts(ctx.model, ctx.input_shape, plan.masks)
-    slim, _ = slim_model(ctx.model, ctx.graph, plan.masks, ctx.input_shape)
-    slimmed = model_counts(slim, ctx.input_shape)
-    achieved = {
-        "params_reduction": 1 - masked["params"] / dense["params"],
-        "flops_reduction": 1 - masked["macs"] / dense["macs"],
-        "slim_params_reduction": 1 - slimmed["params"] / dense["params"],
-        "slim_flops_reduction": 1 - slimmed["macs"] / dense["macs"],
-    }
+    counts = plan_counts(ctx.model, ctx.graph, plan.masks, ctx.input_shape)
+    achieved = counts["achieved"]
     on_target = _target_reduction(achieved, target)
     reason = target_miss_reason(target, on_target, pruner.granularity)
     plan.info.update(target_met=not reason, target_miss_reason=reason)
@@ -146,9 +137,9 @@ def run_prune(
         seed=seed,
         timings=outcome.timings,
         activations_cached=pruner.needs_activations and activations_path is not None,
-        dense=dense,
-        masked=masked,
-        slim=slimmed,
+        dense=counts["dense"],
+        masked=counts["masked"],
+        slim=counts["slim"],
         achieved=achieved,
         layer_pruned_pct=layer_pruned_pct(plan, ctx.graph.names),
         plan_info={k: v for k, v in plan.info.items() if k != "timings"},

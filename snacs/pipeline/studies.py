@@ -11,6 +11,7 @@ import torch
 from snacs.errors import ConfigError
 from snacs.io import write_text
 from snacs.pruning.records import DenseRecord
+from snacs.tabular import markdown_table
 
 
 def run_speed(
@@ -21,9 +22,11 @@ def run_speed(
     dense: str | Path | None = None,
     activations: str | Path | None = None,
     progress: bool = True,
+    whole_out: str | Path | None = None,
 ) -> str:
-    """Time SNACS and MINT scoring one layer pair; write the raw CSV, return a printout."""
-    from snacs.studies import speed
+    """Time SNACS and MINT scoring one layer pair, and with ``whole_out`` their whole
+    scoring steps on full networks; write the raw CSVs, return a printout."""
+    from snacs.studies import speed, whole_speed
 
     settings = speed.SpeedSettings.from_config(section)
     if speed.weights_source(settings.weights, spec) == "trained":
@@ -38,17 +41,42 @@ def run_speed(
     raw = speed.run_speed_study(pair, settings, device, progress)
     write_text(out, raw.to_csv(index=False))
     summary = speed.summarise_speed(raw)
-    return f"{speed.setup_summary(raw)}\n{summary.to_string(index=False)}"
+    printout = f"{speed.setup_summary(raw)}\n{summary.to_string(index=False)}"
+    if whole_out is None:
+        return printout
+    whole = whole_speed.WholeSettings.from_config(section.get("whole", {}))
+    if not whole.enabled:
+        raise ConfigError("--whole-out was given but studies.speed.whole.enabled is false")
+    contexts = whole_speed.contexts_from_benchmark(spec, whole, device, progress)
+    raw = whole_speed.run_whole_study(contexts, whole, progress)
+    write_text(whole_out, raw.to_csv(index=False))
+    headers, rows = whole_speed.whole_cells(raw, whole_speed.summarise_whole(raw))
+    return f"{printout}\n{whole_speed.whole_setup_summary(raw)}\n{markdown_table(headers, rows)}"
 
 
-def run_speed_report(raw: str | Path, paper: str | Path, out_dir: str | Path, figure) -> str:
-    """Speed tables and figure from the raw CSV; return the claim's one-line summary."""
+def run_speed_report(
+    raw: str | Path,
+    paper: str | Path,
+    out_dir: str | Path,
+    figure,
+    whole_raw: str | Path | None = None,
+) -> str:
+    """Speed tables and figure from the raw CSV (and the whole-network tables from
+    ``whole_raw``); return the claim's one-line summary."""
     from snacs.report.study_figures import speed_figure
     from snacs.studies.speed import claim_summary, write_speed_tables
+    from snacs.studies.whole_speed import write_whole_tables
 
     table = write_speed_tables(raw, paper, out_dir)
     speed_figure(table, figure)
-    return claim_summary(table)
+    summary = claim_summary(table)
+    if whole_raw is not None:
+        ratios = write_whole_tables(whole_raw, out_dir)
+        summary += "\n" + "; ".join(
+            f"{r.network} {r.scope} ratio {r.ratio:.1f}x [{r.ratio_low:.1f}, {r.ratio_high:.1f}]"
+            for r in ratios
+        )
+    return summary
 
 
 def run_estimator(section: Mapping[str, Any], out: str | Path, progress: bool = True) -> None:

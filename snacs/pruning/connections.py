@@ -261,6 +261,7 @@ def connection_plan(
             "layer_caps": caps,
             "layer_pruned_share": pruned_shares(masks),
             "layer_pruned_groups": {name: int(d.sum()) for name, d in decisions.items()},
+            "keep_connected": options.keep_connected,
             **scores.plan_info(),
         },
     )

@@ -104,6 +104,10 @@ class PruneRecord(Record):
     #: why it did not, in words ("" when it did)
     target_miss_reason: str = ""
     target_tolerance: float | None = None
+    #: a control of the run (random, magnitude, inverted: same per-layer counts, another
+    #: choice), "" for the pruner's own run; ``control_seed`` numbers random controls
+    control: str = ""
+    control_seed: int | None = None
 
 
 @dataclass
@@ -144,6 +148,9 @@ class RunRecord(Record):
     target_miss_reason: str = ""
     target_tolerance: float | None = None
     target_count: str = "masked"
+    #: copied from the prune record: "" for the pruner's own run, else the control's kind
+    control: str = ""
+    control_seed: int | None = None
 
 
 @dataclass

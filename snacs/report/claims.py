@@ -35,6 +35,7 @@ from scipy import stats
 
 from snacs.config import methods_for, pruner_name
 from snacs.io import write_text
+from snacs.report.controls import pruner_rows
 from snacs.report.manifest import ReportManifest
 from snacs.report.tables import load_timings
 from snacs.tabular import markdown_table
@@ -475,7 +476,7 @@ def build_claims(
     scale = Scale.from_config(config)
     selection = config["selection"]
     tolerance, compression = selection["tolerance_pp"], selection["compression"]
-    summary = pd.read_csv(manifest.table("main"))
+    summary = pruner_rows(pd.read_csv(manifest.table("main")))
     claims: list[Claim] = []
     speed = whole_speed_rows(load_timings(manifest.prune_records), config)
     if manifest.speed:

@@ -13,6 +13,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from snacs.io import atomic_path  # noqa: E402
+from snacs.report.controls import pruner_rows  # noqa: E402
 from snacs.report.style import style_of  # noqa: E402
 
 
@@ -59,7 +60,7 @@ def accuracy_vs_flops(summary: pd.DataFrame, benchmark: str, outputs: Iterable[s
     line (no error-bar caps). The x axis starts at 0 and ends past the largest reduction,
     so budgets are read against the whole range.
     """
-    block = summary[summary["benchmark"] == benchmark]
+    block = pruner_rows(summary[summary["benchmark"] == benchmark])
     if block.empty:
         raise ValueError(f"no results for benchmark {benchmark!r}")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)

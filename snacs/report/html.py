@@ -21,6 +21,7 @@ from snacs.io import write_text
 from snacs.pruning.records import DenseRecord, ReferenceRecord
 from snacs.report.claims import COLUMNS as CLAIM_COLUMNS
 from snacs.report.claims import Scale, banner_text
+from snacs.report.controls import control_cells, pruner_rows
 from snacs.report.figures import accuracy_caption
 from snacs.report.manifest import ReportManifest
 from snacs.report.tables import (
@@ -139,6 +140,22 @@ def _claims_section(manifest: ReportManifest) -> list[str]:
     ]
 
 
+def _controls_section(summary: pd.DataFrame) -> list[str]:
+    """Each pruner beside its controls, with its margin over random and its seed noise."""
+    if "control" not in summary or not summary["control"].fillna("").ne("").any():
+        return []
+    return [
+        "<h3 id='controls'>Pruners against their controls</h3>",
+        _note(
+            "Each control prunes the same number of units per layer as the pruner's run, "
+            "chosen at random, by weight magnitude, or by the pruner's ranking inverted, and "
+            "is fine-tuned the same way. A margin over random smaller than the seed noise "
+            "says the ranking is not shown to matter at these counts."
+        ),
+        _cells_html(*control_cells(summary)),
+    ]
+
+
 def _reference_section(manifest: ReportManifest) -> list[str]:
     """The dense model fine-tuned with the pruners' recipe, per benchmark, over seeds."""
     records = [ReferenceRecord.load(p) for p in manifest.reference_records]
@@ -172,6 +189,22 @@ def _tables_by_benchmark(frame: pd.DataFrame) -> list[str]:
     return [
         f"<h3>{html.escape(str(title))}</h3>{_cells_html(*summary_cells(block))}"
         for title, block in frame.groupby("title", sort=False)
+    ]
+
+
+def _controls_section(summary: pd.DataFrame) -> list[str]:
+    """Each pruner beside its controls, with its margin over random and its seed noise."""
+    if "control" not in summary or not summary["control"].fillna("").ne("").any():
+        return []
+    return [
+        "<h3 id='controls'>Pruners against their controls</h3>",
+        _note(
+            "Each control prunes the same number of units per layer as the pruner's run, "
+            "chosen at random, by weight magnitude, or by the pruner's ranking inverted, and "
+            "is fine-tuned the same way. A margin over random smaller than the seed noise "
+            "says the ranking is not shown to matter at these counts."
+        ),
+        _cells_html(*control_cells(summary)),
     ]
 
 
@@ -297,7 +330,7 @@ def write_report(
     )
     sections += _tables_by_benchmark(pd.read_csv(manifest.table("selected")))
     summary = pd.read_csv(manifest.table("main"))
-    misses = selection_misses(summary, config["selection"]["tolerance_pp"])
+    misses = selection_misses(pruner_rows(summary), config["selection"]["tolerance_pp"])
     if not misses.empty:
         sections.append("<h3>Methods with no selected run</h3>")
         rows = misses[["title", "method", "reason"]].values.tolist()
@@ -313,11 +346,12 @@ def write_report(
     )
     sections += _reference_section(manifest)
     sections += _tables_by_benchmark(summary)
+    sections += _controls_section(summary)
     sections += _reported_section(Path(manifest.table("reported")))
     sections += _timings_section(Path(manifest.table("timings")))
     sections.append("<h2 id='figures'>Figures</h2>")
     for benchmark in manifest.benchmarks:
-        block = summary[summary["benchmark"] == benchmark]
+        block = pruner_rows(summary[summary["benchmark"] == benchmark])
         if not block.empty:
             png = manifest.figure(f"{benchmark}_acc_vs_flops")
             sections.append(_image(png, accuracy_caption(block)))

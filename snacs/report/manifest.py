@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from snacs.config import methods_for, runs
+from snacs.config import control_runs, methods_for, runs
 
 #: one run's folder below ``pruned/`` (and its record's name below ``metrics/``)
 RUN_DIR = "{benchmark}/{method}/{target}/seed{seed}"
 RUN_RECORD = "{results}/metrics/" + RUN_DIR + ".json"
+#: a control of a run (same per-layer counts, another choice) lives inside the run's folder
+CONTROL_RECORD = "{results}/metrics/" + RUN_DIR + "/control-{control}.json"
 PRUNE_RECORD = "{results}/pruned/" + RUN_DIR + "/prune.json"
 DENSE_RECORD = "{results}/{benchmark}/dense/dense.json"
 REFERENCE_RECORD = "{results}/reference/{benchmark}/seed{seed}/dense_finetuned.json"
@@ -29,6 +31,7 @@ class ReportManifest:
 
     results_dir: str
     formats: tuple[str, ...]
+    #: every run record the tables read: the pruners' runs, then their controls
     run_records: list[str]
     prune_records: list[str]
     dense_records: list[str]
@@ -128,7 +131,13 @@ def report_manifest(config: Mapping[str, Any]) -> ReportManifest:
     return ReportManifest(
         results_dir=results,
         formats=tuple(config["figures"]["formats"]),
-        run_records=[fill(RUN_RECORD, r) for r in planned],
+        run_records=[fill(RUN_RECORD, r) for r in planned]
+        + [
+            CONTROL_RECORD.format(
+                results=results, benchmark=b, method=m, target=t, seed=seed, control=c
+            )
+            for b, m, t, seed, c in control_runs(config)
+        ],
         prune_records=[fill(PRUNE_RECORD, r) for r in planned],
         dense_records=[DENSE_RECORD.format(results=results, benchmark=b) for b in benchmarks],
         reference_records=[

@@ -17,6 +17,7 @@ from scipy import stats
 
 from snacs.io import write_text
 from snacs.pruning.records import DenseRecord, PruneRecord, RunRecord
+from snacs.report.controls import control_label, pruner_rows, with_control_margins
 from snacs.tabular import latex, markdown_table, read_reference_csv
 
 METRICS = {
@@ -33,7 +34,7 @@ METRICS = {
     "score_seconds": "Scoring time (s)",
     "activation_seconds": "Activation time (s)",
 }
-KEYS = ["benchmark", "title", "method", "granularity", "target"]
+KEYS = ["benchmark", "title", "method", "granularity", "target", "control"]
 
 
 def load_rows(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -98,7 +99,8 @@ def summary_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     rows = []
     for _, r in block.iterrows():
         met = {True: "yes", False: "MISSED"}.get(r["target_met"], "–")
-        cells = [r["method"], r["granularity"], r["target"], met, str(r["seeds"])]
+        method = control_label(r["method"], r.get("control"))
+        cells = [method, r["granularity"], r["target"], met, str(r["seeds"])]
         for metric in METRICS:
             digits = 3 if metric.endswith("seconds") else 2
             cells.append(_cell(r[f"{metric}_mean"], r[f"{metric}_ci"], r["seeds"], digits))
@@ -319,9 +321,10 @@ def write_tables(
     beside the selected ones.
     """
     out_dir = Path(out_dir)
-    summary = summarise(load_rows(paths))
-    selected = select_operating_points(summary, tolerance_pp, compression)
-    misses = {"main": "", "selected": misses_markdown(selection_misses(summary, tolerance_pp))}
+    summary = with_control_margins(summarise(load_rows(paths)))
+    selected = select_operating_points(pruner_rows(summary), tolerance_pp, compression)
+    misses = selection_misses(pruner_rows(summary), tolerance_pp)
+    misses = {"main": "", "selected": misses_markdown(misses)}
     for name, frame, what in (
         ("main", summary, "every run"),
         ("selected", selected, f"selected operating points (within {tolerance_pp} pp)"),

@@ -39,6 +39,7 @@ from tqdm import tqdm
 from snacs.errors import ConfigError
 from snacs.io import write_text
 from snacs.models import build_model
+from snacs.pipeline.common import load_bundle, statistics_subset
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pruner import build_pruner, load_pruner_modules
 from snacs.tabular import markdown_table
@@ -51,16 +52,22 @@ SCOPES = ("step", "whole")
 class Network:
     """A network timed whole: its architecture and the pruners' group count."""
 
+    label: str
     arch: str
     options: Mapping[str, Any]
     groups: int
-    description: str
+
+    @property
+    def description(self) -> str:
+        width = float(self.options.get("width_mult", 1.0))
+        scale = "full width" if width == 1.0 else f"width x{width:g}"
+        return f"{self.label}, {scale}, {self.groups} groups (at most one per filter)"
 
 
 NETWORKS = {
-    "vgg16": Network("vgg16_cifar", {}, 64, "VGG16-BN (CIFAR), full width, 64 groups"),
+    "vgg16": Network("VGG16-BN", "vgg16_cifar", {}, 64),
     # Widths 16/32/64: 64 groups means one filter per group, as MINT ran ResNet56.
-    "resnet56": Network("resnet_cifar", {"depth": 56}, 64, "ResNet56, one filter per group"),
+    "resnet56": Network("ResNet56", "resnet_cifar", {"depth": 56}, 64),
 }
 
 
@@ -118,6 +125,26 @@ def prepare_context(
     ctx.activations()
     ctx.progress = progress
     return ctx
+
+
+def contexts_from_benchmark(
+    spec: Mapping[str, Any], settings: WholeSettings, device: torch.device, progress: bool = True
+) -> dict[str, PruneContext]:
+    """Every configured network on the benchmark's statistics subset (3x32x32 images)."""
+    bundle = load_bundle(spec)
+    if tuple(bundle.input_shape) != INPUT_SHAPE:
+        raise ConfigError(
+            f"the whole-network speed study runs CIFAR networks and needs 3x32x32 images; "
+            f"benchmark {spec['name']} has inputs of shape {tuple(bundle.input_shape)}"
+        )
+    statistics = {**spec["statistics"], "samples_per_class": settings.samples_per_class}
+    subset = statistics_subset({**spec, "statistics": statistics}, bundle)
+    return {
+        name: prepare_context(
+            settings.network(name), subset, bundle.num_classes, device, settings.seed, progress
+        )
+        for name in settings.networks
+    }
 
 
 def _synchronise(device: torch.device) -> None:

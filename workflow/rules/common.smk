@@ -5,6 +5,7 @@ from pathlib import Path
 
 from snacs.config import (
     MATCH_PREFIX,
+    control_runs,
     parse_matched_label,
     pruner_name,
     runs,
@@ -26,6 +27,7 @@ except SnacsError as error:
     raise WorkflowError(str(error)) from None
 R = CFG["results_dir"]
 RUNS = runs(CFG)
+CONTROL_RUNS = control_runs(CFG)
 BENCHMARKS = list(CFG["benchmarks"])
 # Software of every rule, relative to the rule files (used with --sdm conda).
 CONDA_ENV = "../envs/snacs.yaml"
@@ -38,6 +40,7 @@ wildcard_constraints:
     method=r"[A-Za-z0-9_]+",
     target=r"((match-(params|flops)-(layerwise|global)-of-)?(params|flops|share)\d+-(layerwise|global))",
     seed=r"\d+",
+    control=r"random\d+|magnitude|inverted",
 
 
 def spec(step):
@@ -64,6 +67,16 @@ def launcher(wildcards, resources):
 
 # What the report reads (tables, figures, records): the same list ``snacs report`` uses.
 MANIFEST = report_manifest(CFG)
+# A control of a run lives inside the run's folder: same per-layer counts, another choice.
+CONTROL_DIR = f"{RUN_DIR}/control-{{control}}"
+
+
+def control_files(pattern):
+    """``pattern`` expanded over every control of every configured run."""
+    return [
+        pattern.format(benchmark=b, method=m, target=t, seed=s, control=c)
+        for b, m, t, s, c in CONTROL_RUNS
+    ]
 
 
 def prune_inputs(wildcards):

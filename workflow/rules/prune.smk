@@ -95,3 +95,55 @@ rule evaluate:
         "--finetuned {input.finetuned} --dense-json {input.dense} "
         "--dense {input.dense_checkpoint} --out {output.metrics} --slim-out {output.slim} "
         "--threads {threads} > {log} 2>&1"
+
+
+# Controls: the run's per-layer counts chosen at random, by magnitude, or by the inverted
+# ranking; fine-tuned and evaluated by the same rules as the run.
+rule control:
+    conda:
+        CONDA_ENV
+    input:
+        plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
+        scores=f"{R}/pruned/{RUN_DIR}/scores.pt",
+        summary=f"{R}/pruned/{RUN_DIR}/prune.json",
+        dense=f"{R}/{{benchmark}}/dense/best.pt",
+    output:
+        plan=f"{R}/pruned/{CONTROL_DIR}/plan.pt",
+        summary=f"{R}/pruned/{CONTROL_DIR}/prune.json",
+    params:
+        spec=spec("control"),
+        run=lambda w: f"{R}/pruned/{RUN_DIR.format(**w)}",
+        out=lambda w: f"{R}/pruned/{CONTROL_DIR.format(**w)}",
+    log:
+        f"{R}/logs/control/{CONTROL_DIR}.log",
+    shell:
+        "snacs control --spec {params.spec:q} --run {params.run} --control {wildcards.control} "
+        "--dense {input.dense} --out {params.out} > {log} 2>&1"
+
+
+use rule finetune as control_finetune with:
+    input:
+        plan=f"{R}/pruned/{CONTROL_DIR}/plan.pt",
+        dense=f"{R}/{{benchmark}}/dense/best.pt",
+    output:
+        f"{R}/finetuned/{CONTROL_DIR}/best.pt",
+    params:
+        spec=spec("finetune"),
+        out=lambda w: f"{R}/finetuned/{CONTROL_DIR.format(**w)}",
+        launch=launcher,
+    log:
+        f"{R}/logs/finetune/{CONTROL_DIR}.log",
+
+
+use rule evaluate as control_evaluate with:
+    input:
+        plan=f"{R}/pruned/{CONTROL_DIR}/plan.pt",
+        prune=f"{R}/pruned/{CONTROL_DIR}/prune.json",
+        finetuned=f"{R}/finetuned/{CONTROL_DIR}/best.pt",
+        dense=f"{R}/{{benchmark}}/dense/dense.json",
+        dense_checkpoint=f"{R}/{{benchmark}}/dense/best.pt",
+    output:
+        metrics=f"{R}/metrics/{CONTROL_DIR}.json",
+        slim=f"{R}/slim/{CONTROL_DIR}.pt2",
+    log:
+        f"{R}/logs/evaluate/{CONTROL_DIR}.log",

@@ -4,17 +4,21 @@
 
 
 if STUDIES["speed"]["enabled"]:
+    SPEED_WHOLE = STUDIES["speed"]["whole"]["enabled"]
+
     rule speed:
         conda:
             CONDA_ENV
         input:
             unpack(speed_inputs),
         output:
-            f"{S}/speed.csv",
+            pair=f"{S}/speed.csv",
+            whole=[f"{S}/speed_whole.csv"] if SPEED_WHOLE else [],
         params:
             spec=json.dumps({"study": STUDIES["speed"], "benchmark": SPEED_SPEC}, sort_keys=True),
             dense=optional_flag("--dense", "dense"),
             activations=optional_flag("--activations", "activations"),
+            whole=f"--whole-out {S}/speed_whole.csv" if SPEED_WHOLE else "",
         # Every core, so no other job disturbs the measured times.
         threads: workflow.cores
         resources:
@@ -23,7 +27,7 @@ if STUDIES["speed"]["enabled"]:
             f"{R}/logs/studies/speed.log",
         shell:
             "snacs speed --spec {params.spec:q} {params.dense} {params.activations} "
-            "--out {output} --threads {threads} --no-progress > {log} 2>&1"
+            "--out {output.pair} {params.whole} --threads {threads} --no-progress > {log} 2>&1"
 
     rule speed_report:
         conda:
@@ -31,17 +35,24 @@ if STUDIES["speed"]["enabled"]:
         input:
             raw=f"{S}/speed.csv",
             paper=PAPER / "speed_paper.csv",
+            whole=[f"{S}/speed_whole.csv"] if SPEED_WHOLE else [],
         output:
             tables=for_report(
                 multiext(f"{S}/speed", "_summary.csv", ".md", ".tex"), "speed.rst", "Speed study"
             ),
             figures=for_report(study_figures("speed"), "speed.rst", "Speed study"),
+            whole=for_report(
+                multiext(f"{S}/speed_whole", "_summary.csv", ".md") if SPEED_WHOLE else [],
+                "speed.rst",
+                "Speed study",
+            ),
         params:
             out_dir=output_folder,
+            whole=f"--whole-raw {S}/speed_whole.csv" if SPEED_WHOLE else "",
         log:
             f"{R}/logs/studies/speed_report.log",
         shell:
-            "snacs speed-report --raw {input.raw} --paper {input.paper} "
+            "snacs speed-report --raw {input.raw} --paper {input.paper} {params.whole} "
             "--out-dir {params.out_dir} --figure {output.figures} > {log} 2>&1"
 
 
