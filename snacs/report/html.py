@@ -170,7 +170,7 @@ def _speed_section(outputs: StudyOutputs) -> list[str]:
     from snacs.studies.speed import claim_summary, setup_summary, speed_cells
 
     table = pd.read_csv(outputs.speed_summary_csv)
-    parts = ["<h2 id='speed'>Speed study: scoring one layer pair (spec §9.2)</h2>"]
+    parts = ["<h2 id='speed'>Speed study: scoring one layer pair</h2>"]
     parts.append(f'<p class="claim">{html.escape(claim_summary(table))}</p>')
     if outputs.speed_raw_csv is not None:
         parts.append(_note(setup_summary(pd.read_csv(outputs.speed_raw_csv))))
@@ -184,7 +184,7 @@ def _estimator_section(outputs: StudyOutputs) -> list[str]:
     from snacs.studies.estimator_accuracy import estimator_cells, estimator_note
 
     table = pd.read_csv(outputs.estimator_summary_csv)
-    parts = ["<h2 id='estimator'>Estimator accuracy on Gaussian data (spec §9.4)</h2>"]
+    parts = ["<h2 id='estimator'>Estimator accuracy on Gaussian data</h2>"]
     parts += [_note(estimator_note(table)), _cells_html(*estimator_cells(table))]
     if outputs.estimator_figure is not None:
         parts.append(_image(outputs.estimator_figure))
@@ -193,7 +193,7 @@ def _estimator_section(outputs: StudyOutputs) -> list[str]:
 
 def _layer_section(figures: Sequence[Path]) -> list[str]:
     return [
-        "<h2 id='layers'>Compression per layer (spec §9.3)</h2>",
+        "<h2 id='layers'>Compression per layer</h2>",
         _note(
             "Share of each conv/linear layer's weights pruned by each method at its selected "
             "operating point (or its most compressed target when none kept the accuracy), "
@@ -237,7 +237,7 @@ def write_report(
     sections.append(
         _note(
             "Per benchmark and method, the most compressed run whose mean top-1 is within "
-            "the configured tolerance of the dense baseline (spec §7.4)."
+            "the configured tolerance of the dense baseline."
         )
     )
     sections += _tables_by_benchmark(pd.read_csv(selected_csv))
