@@ -1,7 +1,7 @@
 """MINT: mutual-information-based neuron trimming (Ganesh, Corso, Sekeh, ICPR 2020).
 
-MINT is SNACS's predecessor and the "nearest comparable method" of its speed claim (spec
-§11): every (child group, parent group) connection between adjacent layers is scored by
+MINT is SNACS's predecessor and the "nearest comparable method" of its speed claim
+(docs/method.md): every (child group, parent group) connection between adjacent layers is scored by
 the conditional geometric mutual information I(child group; parent group | other parent
 groups), estimated by the Friedman-Rafsky MST statistic with a nearest-neighbour bootstrap
 surrogate (``snacs.estimators.geometric``), and connections below one network-wide

@@ -1,6 +1,6 @@
 """Wall time of the ACMI base matrix: EDGE CMI of every child group vs every parent group.
 
-Reproduces the setting of the paper's runtime study (spec §9.2): one 512 -> 512 layer
+Reproduces the setting of the paper's runtime study (docs/method.md): one 512 -> 512 layer
 pair (VGG16 conv9), N = 2000 samples, equal numbers of parent and child groups, CMI
 computation only. The activations are synthetic but carry real dependence:
 child = relu(parent @ W + noise) with parent coordinates correlated through a few
@@ -23,11 +23,11 @@ import torch
 from snacs.estimators import EdgeOptions, edge_cmi_matrix
 from snacs.estimators.edge_options import PUBLISHED_METHOD
 
-# ACMI (phi = 1) seconds per layer pair reported by the paper's code (spec §9.2).
+# ACMI (phi = 1) seconds per layer pair reported by the paper's code (docs/method.md).
 PAPER_ACMI_SECONDS = {16: 45.56, 32: 205.25, 64: 839.93, 128: 2439.35, 256: 9999.00}
 
 # Scored (parent width, child width, number of classes if the child is the classifier)
-# pairs of VGG16-BN for CIFAR-10 (spec §2.1): conv1->conv2 ... conv12->conv13,
+# pairs of VGG16-BN for CIFAR-10 (docs/method.md): conv1->conv2 ... conv12->conv13,
 # conv13->linear1, linear1->linear3.
 VGG16_CONV_WIDTHS = [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
 VGG16_PAIRS = [
@@ -55,7 +55,7 @@ def synthetic_layer_pair(
 
 
 def group_ids(width: int, groups: int) -> np.ndarray:
-    """Contiguous equal-size groups (spec §4): filter f belongs to group f * G // width."""
+    """Contiguous equal-size groups (docs/method.md): filter f belongs to group f * G // width."""
     return np.arange(width) * groups // width
 
 

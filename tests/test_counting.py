@@ -37,7 +37,7 @@ def flop_counter_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     return counter.get_total_flops() // 2
 
 
-# --- golden numbers (anchors.md §B) ----------------------------------------------------
+# --- golden numbers (README, Conventions) ----------------------------------------------------
 
 
 def test_vgg16_golden_counts(vgg16):

@@ -1,4 +1,4 @@
-"""ACMI connectivity scores of every (child group, parent group) pair (spec §5).
+"""ACMI connectivity scores of every (child group, parent group) pair (docs/method.md).
 
 rho[c, g] = phi(w[c, g]) * I(child group c; parent group g | the other parent groups),
 with the conditional mutual information estimated by the hashed EDGE estimator on the

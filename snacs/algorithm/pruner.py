@@ -57,7 +57,7 @@ class SnacsOptions(ConnectionOptions):
     estimator: EdgeOptions fields (method direct|chain|residual, normalize_epsilon, seeds,
         ensemble_size, combine, cap, ...); the method defaults to the published reading,
         direct, whatever EdgeOptions' own default.
-    constraints: compute per-layer upper limits by SVM fidelity (spec §6); when off,
+    constraints: compute per-layer upper limits by SVM fidelity (docs/method.md); when off,
         every layer is capped at layer_cap.
     constraint_step_percent / constraint_alpha: grid step (1, 6, ..., 96 %) and alpha.
     near_chance_margin: a layer whose SVM accuracy on its dense outputs is below

@@ -1,4 +1,4 @@
-"""Sensitivity: child groups whose output the next layer leans on most are protected (spec §8).
+"""Sensitivity: child groups the next layer leans on most are protected (docs/method.md).
 
 For a child layer, its consumers' normalised connection strengths are row-normalised so
 each consumer filter's incoming mass sums to one; a child group's sensitivity is the

@@ -1,4 +1,4 @@
-"""The weight term of ACMI: normalised connection strengths and the phi scalings (spec §5.2).
+"""The weight term of ACMI: normalised connection strengths and the phi scalings (docs/method.md).
 
 The official code min-max normalises signed weights with the minimum and maximum over
 the whole ``state_dict`` (BatchNorm buffers and even ``num_batches_tracked`` included),

@@ -1,7 +1,7 @@
 """The class-balanced subset of training samples that pruning statistics are computed on.
 
 SNACS and MINT collect activations on ``per_class`` training images of every class
-(spec §3). The official helpers drew them with ``np.random.choice`` *with*
+(docs/method.md). The official helpers drew them with ``np.random.choice`` *with*
 replacement, so a subset could contain duplicates and fewer distinct images than it
 claims; here sampling is without replacement by default, and ``replace=True``
 reproduces the official behaviour.

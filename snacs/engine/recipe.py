@@ -1,7 +1,7 @@
 """Training hyper-parameters as one validated, immutable value.
 
 Dense training and every fine-tuning run are described by the same handful of numbers
-(spec §9.1). Keeping them in a frozen dataclass that checks itself on construction means a
+(docs/method.md). Keeping them in a frozen dataclass that checks itself on construction means a
 typo or a nonsensical value in a config fails before any GPU time is spent, with a message
 that names the offending key.
 """

@@ -11,7 +11,7 @@ Files written to ``out_dir``:
   the inputs, torch RNG states, ``extra_state``).
 * ``best.pt``: model weights of the epoch with the highest eval top-1 so far, with
   ``epoch``, ``top1``, ``top5`` and ``extra_state``. Selecting the best epoch on the test
-  set follows the paper's protocol (spec §7.4); callers load ``best.pt`` to get it.
+  set follows the paper's protocol (docs/method.md); callers load ``best.pt`` to get it.
 
 Resuming reproduces an uninterrupted run: at the start of each epoch, Python's ``random``,
 NumPy and torch, the train loader's own ``generator`` (if it has one) and a sampler with

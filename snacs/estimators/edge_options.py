@@ -3,7 +3,7 @@
 Kept apart from the estimator so that the hashing and counting modules can read the
 settings without importing the public functions (and so a config loader can build the
 object without pulling in torch-heavy code paths). Defaults follow the reference EDGE
-code (v4.4.1) as summarised in spec §5.3, with the conditional reading chosen in §12.
+code (v4.4.1); docs/method.md describes the estimator and its conditional readings.
 """
 
 from dataclasses import dataclass
@@ -41,7 +41,7 @@ class EdgeOptions:
 
     Attributes:
         method: ``"direct"`` hashes X, Y and Z and estimates I(X;Y|Z) from the
-            conditional dependence graph in one pass (spec reading A);
+            conditional dependence graph in one pass (reading A);
             ``"chain"`` uses I(X;[Y,Z]) - I(X;Z) with two EDGE estimates, clipped at 0
             (reading B).
         ensemble_size: number L of base estimators (bandwidths) in the ensemble.

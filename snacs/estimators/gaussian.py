@@ -5,7 +5,7 @@ For jointly Gaussian (X, Y, Z) the CMI has a closed form,
     I(X;Y|Z) = 1/2 log2( det S_xz det S_yz / (det S_z det S_xyz) ),
 
 so these cases measure an estimator's bias and MSE exactly (estimator-accuracy study,
-spec §9.4). The covariance is a random correlation matrix blended with the identity:
+docs/method.md). The covariance is a random correlation matrix blended with the identity:
 ``strength`` 0 gives independent coordinates (CMI 0) and values towards 1 give strong,
 random dependence, so a handful of seeds covers a spread of true CMI values.
 """

@@ -1,8 +1,9 @@
 """Parameter and MAC counts in the convention of the pruning literature.
 
 FLOPs in filter-pruning papers are conv + linear multiply-accumulates for one image
-(batch 1), ignoring BN, activations, pooling and residual adds, and usually bias
-(see anchors.md §B). Counting is done with forward hooks on one real forward pass, so
+(batch 1), ignoring BN, activations, pooling and residual adds, and usually bias (the
+README's Conventions give the golden numbers). Counting is done with forward hooks on one
+real forward pass, so
 spatial sizes come from the model itself rather than from re-derived formulas, and
 masks (the pruning plans' boolean weight masks) reduce the counts element by element:
 a weight that is masked out costs neither a parameter nor a MAC.

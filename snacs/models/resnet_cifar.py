@@ -1,4 +1,4 @@
-"""CIFAR ResNets (ResNet-20/56/110, ...) with option-A shortcuts (spec §2.2).
+"""CIFAR ResNets (ResNet-20/56/110, ...) with option-A shortcuts (docs/method.md).
 
 Option A (parameter-free shortcuts) is what MINT/SNACS and the HRank/Li et al. tables
 use; it is why ResNet-56 has 853,018 parameters and 125.49 M MACs, so the comparison

@@ -1,4 +1,4 @@
-"""VGG16-BN for 32x32 inputs, exactly as used by MINT and SNACS (spec §2.1).
+"""VGG16-BN for 32x32 inputs, exactly as used by MINT and SNACS (docs/method.md).
 
 The harness owns this definition because the published FLOP/parameter baselines
 (313.46 M MACs, 14.99 M params) depend on details that off-the-shelf VGGs differ in:

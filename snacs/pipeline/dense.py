@@ -24,7 +24,7 @@ def run_dense(
     """Produce ``out_dir/best.pt`` and ``out_dir/dense.json`` (accuracy, counts, latency).
 
     Training keeps the epoch with the best test accuracy, the protocol of the paper's
-    code (spec §7.4); the README says so next to the tables.
+    code (docs/method.md); the README says so next to the tables.
     """
     out_dir = Path(out_dir)
     bundle = load_bundle(spec)

@@ -2,7 +2,7 @@
 
 SNACS, MINT and several baselines score layers from the same statistics: the raw output of
 every conv/linear (before BatchNorm and ReLU, as the official hook recorded it), global-
-average-pooled over space so each filter gives one number per image (spec §3). One pass
+average-pooled over space so each filter gives one number per image (docs/method.md). One pass
 over the subset records all layers; the result is cached on disk and shared by every
 pruner of a benchmark, and its collection time is reported apart from scoring time.
 """

@@ -2,7 +2,7 @@
 
 The official SNACS code paired layers by their position in a hand-numbered list, which is
 wrong wherever data does not flow from layer k to layer k+1 (ResNet50's projection
-shortcuts, spec §2.3). Tracing the forward pass with ``torch.fx`` gives the true producers
+shortcuts, docs/method.md). Tracing the forward pass with ``torch.fx`` gives the true producers
 of every conv/linear input, tells which outputs are merged by residual additions (and so
 cannot lose filters independently), and finds the BatchNorm that normalises each layer.
 """

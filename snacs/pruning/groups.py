@@ -1,4 +1,4 @@
-"""Contiguous filter groups: the unit SNACS scores connections between (spec §4)."""
+"""Contiguous filter groups: the unit SNACS scores connections between (docs/method.md)."""
 
 from __future__ import annotations
 

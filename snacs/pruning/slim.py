@@ -1,7 +1,7 @@
 """Physically removing dead channels, so a plan's deployed cost can be measured.
 
 Surgery goes through Torch-Pruning's dependency graph (one slimming backend for every
-method, anchors.md A6) instead of hand-written layer edits: it drags BatchNorm, consumer
+method) instead of hand-written layer edits: it drags BatchNorm, consumer
 input channels and flatten-to-linear blocks along with each removed filter. Only channels
 that the masks have fully killed are removed (see ``masking.dead_channels``), so the slim
 model computes the same function as the masked one.

@@ -35,7 +35,7 @@ class Target:
     """Remove ``fraction`` of the model's parameters or FLOPs (conv+linear MACs).
 
     ``share`` targets are the paper's grid variable for connection pruners: the global
-    threshold sits at that share of all connection scores (spec §7.2), and the compression
+    threshold sits at that share of all connection scores (docs/method.md), and the compression
     follows from it and the per-layer caps. ``count`` says which cost the fraction is
     measured on: ``masked`` (pruned weights and the weights they leave dead) or ``slim``
     (only what physically removing dead channels saves, the deployable cost).

@@ -325,7 +325,7 @@ def write_report(
     sections.append(
         _note(
             "Per benchmark and method, the most compressed run whose mean top-1 is within "
-            "the configured tolerance of the dense baseline (spec §7.4)."
+            "the configured tolerance of the dense baseline."
         )
     )
     sections += _tables_by_benchmark(pd.read_csv(manifest.table("selected")))

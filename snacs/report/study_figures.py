@@ -1,10 +1,10 @@
 """Figures of the side studies, each drawing the paper's numbers dashed beside ours.
 
 * :func:`speed_figure`: seconds to score one layer pair against the group count (log-log),
-  speed-ups of SNACS over MINT annotated, like the paper's runtime figure (spec §9.2);
+  speed-ups of SNACS over MINT annotated, like the paper's runtime figure (docs/method.md);
 * :func:`estimator_figure`: MSE of the estimator's readings against N and against d, and
-  their rank correlation with the truth on layer-shaped cases (spec §9.4);
-* :func:`layer_compression_figure`: pruned percentage of every layer per method (§9.3).
+  their rank correlation with the truth on layer-shaped cases (docs/method.md);
+* :func:`layer_compression_figure`: pruned percentage of every layer per method (docs/method.md).
 
 Same colour and marker = same method as in every other figure (:mod:`snacs.report.style`);
 solid = measured here, dashed = the paper's values.

@@ -139,7 +139,7 @@ def select_operating_points(
 ) -> pd.DataFrame:
     """Per benchmark and method, the most compressed target within tolerance of the baseline.
 
-    This is the paper code's pick among its grid of global thresholds (spec §7.4), applied
+    This is the paper code's pick among its grid of global thresholds, applied
     to every method alike. Methods with no run within tolerance are left out.
     """
     column = f"{compression}_reduction_pct_mean"
@@ -224,7 +224,7 @@ def reported_beside_reproduced(selected: pd.DataFrame, published: pd.DataFrame) 
             "top1": selected["pruned_top1_mean"],
             "baseline_top1": selected["baseline_top1_mean"],
             "memory_mb": float("nan"),
-            "source": "snacs workflow, selected operating point (spec §7.4)",
+            "source": "snacs workflow, selected operating point",
             "note": "",
         }
     )
@@ -315,7 +315,7 @@ def write_tables(
     compression: str = "params",
     published: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Write main.*, selected.* (the §7.4 pick) and reported.* to ``out_dir``.
+    """Write main.*, selected.* (selected operating points) and reported.* to ``out_dir``.
 
     Each as .csv, .md and .tex; ``reported`` puts the published rows of ``published``
     beside the selected ones.

@@ -1,4 +1,4 @@
-"""Accuracy of the ACMI estimator on Gaussian data with a known CMI (spec §9.4).
+"""Accuracy of the ACMI estimator on Gaussian data with a known CMI (docs/method.md).
 
 The paper plots the MSE of its estimator against the number of samples (dims
 (X, Y, Z) = (1, 1, 2)) and against the dimension d (N = 5000), for phi = 1 and for the

@@ -1,4 +1,4 @@
-"""Scoring speed of one layer pair: SNACS's ACMI against MINT's geometric CMI (spec §9.2).
+"""Scoring speed of one layer pair: SNACS's ACMI against MINT's geometric CMI (docs/method.md).
 
 The paper's "over 17x faster" claim times the connectivity scores of one layer pair,
 VGG16 conv9 (512 parent filters -> 512 child filters), on N = 2000 samples (200 per class),
