@@ -243,3 +243,9 @@ def test_pruners_without_a_common_budget_are_named_together():
     assert claim.measured == (
         "no common slim FLOPs ↓ with mint, l1 (SNACS 10.0-20.0 %, theirs 50.0-60.0 %)"
     )
+
+
+def test_speed_below_the_papers_group_counts_is_inconclusive():
+    rows = _speed([1.1], [0.6], [1.9]).assign(groups=[4])
+    (claim,) = c.speed_claims(rows, c.Scale.from_config(_config("ci")))
+    assert claim.verdict == UNCLEAR and "paper's range" in claim.reason

@@ -55,6 +55,8 @@ SPEED_COLUMNS = [
     "reruns",
 ]
 CLAIMED_SPEEDUP = 17.0
+#: the paper timed 16x16 to 256x256 groups; smaller counts say nothing about its claim
+PAPER_MIN_GROUPS = 16
 SPEED_CLAIM = "over 17x faster than the nearest comparable method (MINT)"
 SOTA_CLAIM = "state of the art single-shot pruning (accuracy vs FLOPs)"
 COMPRESSION_CLAIM = "more compression than MINT at the paper's selection rule"
@@ -211,7 +213,16 @@ def speed_claims(
         )
         below = block[block["ratio_high"] < CLAIMED_SPEEDUP]
         no_interval = block["ratio_low"].isna().any()
-        if not below.empty:
+        in_range = pd.to_numeric(block["groups"], errors="coerce") >= PAPER_MIN_GROUPS
+        if not in_range.any():
+            verdict, why = (
+                UNCLEAR,
+                (
+                    f"no group count in the paper's range ({PAPER_MIN_GROUPS} to 256 per layer), "
+                    "where the claim was measured"
+                ),
+            )
+        elif not below.empty:
             verdict, why = FAILS, f"ratio interval below 17x at {_ratio_text(below.iloc[0])}"
         elif no_interval:
             verdict, why = UNCLEAR, "fewer than two reruns: no interval for the ratio"
