@@ -24,7 +24,6 @@ import torch
 from torch.utils.data import TensorDataset
 
 from snacs.data.synthetic import make_synthetic_arrays
-from snacs.report.tables import markdown_table
 from snacs.studies.whole_speed import (
     WholeSettings,
     prepare_context,
@@ -33,6 +32,7 @@ from snacs.studies.whole_speed import (
     whole_cells,
     whole_setup_summary,
 )
+from snacs.tabular import markdown_table
 
 CLASSES = 10
 QUICK = {"width_mult": 0.125, "samples_per_class": 10, "reruns": 2, "groups": 4}

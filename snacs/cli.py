@@ -122,8 +122,8 @@ def cmd_weights(args: argparse.Namespace) -> None:
 def cmd_dense(args: argparse.Namespace) -> None:
     from snacs.pipeline.dense import run_dense
 
-    summary = run_dense(_spec(args, "dense"), args.out, _device(args), not args.no_progress)
-    print(f"dense top-1 {summary['accuracy']['top1']:.2f} %")
+    record = run_dense(_spec(args, "dense"), args.out, _device(args), not args.no_progress)
+    print(f"dense top-1 {record.accuracy['top1']:.2f} %")
 
 
 def cmd_activations(args: argparse.Namespace) -> None:
@@ -139,7 +139,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
     from snacs.pipeline.prune import resolve_target, run_prune
 
     spec = _spec(args, "prune")
-    summary = run_prune(
+    record = run_prune(
         spec,
         args.method,
         resolve_target(args.target, args.reference, spec.get("matched_budget_count", "slim")),
@@ -151,25 +151,25 @@ def cmd_prune(args: argparse.Namespace) -> None:
         progress=not args.no_progress,
         label=args.target,
     )
-    achieved = summary["achieved"]
+    achieved = record.achieved
     print(
-        f"{args.method} {args.target}: scoring {summary['timings']['score_seconds']:.3f} s, "
+        f"{args.method} {args.target}: scoring {record.timings['score_seconds']:.3f} s, "
         f"params -{100 * achieved['params_reduction']:.1f} %, "
         f"FLOPs -{100 * achieved['flops_reduction']:.1f} % masked, "
         f"-{100 * achieved['slim_flops_reduction']:.1f} % slim"
-        + ("" if summary["target_met"] else f"; TARGET MISSED: {summary['target_miss_reason']}")
+        + ("" if record.target_met else f"; TARGET MISSED: {record.target_miss_reason}")
     )
 
 
 def cmd_control(args: argparse.Namespace) -> None:
     from snacs.pipeline.controls import run_control
 
-    summary = run_control(
+    record = run_control(
         _spec(args, "control"), args.run, args.control, args.dense, args.out, _device(args)
     )
-    achieved = summary["achieved"]
+    achieved = record.achieved
     print(
-        f"{summary['method']} {summary['target']['label']} control {args.control}: "
+        f"{record.method} {record.target['label']} control {args.control}: "
         f"params -{100 * achieved['params_reduction']:.1f} %, "
         f"FLOPs -{100 * achieved['flops_reduction']:.1f} %"
     )
@@ -203,8 +203,7 @@ def cmd_reference(args: argparse.Namespace) -> None:
         not args.no_progress,
     )
     print(
-        f"dense fine-tuned: top-1 {record['pruned_top1']:.2f} % "
-        f"(dense {record['baseline_top1']:.2f} %)"
+        f"dense fine-tuned: top-1 {record.pruned_top1:.2f} % (dense {record.baseline_top1:.2f} %)"
     )
 
 
@@ -223,8 +222,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         slim_out=args.slim_out,
     )
     print(
-        f"top-1 {row['pruned_top1']:.2f} % (baseline {row['baseline_top1']:.2f} %, "
-        f"no fine-tune {row['no_finetune_top1']:.2f} %); slim model: {args.slim_out}"
+        f"top-1 {row.pruned_top1:.2f} % (baseline {row.baseline_top1:.2f} %, "
+        f"no fine-tune {row.no_finetune_top1:.2f} %); slim model: {args.slim_out}"
     )
 
 
@@ -246,30 +245,24 @@ def cmd_figures(args: argparse.Namespace) -> None:
     run_figures(args.summary, args.benchmark, args.out)
 
 
-def cmd_report(args: argparse.Namespace) -> None:
+def _report_config(args: argparse.Namespace) -> dict:
     from snacs.config import load_config, validate_config
-    from snacs.pipeline.report import run_report
 
     if args.config_json is not None:
-        config = validate_config(args.config_json)
-    else:
-        config = load_config(args.configfile)
-    run_report(
-        config,
-        args.out,
-        args.summary,
-        args.selected,
-        args.figures,
-        args.dense_json,
-        reported=args.reported,
-        timings=args.timings,
-        layer_figures=args.layer_figures,
-        speed_summary=args.speed_summary,
-        speed_raw=args.speed_raw,
-        speed_figure=args.speed_figure,
-        estimator_summary=args.estimator_summary,
-        estimator_figure=args.estimator_figure,
-    )
+        return validate_config(args.config_json)
+    return load_config(args.configfile)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from snacs.pipeline.report import run_report
+
+    run_report(_report_config(args), args.out)
+
+
+def cmd_claims(args: argparse.Namespace) -> None:
+    from snacs.pipeline.report import run_claims
+
+    print(run_claims(_report_config(args), args.published, args.paper_speed))
 
 
 def cmd_speed(args: argparse.Namespace) -> None:
@@ -315,6 +308,15 @@ def cmd_layer_compression(args: argparse.Namespace) -> None:
         args.paper,
         args.out_csv,
         args.figure,
+    )
+
+
+def _add_report_config(parser: argparse.ArgumentParser) -> None:
+    """The config a report step reads: its manifest says which files it is built from."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--configfile", help="config YAML")
+    source.add_argument(
+        "--config-json", type=json_object, help="resolved config as JSON (workflow use)"
     )
 
 
@@ -446,24 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--benchmark", required=True)
     sub.add_argument("--out", nargs="+", required=True)
     sub = command("report", cmd_report, "the self-contained HTML report")
-    source = sub.add_mutually_exclusive_group(required=True)
-    source.add_argument("--configfile", help="config YAML")
-    source.add_argument(
-        "--config-json", type=json_object, help="resolved config as JSON (workflow use)"
-    )
-    sub.add_argument("--summary", required=True)
-    sub.add_argument("--selected", required=True)
-    sub.add_argument("--figures", nargs="*", default=[])
-    sub.add_argument("--dense-json", nargs="*", default=[])
-    sub.add_argument("--reported", help="reported.csv (published rows beside ours)")
-    sub.add_argument("--timings", help="timings.csv")
-    sub.add_argument("--layer-figures", nargs="*", default=[])
-    sub.add_argument("--speed-summary", help="speed_summary.csv of the speed study")
-    sub.add_argument("--speed-raw", help="speed.csv (raw timings: the setup it records)")
-    sub.add_argument("--speed-figure", help="speed study figure (PNG)")
-    sub.add_argument("--estimator-summary", help="estimator_summary.csv")
-    sub.add_argument("--estimator-figure", help="estimator study figure (PNG)")
+    _add_report_config(sub)
     sub.add_argument("--out", required=True)
+    sub = command("claims", cmd_claims, "verdict per claim of the paper: tables/claims.{csv,md}")
+    _add_report_config(sub)
+    sub.add_argument("--published", help="paper_figures/published_results.csv")
+    sub.add_argument("--paper-speed", help="paper_figures/speed_paper.csv")
 
     sub = command("speed", cmd_speed, "time SNACS and MINT scoring one layer pair")
     sub.add_argument(
@@ -497,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(
         "layer-compression", cmd_layer_compression, "per-layer pruned share of the chosen runs"
     )
-    sub.add_argument("--prune-json", nargs="+", required=True, help="prune.json (plan.pt beside)")
+    sub.add_argument("--prune-json", nargs="+", required=True, help="prune records (prune.json)")
     sub.add_argument("--selected", required=True, help="selected.csv from snacs tables")
     sub.add_argument("--dense-json", required=True, help="the benchmark's dense.json")
     sub.add_argument("--methods", nargs="+", required=True)

@@ -1,9 +1,8 @@
 """Matched budgets: every method pruned to the compression a reference method reached."""
 
-import json
-
 import pytest
 import torch
+from record_fixtures import prune_record
 
 from snacs.config import matched_label, parse_matched_label, runs, validate_config
 from snacs.errors import ConfigError
@@ -46,9 +45,12 @@ def test_matched_runs_follow_every_reference_run():
 
 
 def test_matched_target_reads_the_reference_result(tmp_path):
-    reference = tmp_path / "prune.json"
-    reference.write_text(
-        json.dumps({"achieved": {"params_reduction": 0.4321, "slim_params_reduction": 0.05}})
+    reference = prune_record(
+        tmp_path / "prune.json",
+        "snacs",
+        "share60-global",
+        0,
+        achieved={"params_reduction": 0.4321, "slim_params_reduction": 0.05},
     )
     label = "match-params-global-of-share60-global"
     target = resolve_target(label, reference, count="masked")
@@ -56,7 +58,7 @@ def test_matched_target_reads_the_reference_result(tmp_path):
     # By default the deployable (slim) reduction is matched, and searched on the slim count.
     slim = resolve_target(label, reference)
     assert (slim.fraction, slim.count) == (0.05, "slim")
-    reference.write_text(json.dumps({"achieved": {"params_reduction": 0.4321}}))
+    prune_record(reference, "snacs", "share60-global", 0, achieved={"params_reduction": 0.4321})
     with pytest.raises(ConfigError, match="slim_params_reduction"):
         resolve_target(label, reference)
     with pytest.raises(ConfigError, match="--reference"):
@@ -72,8 +74,13 @@ def test_filter_pruners_land_within_one_point_of_a_matched_budget(resource, tmp_
     scores = {
         n: torch.rand(graph[n].out_channels, generator=generator) for n in graph.filter_prunable()
     }
-    reference = tmp_path / "prune.json"
-    reference.write_text(json.dumps({"achieved": {f"slim_{resource}_reduction": 0.6173}}))
+    reference = prune_record(
+        tmp_path / "prune.json",
+        "snacs",
+        "share60-global",
+        0,
+        achieved={f"slim_{resource}_reduction": 0.6173},
+    )
     target = resolve_target(f"match-{resource}-global-of-share60-global", reference)
     _, masks, met = select_filters(scores, target, model, graph, cost)
     achieved = cost.reduction(masks, resource, "slim")

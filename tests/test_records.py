@@ -9,6 +9,7 @@ from snacs.pipeline.dense import run_dense
 from snacs.pipeline.evaluate import run_evaluate
 from snacs.pipeline.finetune import DENSE_REFERENCE, run_dense_reference, run_finetune
 from snacs.pipeline.prune import run_prune
+from snacs.pruning.records import ReferenceRecord, RunRecord
 from snacs.pruning.target import Target
 
 CPU = torch.device("cpu")
@@ -55,7 +56,7 @@ def test_prune_and_run_records_carry_the_accounting(digits, method):
         CPU,
         progress=False,
     )
-    achieved = summary["achieved"]
+    achieved = summary.achieved
     assert set(achieved) == {
         "params_reduction",
         "flops_reduction",
@@ -63,9 +64,10 @@ def test_prune_and_run_records_carry_the_accounting(digits, method):
         "slim_flops_reduction",
     }
     assert achieved["flops_reduction"] >= achieved["slim_flops_reduction"] - 1e-12
-    assert summary["target_met"] == (abs(achieved["flops_reduction"] - 0.4) <= 0.01)
-    assert summary["target_met"] == (summary["target_miss_reason"] == "")
-    assert summary["target"]["count"] == "masked"
+    assert summary.target_met == (abs(achieved["flops_reduction"] - 0.4) <= 0.01)
+    assert summary.target_met == (summary.target_miss_reason == "")
+    assert summary.target["count"] == "masked"
+    assert set(summary.layer_pruned_pct) == {"fc1", "fc2", "fc3"}
     run_finetune(
         step_spec(config, "digits", "finetune"),
         out / "pruned" / "plan.pt",
@@ -86,19 +88,20 @@ def test_prune_and_run_records_carry_the_accounting(digits, method):
         dense_checkpoint=dense / "best.pt",
         slim_out=out / "slim.pt2",
     )
-    assert row == read_json(out / "row.json")
-    assert row["slim_params_reduction_pct"] <= row["params_reduction_pct"] + 1e-9
-    assert 0 <= row["no_finetune_top1"] <= 100
-    assert row["bn_recalibration_batches"] == 0  # the MLP has no BatchNorm
-    assert (row["target_met"], row["target_miss_reason"]) == (
-        summary["target_met"],
-        summary["target_miss_reason"],
+    assert row.to_dict() == read_json(out / "row.json")
+    assert RunRecord.load(out / "row.json") == row
+    assert row.slim_params_reduction_pct <= row.params_reduction_pct + 1e-9
+    assert 0 <= row.no_finetune_top1 <= 100
+    assert row.bn_recalibration_batches == 0  # the MLP has no BatchNorm
+    assert (row.target_met, row.target_miss_reason) == (
+        summary.target_met,
+        summary.target_miss_reason,
     )
-    export = row["slim_export"]
+    export = row.slim_export
     assert export["format"] == "torch.export" and export["max_abs_logit_diff"] < 1e-4
     slim = torch.export.load(str(out / "slim.pt2")).module()
     assert slim(torch.zeros(3, 64)).shape == (3, 10)
-    spread = row["latency_ms"]["slim"]
+    spread = row.latency_ms["slim"]
     assert spread["q1_ms"] <= spread["median_ms"] <= spread["q3_ms"]
 
 
@@ -114,7 +117,8 @@ def test_dense_reference_is_fine_tuned_with_the_pruners_recipe(digits):
         seed=1,
         progress=False,
     )
-    assert record["method"] == DENSE_REFERENCE and record["seed"] == 1
-    assert record["finetune_epochs"] == 1 and record["finetune_epoch"] == 1
-    assert record["baseline_top1"] == read_json(root / "dense" / "dense.json")["accuracy"]["top1"]
+    assert record.method == DENSE_REFERENCE and record.seed == 1
+    assert record.finetune_epochs == 1 and record.finetune_epoch == 1
+    assert record.baseline_top1 == read_json(root / "dense" / "dense.json")["accuracy"]["top1"]
+    assert ReferenceRecord.load(root / "reference.json") == record
     assert (root / "reference" / "best.pt").is_file()

@@ -1,41 +1,29 @@
 """Table, figure and report builders on small hand-made result files."""
 
-import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from record_fixtures import dense_record, prune_record, reference_record, run_record
 
+from snacs.report.claims import build_claims, write_claims
 from snacs.report.figures import accuracy_vs_flops
-from snacs.report.html import StudyOutputs, write_report
+from snacs.report.html import write_report
+from snacs.report.manifest import ReportManifest
 from snacs.report.tables import (
     load_rows,
+    read_published,
     select_operating_points,
     summarise,
+    to_markdown,
     write_tables,
     write_timing_tables,
 )
 
 
 def _row(path, method, target, seed, top1, flops, params=None):
-    row = {
-        "benchmark": "b1",
-        "title": "Bench One",
-        "method": method,
-        "granularity": "filter",
-        "target": target,
-        "seed": seed,
-        "baseline_top1": 90.0,
-        "pruned_top1": top1,
-        "slim_top1": top1,
-        "params_reduction_pct": params if params is not None else flops,
-        "flops_reduction_pct": flops,
-        "slim_params_reduction_pct": flops,
-        "slim_flops_reduction_pct": flops,
-        "timings": {"score_seconds": 0.5, "activation_seconds": 0.1},
-    }
-    path.write_text(json.dumps(row))
-    return path
+    return run_record(path, method, target, seed, top1, flops, params=params)
 
 
 @pytest.fixture
@@ -76,19 +64,12 @@ def test_written_tables_figure_and_report(result_files, tmp_path):
     csv = pd.read_csv(out / "main.csv")
     assert {"pruned_top1_mean", "pruned_top1_std", "seeds"} <= set(csv.columns)
     markdown = (out / "main.md").read_text()
-    assert "### Bench One" in markdown and "89.70 ± 0.14" in markdown
+    assert "### Bench One" in markdown and "89.70 ± 1.27" in markdown
     figures = [tmp_path / "fig.png", tmp_path / "fig.pdf"]
     accuracy_vs_flops(csv, "b1", figures)
     assert figures[0].read_bytes()[:4] == b"\x89PNG" and figures[1].read_bytes()[:4] == b"%PDF"
     with pytest.raises(ValueError, match="no results"):
         accuracy_vs_flops(csv, "missing", figures)
-    report = tmp_path / "all"
-    write_report(
-        report, out / "main.csv", out / "selected.csv", figures, {"seeds": [0]}, {"b1": {}}
-    )
-    page = report.read_text()
-    assert "Selected operating points" in page and page.count("<table") == 2
-    assert "data:image/png;base64," in page
 
 
 def test_latex_tables_and_published_rows_beside_ours(result_files, tmp_path):
@@ -103,7 +84,7 @@ def test_latex_tables_and_published_rows_beside_ours(result_files, tmp_path):
     write_tables(result_files, out, tolerance_pp=0.5, compression="flops", published=published)
     tex = (out / "main.tex").read_text()
     assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 1
-    assert r"flops30-layerwise" in tex and r"89.70 $\pm$ 0.14" in tex
+    assert r"flops30-layerwise" in tex and r"89.70 $\pm$ 1.27" in tex
     assert r"\caption{Bench One: every run.}" in tex and "_" not in tex.replace(r"\_", "")
     reported = pd.read_csv(out / "reported.csv")
     assert list(
@@ -120,23 +101,10 @@ def test_latex_tables_and_published_rows_beside_ours(result_files, tmp_path):
 
 
 def _prune_json(root, benchmark, method, seed, score, parts=None):
-    path = root / "pruned" / benchmark / method / "flops50-layerwise" / f"seed{seed}" / "prune.json"
-    path.parent.mkdir(parents=True)
-    path.write_text(
-        json.dumps(
-            {
-                "method": method,
-                "pruner": method,
-                "granularity": "connection",
-                "target": {"label": "flops50-layerwise"},
-                "seed": seed,
-                "timings": {"score_seconds": score, "activation_seconds": 2.0, "plan_seconds": 0.1},
-                "provenance": {"hardware": {"device": "cpu", "torch_threads": 2}},
-                "plan_info": {"score_timings": parts or {}},
-            }
-        )
+    path = root / f"{benchmark}-{method}-{seed}.json"  # the record names its benchmark
+    return prune_record(
+        path, method, "flops50-layerwise", seed, benchmark=benchmark, score=score, parts=parts
     )
-    return path
 
 
 def test_timing_tables_per_benchmark_and_pruner(tmp_path):
@@ -160,12 +128,31 @@ def test_timing_tables_per_benchmark_and_pruner(tmp_path):
     assert tex.count(r"\begin{tabular}") == 2 and r"2.000 $\pm$ 1.414" in tex
 
 
+def _manifest(results: Path, **studies) -> ReportManifest:
+    return ReportManifest(
+        results_dir=str(results),
+        formats=("png",),
+        run_records=[],
+        prune_records=[],
+        dense_records=[str(dense_record(results / "b1" / "dense" / "dense.json"))],
+        reference_records=[
+            str(reference_record(results / f"ref{seed}.json", seed, top1))
+            for seed, top1 in ((0, 90.5), (1, 90.7))
+        ],
+        layer_benchmarks=["b1"],
+        layer_methods=["snacs"],
+        benchmarks=["b1"],
+        **studies,
+    )
+
+
 def test_report_holds_every_study_section(result_files, tmp_path):
-    out = tmp_path / "tables"
+    manifest = _manifest(tmp_path / "results", speed=True, estimator=True)
+    out = Path(manifest.results_dir) / "tables"
     write_tables(result_files, out)
     timings = write_timing_tables([_prune_json(tmp_path, "b1", "snacs", 0, 1.0)], out)
     assert len(timings) == 1
-    speed_summary = tmp_path / "speed_summary.csv"
+    Path(manifest.studies_dir).mkdir(parents=True)
     pd.DataFrame(
         {
             "groups": [16],
@@ -182,8 +169,22 @@ def test_report_holds_every_study_section(result_files, tmp_path):
             "paper_speedup_one": [25.5],
             "paper_min_speedup": [25.5],
         }
-    ).to_csv(speed_summary, index=False)
-    estimator_summary = tmp_path / "estimator_summary.csv"
+    ).to_csv(manifest.speed_summary, index=False)
+    setup = {
+        "parent_layer": "conv8",
+        "child_layer": "conv9",
+        "parent_width": 512,
+        "child_width": 512,
+        "samples": 1000,
+        "activations": "trained",
+        "device": "cpu",
+        "threads": 2,
+        "snacs_workers": 1,
+        "mint_mst": "scipy",
+    }
+    pd.DataFrame([{"method": "mint", "groups": 16, "rerun": 0, "seconds": 10.0, **setup}]).to_csv(
+        manifest.speed_raw, index=False
+    )
     pd.DataFrame(
         {
             "sweep": ["samples"],
@@ -199,24 +200,33 @@ def test_report_holds_every_study_section(result_files, tmp_path):
             "mi_spearman": [float("nan")],
             "paper_mse": [0.013949],
         }
-    ).to_csv(estimator_summary, index=False)
-    figure = tmp_path / "fig.png"
-    accuracy_vs_flops(pd.read_csv(out / "main.csv"), "b1", [figure])
+    ).to_csv(manifest.estimator_summary, index=False)
+    figures = [
+        *manifest.accuracy_figures,
+        *manifest.layer_figures,
+        manifest.figure("speed"),
+        manifest.figure("estimator_accuracy"),
+    ]
+    for figure in figures:
+        accuracy_vs_flops(pd.read_csv(out / "main.csv"), "b1", [figure])
+    config = {
+        "scale": "demo",
+        "seeds": [0, 1],
+        "benchmarks": {"b1": {"dataset": {"name": "digits"}}},
+        "methods": {"l1": {}, "random": {}},
+        "selection": {"tolerance_pp": 0.5, "compression": "params"},
+    }
+    claims = build_claims(config, manifest, read_published(None))
+    write_claims(claims, config, manifest)
     report = tmp_path / "all"
-    studies = StudyOutputs(
-        reported_csv=out / "reported.csv",
-        timings_csv=out / "timings.csv",
-        layer_figures=[figure],
-        speed_summary_csv=speed_summary,
-        speed_figure=figure,
-        estimator_summary_csv=estimator_summary,
-        estimator_figure=figure,
-        run_provenance={"packages": {"torch": "2.x"}, "python": "3.11"},
-    )
-    write_report(
-        report, out / "main.csv", out / "selected.csv", [figure], {}, {"b1": {}}, studies=studies
-    )
+    write_report(report, manifest, config, {"packages": {"torch": "2.x"}, "python": "3.11"})
     page = report.read_text()
+    assert page.index('class="banner"') < page.index("<h1>") < page.index("Claims of the paper")
+    assert "Not at paper scale (demo scale)" in page
+    assert page.count("<figcaption>") == 4 and "one line per method" in page
+    assert "Why no run qualified" in page
+    assert "Dense (fine-tuned) reference" in page and "90.60 ± 1.27" in page
+    assert "reaches 88.00 %, 2.00 pp below the dense model" in page
     for heading in (
         "Reproduced beside published results",
         "Pruner timings",
@@ -227,7 +237,30 @@ def test_report_holds_every_study_section(result_files, tmp_path):
     ):
         assert heading in page, heading
     assert "Report built with Python 3.11, torch 2.x" in page
-    assert "Smallest measured speed-up of SNACS over MINT: 20.0×" in page
-    assert "claim holds at every measured group count" in page
+    assert 'verdict on "over 17x faster"' in page  # one verdict: the claims panel
     assert page.count("data:image/png;base64,") == 4
-    assert page.count("<table") == 6  # selected, all runs, reported, timings, speed, estimator
+    # claims, selected, misses, reference, all runs, reported, timings, speed, estimator
+    assert page.count("<table") == 9
+
+
+def test_every_method_keeps_one_style_and_unknown_names_get_a_stable_one():
+    from snacs.report.style import STYLES, style_of
+
+    figure_methods = [m for m in STYLES if not m.startswith("snacs_phi")]
+    pairs = {(style_of(m).color, style_of(m).marker) for m in figure_methods}
+    assert len(pairs) == len(figure_methods)  # no two methods look alike
+    assert style_of("my_new_pruner") == style_of("my_new_pruner")
+    assert style_of("my_new_pruner").color.startswith("#")
+
+
+def test_figure_marks_missed_targets_and_names_them_in_the_caption(tmp_path):
+    paths = [
+        run_record(tmp_path / f"{m}{t}.json", m, f"flops{t}", 0, 90 - t / 10, t, target_met=met)
+        for m, met in (("l1", True), ("mint", False))
+        for t in (30, 60)
+    ]
+    summary = summarise(load_rows(paths))
+    assert summary.loc[summary["method"] == "mint", "target_met"].eq(False).all()
+    caption = accuracy_vs_flops(summary, "b1", [tmp_path / "f.png"])
+    assert "(2 here)" in caption and "One seed, so no error bars" in caption
+    assert "| MISSED |" in to_markdown(summary)

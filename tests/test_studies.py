@@ -6,16 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from record_fixtures import dense_record, prune_record
 from scipy import stats
 
 from snacs.errors import ConfigError
 from snacs.estimators.edge_options import EdgeOptions
 from snacs.estimators.gaussian import random_gaussian_cmi_case
-from snacs.io import write_json
 from snacs.models import build_model
 from snacs.pruning.activations import Activations
-from snacs.pruning.plan import PruningPlan
-from snacs.report import latex
+from snacs.pruning.records import DenseRecord
 from snacs.report.study_figures import (
     estimator_figure,
     layer_compression_figure,
@@ -24,6 +23,7 @@ from snacs.report.study_figures import (
 from snacs.report.tables import layer_compression
 from snacs.studies import estimator_accuracy as est
 from snacs.studies import speed
+from snacs.tabular import latex
 
 PAPER_SPEED = pd.DataFrame(
     {
@@ -261,38 +261,22 @@ def test_collapse_is_stated_in_words_not_hidden_in_a_small_mse():
     assert est.collapse_note(table.iloc[[0, 2]]) == ""
 
 
-def _prune_run(root, method, target, seed, masks, reduction):
-    folder = root / "pruned" / "b" / method / target / f"seed{seed}"
-    PruningPlan(method, "connection", masks).save(folder / "plan.pt")
-    write_json(
-        folder / "prune.json",
-        {
-            "method": method,
-            "target": {"label": target},
-            "seed": seed,
-            "achieved": {"params_reduction": reduction},
-        },
+def _prune_run(root, method, target, seed, shares, reduction):
+    path = root / f"{method}-{target}-{seed}.json"
+    return prune_record(
+        path, method, target, seed, benchmark="b", reduction=reduction, shares=shares
     )
-    return folder / "prune.json"
 
 
-def test_layer_compression_reads_masks_of_the_chosen_runs(tmp_path):
-    dense = {
-        "num_classes": 4,
-        "spec": {
-            "name": "b",
-            "title": "Bench",
-            "model": {"arch": "mlp_mnist", "options": {"in_features": 8, "hidden": [6, 5]}},
-        },
-    }
-    half = torch.ones(5, 6, dtype=torch.bool)
-    half[:, :3] = False
+def test_layer_compression_reads_the_chosen_runs_records(tmp_path):
+    dense = DenseRecord.load(dense_record(tmp_path / "dense.json", benchmark="b"))
     paths = [
-        _prune_run(tmp_path, "snacs", "share50-global", 0, {"fc2.weight": half}, 0.2),
-        _prune_run(tmp_path, "snacs", "share80-global", 0, {"fc3.weight": torch.zeros(4, 5)}, 0.4),
-        _prune_run(tmp_path, "mint", "share50-global", 0, {"fc2.weight": torch.ones(5, 6)}, 0.1),
-        _prune_run(tmp_path, "mint", "share80-global", 0, {"fc2.weight": half}, 0.3),
-        _prune_run(tmp_path, "l1", "share80-global", 0, {"fc2.weight": half}, 0.3),
+        _prune_run(tmp_path, "snacs", "share50-global", 0, {"fc2": 50.0}, 0.2),
+        _prune_run(tmp_path, "snacs", "share50-global", 1, {"fc2": 40.0, "fc3": 2.0}, 0.2),
+        _prune_run(tmp_path, "snacs", "share80-global", 0, {"fc3": 100.0}, 0.4),
+        _prune_run(tmp_path, "mint", "share50-global", 0, {}, 0.1),
+        _prune_run(tmp_path, "mint", "share80-global", 0, {"fc2": 50.0}, 0.3),
+        _prune_run(tmp_path, "l1", "share80-global", 0, {"fc2": 50.0}, 0.3),
     ]
     selected = pd.DataFrame(
         {"benchmark": ["b", "other"], "method": ["snacs", "mint"], "target": ["share50-global"] * 2}
@@ -300,7 +284,8 @@ def test_layer_compression_reads_masks_of_the_chosen_runs(tmp_path):
     table = layer_compression(paths, selected, dense, ["snacs", "mint"])
     snacs = table[table["method"] == "snacs"]
     assert list(snacs["layer"]) == ["fc1", "fc2", "fc3"]
-    assert list(snacs["pruned_pct"]) == pytest.approx([0.0, 50.0, 0.0])
+    assert list(snacs["pruned_pct"]) == pytest.approx([0.0, 45.0, 1.0])  # mean of 2 seeds
+    assert set(snacs["seeds"]) == {2}
     assert set(snacs["selection"]) == {"selected operating point"}
     mint = table[table["method"] == "mint"]  # selected row is another benchmark's
     assert set(mint["target"]) == {"share80-global"}

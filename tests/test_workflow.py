@@ -122,7 +122,7 @@ def test_every_output_and_log_exists(finished_run):
 @pytest.mark.slow
 def test_regenerating_tables_reruns_no_training(finished_run):
     planned = planned_rules(finished_run, "tables")
-    assert planned == {"tables", "figure", "layer_compression", "all", "total"}
+    assert planned == {"tables", "claims", "figure", "layer_compression", "all", "total"}
 
 
 @pytest.mark.slow
@@ -145,7 +145,23 @@ def test_side_studies_reach_the_report(finished_run):
     report = (results / "all").read_text()
     for heading in ("Speed study", "Estimator accuracy", "Compression per layer", "Pruner timings"):
         assert heading in report
+    assert "Claims of the paper" in report and "Not at paper scale (ci scale" in report
     assert planned_rules(finished_run, "speed_report") == {"speed_report", "all", "total"}
+
+
+@pytest.mark.slow
+def test_claims_table_has_a_verdict_and_reason_in_every_row(finished_run):
+    claims = pd.read_csv(finished_run / "results/tables/claims.csv")
+    assert list(claims.columns) == ["claim", "benchmark", "paper", "measured", "verdict", "reason"]
+    assert set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive"}
+    assert claims["reason"].str.len().gt(0).all()
+    kinds = {claim.split(":")[0] for claim in claims["claim"]}
+    assert {"speed, step", "speed, whole"} <= kinds
+    sota = claims[claims["claim"].str.startswith("state of the art")]
+    assert set(sota["benchmark"]) == {"synth_vgg", "digits_mlp"}
+    assert (sota["verdict"] == "inconclusive").all() and sota["reason"].str.contains(
+        "ci scale"
+    ).all()
 
 
 @pytest.mark.slow

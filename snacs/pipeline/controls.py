@@ -11,13 +11,14 @@ from pathlib import Path
 
 import torch
 
-from snacs.io import read_json, write_json
 from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.provenance import provenance
+from snacs.pipeline.prune import layer_pruned_pct
 from snacs.pruning.controls import control_plan
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.plan import PruningPlan
+from snacs.pruning.records import PruneRecord
 from snacs.pruning.scores import load_scores
 
 
@@ -28,30 +29,43 @@ def run_control(
     dense_checkpoint: str | Path,
     out_dir: str | Path,
     device: torch.device,
-) -> dict:
+) -> PruneRecord:
     """Write control ``label`` of the run in ``run_dir`` to ``out_dir``; return its summary."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    run = read_json(run_dir / "prune.json")
+    run = PruneRecord.load(run_dir / "prune.json")
     plan = PruningPlan.load(run_dir / "plan.pt")
     scores = load_scores(run_dir / "scores.pt")
     bundle = load_bundle(spec)
     model = load_model(spec, bundle.num_classes, dense_checkpoint)
     plan.check_against(model)
     graph = trace_layer_graph(model)
-    control = control_plan(plan, scores, label, run["seed"], model, graph)
+    control = control_plan(plan, scores, label, run.seed, model, graph)
     control.save(out_dir / "plan.pt")
-    summary = {
-        **{k: run[k] for k in ("method", "pruner", "granularity", "citation", "target", "seed")},
-        "control": control.info["control"],
-        "control_seed": control.info["control_seed"],
+    counts = plan_counts(model, graph, control.masks, bundle.input_shape)
+    record = PruneRecord(
+        benchmark=run.benchmark,
+        method=run.method,
+        pruner=run.pruner,
+        granularity=run.granularity,
+        citation=run.citation,
+        target=run.target,
+        seed=run.seed,
+        control=control.info["control"],
+        control_seed=control.info["control_seed"],
         # The run's budget verdict, which the control shares (its counts are the run's).
-        **{k: run[k] for k in ("target_met", "target_miss_reason", "target_tolerance")},
+        target_met=run.target_met,
+        target_miss_reason=run.target_miss_reason,
+        target_tolerance=run.target_tolerance,
         # The control's choice is not a pruner's scoring: nothing of it is timed.
-        "timings": dict.fromkeys(run["timings"], 0.0),
-        "activations_cached": False,
-        **plan_counts(model, graph, control.masks, bundle.input_shape),
-        "plan_info": control.info,
-        "provenance": provenance(device),
-    }
-    write_json(out_dir / "prune.json", summary)
-    return summary
+        timings=dict.fromkeys(run.timings, 0.0),
+        activations_cached=False,
+        dense=counts["dense"],
+        masked=counts["masked"],
+        slim=counts["slim"],
+        achieved=counts["achieved"],
+        layer_pruned_pct=layer_pruned_pct(control, graph.names),
+        plan_info=control.info,
+        provenance=provenance(device),
+    )
+    record.save(out_dir / "prune.json")
+    return record

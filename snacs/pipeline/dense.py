@@ -9,14 +9,18 @@ import torch
 
 from snacs.engine import Recipe, evaluate, fit, seed_everything
 from snacs.engine.distributed import barrier, is_writer
-from snacs.io import fingerprint, save_checkpoint, write_json
+from snacs.io import fingerprint, save_checkpoint
 from snacs.pipeline.batches import eval_batches, train_batches
 from snacs.pipeline.common import Spec, load_bundle, load_model, new_model
 from snacs.pipeline.counts import latency, model_counts
 from snacs.pipeline.provenance import provenance
+from snacs.pruning.graph import trace_layer_graph
+from snacs.pruning.records import DenseRecord
 
 
-def run_dense(spec: Spec, out_dir: str | Path, device: torch.device, progress: bool = True) -> dict:
+def run_dense(
+    spec: Spec, out_dir: str | Path, device: torch.device, progress: bool = True
+) -> DenseRecord:
     """Produce ``out_dir/best.pt`` and ``out_dir/dense.json`` (accuracy, counts, latency).
 
     Training keeps the epoch with the best test accuracy, the protocol of the paper's
@@ -50,19 +54,22 @@ def run_dense(spec: Spec, out_dir: str | Path, device: torch.device, progress: b
     barrier()  # under torchrun, best.pt is complete before any rank reads it
     best = load_model(spec, bundle.num_classes, out_dir / "best.pt").to(device)
     metrics = evaluate(best, test, device, ks=spec["evaluation"]["topk"])
-    summary = {
-        "source": dense["source"],
-        "accuracy": metrics,
-        "dense": model_counts(best, bundle.input_shape),
-        "latency_ms": latency(best, bundle.input_shape, spec, device),
-        "input_shape": list(bundle.input_shape),
-        "num_classes": bundle.num_classes,
-        "provenance": provenance(device),
-        "spec": spec,
-    }
+    record = DenseRecord(
+        benchmark=spec["name"],
+        title=spec["title"],
+        source=dense["source"],
+        accuracy=metrics,
+        dense=model_counts(best, bundle.input_shape),
+        latency_ms=latency(best, bundle.input_shape, spec, device),
+        input_shape=list(bundle.input_shape),
+        num_classes=bundle.num_classes,
+        layers=trace_layer_graph(best).names,
+        provenance=provenance(device),
+        spec=spec,
+    )
     if is_writer():
-        write_json(out_dir / "dense.json", summary)
-    return summary
+        record.save(out_dir / "dense.json")
+    return record
 
 
 def _trained_on(spec: Spec) -> list:

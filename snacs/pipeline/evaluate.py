@@ -15,7 +15,7 @@ from torch import nn
 from snacs.data import DatasetBundle
 from snacs.engine import evaluate, recalibrate_batchnorm
 from snacs.errors import SnacsError
-from snacs.io import load_checkpoint, read_json, write_json
+from snacs.io import load_checkpoint
 from snacs.pipeline.batches import eval_batches, train_batches
 from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import latency, model_counts
@@ -24,6 +24,7 @@ from snacs.pruning.export import export_model
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.masking import apply_masks
 from snacs.pruning.plan import PruningPlan
+from snacs.pruning.records import DenseRecord, PruneRecord, RunRecord
 from snacs.pruning.slim import slim_model
 
 
@@ -37,8 +38,8 @@ def run_evaluate(
     device: torch.device,
     dense_checkpoint: str | Path,
     slim_out: str | Path,
-) -> dict:
-    """Write one result row (JSON) for a (benchmark, method, target, seed) run.
+) -> RunRecord:
+    """Write one result record (JSON) for a (benchmark, method, target, seed) run.
 
     The physically slimmed fine-tuned model is exported to ``slim_out`` (``torch.export``,
     loadable with plain PyTorch), and the export is checked against the slim model.
@@ -58,61 +59,60 @@ def run_evaluate(
     topk = spec["evaluation"]["topk"]
     masked_accuracy = evaluate(model.to(device), test, device, ks=topk)
     slim_accuracy = evaluate(slim.to(device), test, device, ks=topk)
-    dense_summary = read_json(dense_json)
-    prune_summary = read_json(prune_json)
+    dense_record = DenseRecord.load(dense_json)
+    prune_record = PruneRecord.load(prune_json)
     no_finetune, bn_batches = _without_finetuning(
-        spec, bundle, plan, dense_checkpoint, device, prune_summary["seed"]
+        spec, bundle, plan, dense_checkpoint, device, prune_record.seed
     )
     exported = export_model(slim, shape, slim_out)
     exported["max_abs_logit_diff"] = _export_difference(slim, slim_out, test)
-    dense_counts = dense_summary["dense"]
+    dense_counts = dense_record.dense
     masked_counts = model_counts(model, shape, plan.masks)
     slim_counts = model_counts(slim, shape)
 
     def reduction(counts: dict, key: str) -> float:
         return 100.0 * (1 - counts[key] / dense_counts[key])
 
-    row = {
-        "benchmark": spec["name"],
-        "title": spec["title"],
-        "method": prune_summary["method"],
-        "granularity": prune_summary["granularity"],
-        "target": prune_summary["target"]["label"],
-        "seed": prune_summary["seed"],
-        # Controls (same per-layer counts, another choice): empty for the pruner's own run.
-        "control": prune_summary.get("control") or "",
-        "control_seed": prune_summary.get("control_seed"),
-        "baseline_top1": dense_summary["accuracy"]["top1"],
-        "baseline_top5": dense_summary["accuracy"].get("top5"),
-        "pruned_top1": masked_accuracy["top1"],
-        "pruned_top5": masked_accuracy.get("top5"),
-        "slim_top1": slim_accuracy["top1"],
-        "no_finetune_top1": no_finetune["top1"],
-        "no_finetune_top5": no_finetune.get("top5"),
-        "bn_recalibration_batches": bn_batches,
-        "target_count": prune_summary["target"].get("count", "masked"),
-        "target_met": prune_summary["target_met"],
-        "target_miss_reason": prune_summary["target_miss_reason"],
-        "target_tolerance": prune_summary["target_tolerance"],
-        "dense": dense_counts,
-        "masked": masked_counts,
-        "slim": slim_counts,
-        "params_reduction_pct": reduction(masked_counts, "params"),
-        "flops_reduction_pct": reduction(masked_counts, "macs"),
-        "slim_params_reduction_pct": reduction(slim_counts, "params"),
-        "slim_flops_reduction_pct": reduction(slim_counts, "macs"),
-        "channels_removed": removed,
-        "timings": prune_summary["timings"],
-        "latency_ms": {
-            "dense": dense_summary["latency_ms"],
+    record = RunRecord(
+        benchmark=dense_record.benchmark,
+        title=dense_record.title,
+        method=prune_record.method,
+        granularity=prune_record.granularity,
+        target=prune_record.target["label"],
+        seed=prune_record.seed,
+        control=prune_record.control,
+        control_seed=prune_record.control_seed,
+        baseline_top1=dense_record.accuracy["top1"],
+        baseline_top5=dense_record.accuracy.get("top5"),
+        pruned_top1=masked_accuracy["top1"],
+        pruned_top5=masked_accuracy.get("top5"),
+        slim_top1=slim_accuracy["top1"],
+        no_finetune_top1=no_finetune["top1"],
+        no_finetune_top5=no_finetune.get("top5"),
+        bn_recalibration_batches=bn_batches,
+        target_count=prune_record.target.get("count", "masked"),
+        target_met=prune_record.target_met,
+        target_miss_reason=prune_record.target_miss_reason,
+        target_tolerance=prune_record.target_tolerance,
+        dense=dense_counts,
+        masked=masked_counts,
+        slim=slim_counts,
+        params_reduction_pct=reduction(masked_counts, "params"),
+        flops_reduction_pct=reduction(masked_counts, "macs"),
+        slim_params_reduction_pct=reduction(slim_counts, "params"),
+        slim_flops_reduction_pct=reduction(slim_counts, "macs"),
+        channels_removed=removed,
+        timings=prune_record.timings,
+        latency_ms={
+            "dense": dense_record.latency_ms,
             "slim": latency(slim, shape, spec, device),
         },
-        "slim_export": exported,
-        "finetune_epoch": load_checkpoint(finetuned_checkpoint).get("epoch"),
-        "provenance": provenance(device),
-    }
-    write_json(out, row)
-    return row
+        slim_export=exported,
+        finetune_epoch=load_checkpoint(finetuned_checkpoint).get("epoch"),
+        provenance=provenance(device),
+    )
+    record.save(out)
+    return record
 
 
 def _without_finetuning(

@@ -15,13 +15,14 @@ from torch import nn
 
 from snacs.data import DatasetBundle
 from snacs.engine import Recipe, evaluate, fit, seed_everything
-from snacs.io import fingerprint, load_checkpoint, read_json, write_json
+from snacs.io import fingerprint, load_checkpoint
 from snacs.pipeline.batches import eval_batches, train_batches
 from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import latency
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.masking import MaskEnforcer, apply_masks
 from snacs.pruning.plan import PruningPlan
+from snacs.pruning.records import DenseRecord, ReferenceRecord
 
 DENSE_REFERENCE = "dense (fine-tuned)"
 """Method name of the reference row: the dense model fine-tuned with the pruners' recipe."""
@@ -70,7 +71,7 @@ def run_dense_reference(
     device: torch.device,
     seed: int,
     progress: bool = True,
-) -> dict:
+) -> ReferenceRecord:
     """Fine-tune the unpruned dense model with the fine-tune recipe; write its record ``out``.
 
     The record has the run records' accuracy fields (``pruned_top1`` is the fine-tuned
@@ -89,23 +90,23 @@ def run_dense_reference(
         device,
         ks=evaluation["topk"],
     )
-    dense_summary = read_json(dense_json)
-    record = {
-        "benchmark": spec["name"],
-        "title": spec["title"],
-        "method": DENSE_REFERENCE,
-        "seed": seed,
-        "baseline_top1": dense_summary["accuracy"]["top1"],
-        "baseline_top5": dense_summary["accuracy"].get("top5"),
-        "pruned_top1": accuracy["top1"],
-        "pruned_top5": accuracy.get("top5"),
-        "finetune_epochs": spec["finetune"]["recipe"]["epochs"],
-        "finetune_epoch": load_checkpoint(best_path).get("epoch"),
-        "dense": dense_summary["dense"],
-        "latency_ms": latency(best, bundle.input_shape, spec, device),
-        "provenance": provenance(device),
-    }
-    write_json(out, record)
+    dense_record = DenseRecord.load(dense_json)
+    record = ReferenceRecord(
+        benchmark=dense_record.benchmark,
+        title=dense_record.title,
+        method=DENSE_REFERENCE,
+        seed=seed,
+        baseline_top1=dense_record.accuracy["top1"],
+        baseline_top5=dense_record.accuracy.get("top5"),
+        pruned_top1=accuracy["top1"],
+        pruned_top5=accuracy.get("top5"),
+        finetune_epochs=spec["finetune"]["recipe"]["epochs"],
+        finetune_epoch=load_checkpoint(best_path).get("epoch"),
+        dense=dense_record.dense,
+        latency_ms=latency(best, bundle.input_shape, spec, device),
+        provenance=provenance(device),
+    )
+    record.save(out)
     return record
 
 

@@ -10,12 +10,13 @@ import torch
 from snacs.config import MATCH_PREFIX, parse_matched_label
 from snacs.engine import seed_everything
 from snacs.errors import ConfigError
-from snacs.io import read_json, write_json
 from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
 from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.context import PruneContext
+from snacs.pruning.plan import PruningPlan
 from snacs.pruning.pruner import PRUNERS, build_pruner, load_pruner_modules
+from snacs.pruning.records import PruneRecord
 from snacs.pruning.run import run_pruner
 from snacs.pruning.scores import save_scores
 from snacs.pruning.target import TARGET_TOLERANCE, Target, target_miss_reason
@@ -78,7 +79,7 @@ def resolve_target(
     if reference_json is None:
         raise ConfigError(f"target {label} needs the reference run's prune.json (--reference)")
     key = f"{resource}_reduction" if count == "masked" else f"slim_{resource}_reduction"
-    achieved = read_json(reference_json)["achieved"].get(key)
+    achieved = PruneRecord.load(reference_json).achieved.get(key)
     if achieved is None:
         raise ConfigError(f"{reference_json} has no achieved.{key}; rerun the reference prune step")
     return Target(min(max(achieved, 0.0), 0.99), resource, scope, count)  # type: ignore[arg-type]
@@ -95,7 +96,7 @@ def run_prune(
     activations_path: str | Path | None = None,
     progress: bool = True,
     label: str | None = None,
-) -> dict:
+) -> PruneRecord:
     """Score and plan with one pruner; write ``plan.pt``, ``scores.pt`` and ``prune.json``.
 
     The typed scores are kept beside the plan so that the inverted control can reverse
@@ -126,24 +127,30 @@ def run_prune(
             file=sys.stderr,
         )
     plan.save(out_dir / "plan.pt")
-    summary = {
-        "method": method,
-        "pruner": pruner.name,
-        "granularity": pruner.granularity,
-        "citation": pruner.citation,
-        "target": {"label": label or target.label, **target.__dict__},
-        "target_met": not reason,
-        "target_miss_reason": reason,
-        "target_tolerance": TARGET_TOLERANCE,
-        "seed": seed,
-        "timings": outcome.timings,
-        "activations_cached": pruner.needs_activations and activations_path is not None,
-        **counts,
-        "plan_info": {k: v for k, v in plan.info.items() if k != "timings"},
-        "provenance": provenance(device),
-    }
-    write_json(out_dir / "prune.json", summary)
-    return summary
+    record = PruneRecord(
+        benchmark=spec["name"],
+        method=method,
+        pruner=pruner.name,
+        granularity=pruner.granularity,
+        citation=pruner.citation,
+        target={"label": label or target.label, **target.__dict__},
+        seed=seed,
+        timings=outcome.timings,
+        activations_cached=pruner.needs_activations and activations_path is not None,
+        dense=counts["dense"],
+        masked=counts["masked"],
+        slim=counts["slim"],
+        achieved=achieved,
+        layer_pruned_pct=layer_pruned_pct(plan, ctx.graph.names),
+        plan_info={k: v for k, v in plan.info.items() if k != "timings"},
+        provenance=provenance(device),
+        score_timings=dict(plan.info.get("score_timings", {})),
+        target_met=not reason,
+        target_miss_reason=reason,
+        target_tolerance=TARGET_TOLERANCE,
+    )
+    record.save(out_dir / "prune.json")
+    return record
 
 
 def _target_reduction(achieved: dict[str, float], target: Target) -> float:
@@ -153,5 +160,15 @@ def _target_reduction(achieved: dict[str, float], target: Target) -> float:
     return achieved[f"{prefix}{resource}_reduction"]
 
 
-def prune_summary(path: str | Path) -> dict:
-    return read_json(path)
+def layer_pruned_pct(plan: PruningPlan, layers: list[str]) -> dict[str, float]:
+    """Pruned share (%) of each layer's weight in forward order; 0 where the plan keeps all.
+
+    Read from the masks, so filter plans (whose pruned filters also remove their
+    consumers' input slices) and connection plans are counted the same way.
+    """
+    return {
+        name: 100.0 * (1.0 - plan.masks[f"{name}.weight"].float().mean().item())
+        if f"{name}.weight" in plan.masks
+        else 0.0
+        for name in layers
+    }

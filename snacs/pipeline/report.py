@@ -1,12 +1,14 @@
-"""Steps that turn finished records into figures and the HTML report."""
+"""Steps that turn finished records into figures, the claims table and the HTML report.
+
+The report's inputs come from :func:`snacs.report.manifest.report_manifest`, the same
+list the workflow's rules use, so these steps take only the config.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-from snacs.io import read_json
 
 
 def run_figures(summary_csv: str | Path, benchmark: str, out: Sequence[str | Path]) -> None:
@@ -17,37 +19,29 @@ def run_figures(summary_csv: str | Path, benchmark: str, out: Sequence[str | Pat
     accuracy_vs_flops(pd.read_csv(summary_csv), benchmark, out)
 
 
-def run_report(
-    config: Mapping[str, Any],
-    out: str | Path,
-    summary: str | Path,
-    selected: str | Path,
-    figures: Sequence[str | Path],
-    dense_json: Sequence[str | Path],
-    *,
-    reported: str | Path | None = None,
-    timings: str | Path | None = None,
-    layer_figures: Sequence[str | Path] = (),
-    speed_summary: str | Path | None = None,
-    speed_raw: str | Path | None = None,
-    speed_figure: str | Path | None = None,
-    estimator_summary: str | Path | None = None,
-    estimator_figure: str | Path | None = None,
-) -> None:
-    """Write the self-contained HTML report from the tables, figures and dense records."""
-    from snacs.pipeline.provenance import provenance as run_provenance
-    from snacs.report.html import StudyOutputs, write_report
+def run_report(config: Mapping[str, Any], out: str | Path) -> None:
+    """Write the self-contained HTML report from the files the config's manifest lists."""
+    from snacs.pipeline.provenance import provenance
+    from snacs.report.html import write_report
+    from snacs.report.manifest import report_manifest
 
-    provenance = {Path(p).parent.parent.name: read_json(p)["provenance"] for p in dense_json}
-    studies = StudyOutputs(
-        reported_csv=reported,
-        timings_csv=timings,
-        layer_figures=[Path(f) for f in layer_figures if Path(f).suffix == ".png"],
-        speed_summary_csv=speed_summary,
-        speed_raw_csv=speed_raw,
-        speed_figure=speed_figure,
-        estimator_summary_csv=estimator_summary,
-        estimator_figure=estimator_figure,
-        run_provenance=run_provenance(),
+    write_report(out, report_manifest(config), config, provenance())
+
+
+def run_claims(
+    config: Mapping[str, Any], published: str | Path | None, paper_speed: str | Path | None
+) -> str:
+    """Write tables/claims.{csv,md}; return one line per claim (verdict first)."""
+    import pandas as pd
+
+    from snacs.report.claims import build_claims, write_claims
+    from snacs.report.manifest import report_manifest
+    from snacs.report.tables import read_published
+
+    manifest = report_manifest(config)
+    speed = pd.read_csv(paper_speed) if paper_speed else None
+    frame = build_claims(config, manifest, read_published(published), speed)
+    write_claims(frame, config, manifest)
+    return "\n".join(
+        f"{row.verdict:>13}  {row.claim} [{row.benchmark}]" for row in frame.itertuples()
     )
-    write_report(out, summary, selected, figures, config, provenance, studies=studies)

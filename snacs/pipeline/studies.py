@@ -9,8 +9,9 @@ from typing import Any
 import torch
 
 from snacs.errors import ConfigError
-from snacs.io import read_json, write_text
-from snacs.report.tables import markdown_table
+from snacs.io import write_text
+from snacs.pruning.records import DenseRecord
+from snacs.tabular import markdown_table
 
 
 def run_speed(
@@ -107,10 +108,10 @@ def run_layer_compression(
     from snacs.report.study_figures import layer_compression_figure
     from snacs.report.tables import layer_compression
 
-    dense = read_json(dense_json)
+    dense = DenseRecord.load(dense_json)
     table = layer_compression(prune_json, pd.read_csv(selected), dense, methods)
     write_text(out_csv, table.to_csv(index=False))
     reference = pd.read_csv(paper) if paper else None
     if reference is not None:
-        reference = reference[reference["benchmark"] == dense["spec"]["name"]]
-    layer_compression_figure(table, reference, dense["spec"]["title"], figure)
+        reference = reference[reference["benchmark"] == dense.benchmark]
+    layer_compression_figure(table, reference, dense.title, figure)

@@ -12,19 +12,25 @@ import html
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from snacs.io import write_text
-from snacs.report.controls import control_cells
+from snacs.pruning.records import DenseRecord, ReferenceRecord
+from snacs.report.claims import COLUMNS as CLAIM_COLUMNS
+from snacs.report.claims import Scale, banner_text
+from snacs.report.controls import control_cells, pruner_rows
+from snacs.report.figures import accuracy_caption
+from snacs.report.manifest import ReportManifest
 from snacs.report.tables import (
     REPORTED,
     TIMING_NOTE,
     reported_cells,
+    selection_misses,
     summary_cells,
+    t_interval,
     timing_cells,
 )
 
@@ -44,23 +50,15 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.8em; }
 .note { color: #555; font-size: 0.9em; max-width: 60em; }
 .claim { background: #eef5ff; border-left: 4px solid #4a7fd4; padding: 0.5em 1em; }
 nav a { margin-right: 1em; }
+.banner { background: #fff3cd; border: 1px solid #e0b84c; padding: 0.6em 1em;
+          font-weight: 600; position: sticky; top: 0; z-index: 1; }
+td.verdict-holds { background: #e3f4e1; }
+td.verdict-does-not-hold { background: #fbe3e1; }
+td.verdict-inconclusive { background: #f1f1f1; }
+figure { margin: 1em 0 2em 0; }
+figcaption { color: #444; font-size: 0.9em; max-width: 60em; }
 summary { cursor: pointer; color: #345; }
 """
-
-
-@dataclass
-class StudyOutputs:
-    """Optional inputs of the report beyond the main tables (each shown when given)."""
-
-    reported_csv: str | Path | None = None
-    timings_csv: str | Path | None = None
-    layer_figures: Sequence[str | Path] = ()
-    speed_summary_csv: str | Path | None = None
-    speed_raw_csv: str | Path | None = None
-    speed_figure: str | Path | None = None
-    estimator_summary_csv: str | Path | None = None
-    estimator_figure: str | Path | None = None
-    run_provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
 _NUMBER = re.compile(r"^[-+–]?[\d.]")
@@ -86,10 +84,14 @@ def _cells_html(headers: Sequence[str], rows: Sequence[Sequence[object]], classe
     )
 
 
-def _image(path: str | Path) -> str:
+def _image(path: str | Path, caption: str) -> str:
+    """An embedded PNG with its caption underneath (what is plotted, how it was counted)."""
     path = Path(path)
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    return (
+        f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def _note(text: str) -> str:
@@ -113,6 +115,72 @@ def _collapsed(summary: str, payload: Mapping[str, Any]) -> str:
     """Long JSON folded under a one-line summary, so the tables stay in view."""
     text = html.escape(json.dumps(payload, indent=2, sort_keys=True))
     return f"<details><summary>{html.escape(summary)}</summary><pre>{text}</pre></details>"
+
+
+def _claims_section(manifest: ReportManifest) -> list[str]:
+    table = pd.read_csv(manifest.table("claims")).fillna("")
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in CLAIM_COLUMNS)
+    body = []
+    for _, row in table.iterrows():
+        cells = []
+        for column in CLAIM_COLUMNS:
+            text = html.escape(str(row[column]))
+            css = f"verdict-{row[column].replace(' ', '-')}" if column == "verdict" else "long"
+            cells.append(f'<td class="{css}">{text}</td>')
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return [
+        "<h2 id='claims'>Claims of the paper</h2>",
+        _note(
+            "One row per claim and benchmark. Verdicts: holds, does not hold, or inconclusive; "
+            "the reason says why, including the scale of the run. Rules are in the README "
+            "(Outputs: claims)."
+        ),
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>",
+    ]
+
+
+def _controls_section(summary: pd.DataFrame) -> list[str]:
+    """Each pruner beside its controls, with its margin over random and its seed noise."""
+    if "control" not in summary or not summary["control"].fillna("").ne("").any():
+        return []
+    return [
+        "<h3 id='controls'>Pruners against their controls</h3>",
+        _note(
+            "Each control prunes the same number of units per layer as the pruner's run, "
+            "chosen at random, by weight magnitude, or by the pruner's ranking inverted, and "
+            "is fine-tuned the same way. A margin over random smaller than the seed noise "
+            "says the ranking is not shown to matter at these counts."
+        ),
+        _cells_html(*control_cells(summary)),
+    ]
+
+
+def _reference_section(manifest: ReportManifest) -> list[str]:
+    """The dense model fine-tuned with the pruners' recipe, per benchmark, over seeds."""
+    records = [ReferenceRecord.load(p) for p in manifest.reference_records]
+    if not records:
+        return []
+    frame = pd.DataFrame(
+        [(r.title, r.baseline_top1, r.pruned_top1, r.finetune_epochs) for r in records],
+        columns=["title", "dense", "tuned", "epochs"],
+    )
+    rows = []
+    for title, block in frame.groupby("title", sort=False):
+        seeds = len(block)
+        half = float(t_interval(block["tuned"].std(ddof=1) if seeds > 1 else 0.0, seeds))
+        tuned = f"{block['tuned'].mean():.2f}" + (f" ± {half:.2f}" if seeds > 1 else "")
+        rows.append([title, f"{block['dense'].iloc[0]:.2f}", tuned, str(block["epochs"].iloc[0])])
+    headers = ["Benchmark", "Dense top-1 (%)", "Dense (fine-tuned) top-1 (%)", "Fine-tune epochs"]
+    return [
+        "<h3>Dense (fine-tuned) reference</h3>",
+        _note(
+            "The unpruned dense model fine-tuned with the same recipe as every pruned run "
+            "(mean ± 95 % t interval over seeds): what the extra epochs alone give, apart "
+            "from what pruning costs."
+        ),
+        _cells_html(headers, rows),
+    ]
 
 
 def _tables_by_benchmark(frame: pd.DataFrame) -> list[str]:
@@ -166,29 +234,47 @@ def _timings_section(path: Path) -> list[str]:
     return parts
 
 
-def _speed_section(outputs: StudyOutputs) -> list[str]:
-    from snacs.studies.speed import claim_summary, setup_summary, speed_cells
+def _speed_section(manifest: ReportManifest) -> list[str]:
+    from snacs.studies.speed import setup_summary, speed_cells
 
-    table = pd.read_csv(outputs.speed_summary_csv)
+    table = pd.read_csv(manifest.speed_summary)
     parts = ["<h2 id='speed'>Speed study: scoring one layer pair</h2>"]
-    parts.append(f'<p class="claim">{html.escape(claim_summary(table))}</p>')
-    if outputs.speed_raw_csv is not None:
-        parts.append(_note(setup_summary(pd.read_csv(outputs.speed_raw_csv))))
+    parts.append(
+        '<p class="claim">The verdict on "over 17x faster", with the interval of the ratio '
+        'over reruns, is in the <a href="#claims">claims panel</a> (speed, step).</p>'
+    )
+    parts.append(_note(setup_summary(pd.read_csv(manifest.speed_raw))))
     parts.append(_cells_html(*speed_cells(table)))
-    if outputs.speed_figure is not None:
-        parts.append(_image(outputs.speed_figure))
+    parts.append(_image(manifest.figure("speed"), SPEED_CAPTION))
     return parts
 
 
-def _estimator_section(outputs: StudyOutputs) -> list[str]:
+def _estimator_section(manifest: ReportManifest) -> list[str]:
     from snacs.studies.estimator_accuracy import estimator_cells, estimator_note
 
-    table = pd.read_csv(outputs.estimator_summary_csv)
+    table = pd.read_csv(manifest.estimator_summary)
     parts = ["<h2 id='estimator'>Estimator accuracy on Gaussian data</h2>"]
     parts += [_note(estimator_note(table)), _cells_html(*estimator_cells(table))]
-    if outputs.estimator_figure is not None:
-        parts.append(_image(outputs.estimator_figure))
+    parts.append(_image(manifest.figure("estimator_accuracy"), ESTIMATOR_CAPTION))
     return parts
+
+
+SPEED_CAPTION = (
+    "Seconds to score one layer pair against the number of parent x child groups (log-log), "
+    "mean ± std over reruns: solid lines measured here, dashed the paper's values; the "
+    "numbers are MINT's seconds over SNACS's (black: here, grey: paper). Activation "
+    "collection is not timed."
+)
+ESTIMATOR_CAPTION = (
+    "Mean squared error of the ACMI estimate against the true conditional mutual "
+    "information of Gaussian cases, against the number of samples (left) and the "
+    "dimension (right); solid: measured here, dashed: the paper's figure values."
+)
+LAYER_CAPTION = (
+    "Share of each conv/linear layer's weights pruned (masked count), in traced forward "
+    "order, per method at its selected operating point (else its most compressed run), "
+    "averaged over seeds; dashed: the paper's per-layer values where it reports them."
+)
 
 
 def _layer_section(figures: Sequence[Path]) -> list[str]:
@@ -201,38 +287,40 @@ def _layer_section(figures: Sequence[Path]) -> list[str]:
             "Layer order is the traced forward order, which may differ from the paper's "
             "numbering where a network has projection shortcuts (ResNet50)."
         ),
-        *(_image(Path(f)) for f in figures),
+        *(_image(Path(f), LAYER_CAPTION) for f in figures),
     ]
 
 
 def write_report(
     out: str | Path,
-    summary_csv: str | Path,
-    selected_csv: str | Path,
-    figures: Iterable[str | Path],
+    manifest: ReportManifest,
     config: Mapping[str, Any],
-    provenance: Mapping[str, Any],
+    run_provenance: Mapping[str, Any],
     notes: Iterable[str] = (),
-    studies: StudyOutputs | None = None,
 ) -> None:
-    """Write the report; ``studies`` adds the published rows, timings and side studies."""
-    studies = studies or StudyOutputs()
-    toc = [("selected", "Selected"), ("runs", "All runs"), ("figures", "Figures")]
+    """Write the report from the files ``manifest`` lists (tables, figures, records)."""
+    toc = [("claims", "Claims"), ("selected", "Selected"), ("runs", "All runs")]
+    toc += [("figures", "Figures")]
     toc += [
         (anchor, label)
         for anchor, label, present in (
-            ("reported", "Published", studies.reported_csv),
-            ("timings", "Timings", studies.timings_csv),
-            ("layers", "Per layer", studies.layer_figures),
-            ("speed", "Speed", studies.speed_summary_csv),
-            ("estimator", "Estimator", studies.estimator_summary_csv),
+            ("reported", "Published", True),
+            ("timings", "Timings", True),
+            ("layers", "Per layer", manifest.layer_benchmarks),
+            ("speed", "Speed", manifest.speed),
+            ("estimator", "Estimator", manifest.estimator),
         )
         if present
     ]
     toc += [("config", "Configuration"), ("machine", "Software and hardware")]
-    sections = ["<h1>snacs results</h1>"]
+    scale = Scale.from_config(config)
+    sections = (
+        [] if scale.paper else [f'<div class="banner">{html.escape(banner_text(scale))}</div>']
+    )
+    sections.append("<h1>snacs results</h1>")
     sections.append("<nav>" + "".join(f'<a href="#{a}">{t}</a>' for a, t in toc) + "</nav>")
     sections += [_note(n) for n in notes]
+    sections += _claims_section(manifest)
     sections.append("<h2 id='selected'>Selected operating points</h2>")
     sections.append(
         _note(
@@ -240,30 +328,47 @@ def write_report(
             "the configured tolerance of the dense baseline."
         )
     )
-    sections += _tables_by_benchmark(pd.read_csv(selected_csv))
+    sections += _tables_by_benchmark(pd.read_csv(manifest.table("selected")))
+    summary = pd.read_csv(manifest.table("main"))
+    misses = selection_misses(pruner_rows(summary), config["selection"]["tolerance_pp"])
+    if not misses.empty:
+        sections.append("<h3>Methods with no selected run</h3>")
+        rows = misses[["title", "method", "reason"]].values.tolist()
+        sections.append(_cells_html(["Benchmark", "Method", "Why no run qualified"], rows))
     sections.append("<h2 id='runs'>All runs</h2>")
-    summary = pd.read_csv(summary_csv)
+    sections.append(
+        _note(
+            "Mean ± 95 % t interval over seeds (no interval with one seed). FLOPs and "
+            "params ↓ count the masked model (pruned weights zero, kept in place); "
+            "slim columns count the physically slimmed model. Target met: whether the "
+            "achieved budget landed on the target (MISSED otherwise)."
+        )
+    )
+    sections += _reference_section(manifest)
     sections += _tables_by_benchmark(summary)
     sections += _controls_section(summary)
-    if studies.reported_csv is not None:
-        sections += _reported_section(Path(studies.reported_csv))
-    if studies.timings_csv is not None:
-        sections += _timings_section(Path(studies.timings_csv))
+    sections += _reported_section(Path(manifest.table("reported")))
+    sections += _timings_section(Path(manifest.table("timings")))
     sections.append("<h2 id='figures'>Figures</h2>")
-    sections += [_image(Path(f)) for f in figures if Path(f).suffix == ".png"]
-    if studies.layer_figures:
-        sections += _layer_section([Path(f) for f in studies.layer_figures])
-    if studies.speed_summary_csv is not None:
-        sections += _speed_section(studies)
-    if studies.estimator_summary_csv is not None:
-        sections += _estimator_section(studies)
+    for benchmark in manifest.benchmarks:
+        block = pruner_rows(summary[summary["benchmark"] == benchmark])
+        if not block.empty:
+            png = manifest.figure(f"{benchmark}_acc_vs_flops")
+            sections.append(_image(png, accuracy_caption(block)))
+    if manifest.layer_benchmarks:
+        sections += _layer_section([Path(f) for f in manifest.layer_figures if f.endswith(".png")])
+    if manifest.speed:
+        sections += _speed_section(manifest)
+    if manifest.estimator:
+        sections += _estimator_section(manifest)
     sections.append("<h2 id='config'>Configuration</h2>")
     sections.append(_collapsed("resolved configuration, every default filled in (JSON)", config))
     sections.append("<h2 id='machine'>Software and hardware</h2>")
-    machine: dict[str, Any] = {"dense models, per benchmark": dict(provenance)}
-    if studies.run_provenance:
-        machine["this report"] = dict(studies.run_provenance)
-        sections.append(_note(_machine_line(studies.run_provenance)))
+    dense = {r.benchmark: r.provenance for r in map(DenseRecord.load, manifest.dense_records)}
+    machine: dict[str, Any] = {"dense models, per benchmark": dense}
+    if run_provenance:
+        machine["this report"] = dict(run_provenance)
+        sections.append(_note(_machine_line(run_provenance)))
     sections.append(_collapsed("package versions, hardware, git revision (JSON)", machine))
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>snacs results</title>"

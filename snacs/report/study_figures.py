@@ -6,7 +6,8 @@
   their rank correlation with the truth on layer-shaped cases (docs/method.md);
 * :func:`layer_compression_figure`: pruned percentage of every layer per method (docs/method.md).
 
-Same colour = same method; solid = measured here, dashed = the paper's values.
+Same colour and marker = same method as in every other figure (:mod:`snacs.report.style`);
+solid = measured here, dashed = the paper's values.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from snacs.report.figures import save_figure  # noqa: E402
+from snacs.report.style import style_of  # noqa: E402
 from snacs.studies.estimator_accuracy import collapse_note, variant_label  # noqa: E402
 from snacs.studies.speed import MINT, method_label, snacs_method  # noqa: E402
 
@@ -33,8 +35,8 @@ def speed_figure(table: pd.DataFrame, outputs: Iterable[str | Path]) -> None:
     phis = [c.removeprefix("speedup_") for c in table.columns if c.startswith("speedup_")]
     methods = [MINT, *(snacs_method(p) for p in phis)]
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    for index, method in enumerate(methods):
-        color = f"C{index}"
+    for method in methods:
+        color = style_of(method).color
         ours = table[table[f"{method}_runs"] > 0]
         if not ours.empty:
             ax.errorbar(
@@ -42,7 +44,7 @@ def speed_figure(table: pd.DataFrame, outputs: Iterable[str | Path]) -> None:
                 ours[f"{method}_mean"],
                 yerr=ours[f"{method}_std"],
                 color=color,
-                marker="o",
+                marker=style_of(method).marker,
                 capsize=3,
                 label=f"{method_label(method)} (this run)",
             )
@@ -185,8 +187,8 @@ def layer_compression_figure(
         + ([paper["layer_index"].max()] if paper is not None and not paper.empty else [])
     )
     fig, ax = plt.subplots(figsize=(min(16.0, max(6.5, 3.0 + 0.2 * layers)), 4.2))
-    for index, method in enumerate(methods):
-        color = f"C{index}"
+    for method in methods:
+        color = style_of(method).color
         rows = ours[ours["method"] == method].sort_values("layer_index")
         if not rows.empty:
             target = rows["target"].iloc[0]
@@ -194,7 +196,7 @@ def layer_compression_figure(
                 rows["layer_index"],
                 rows["pruned_pct"],
                 color=color,
-                marker="o",
+                marker=style_of(method).marker,
                 markersize=4,
                 label=f"{method} (this run, {target})",
             )

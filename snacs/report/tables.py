@@ -1,4 +1,4 @@
-"""Result tables: one row per (benchmark, method, target), mean and std over seeds.
+"""Result tables: one row per (benchmark, method, target), mean ± 95 % interval over seeds.
 
 Built from the per-run JSON files alone, so regenerating tables is cheap and never
 re-runs training or pruning. Every table is written as CSV (all digits), Markdown and
@@ -8,14 +8,17 @@ reproduced ones, a per-pruner timing table, and the per-layer compression of cho
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
-from snacs.io import read_json, write_text
-from snacs.report import latex
+from snacs.io import write_text
+from snacs.pruning.records import DenseRecord, PruneRecord, RunRecord
 from snacs.report.controls import control_label, pruner_rows, with_control_margins
+from snacs.tabular import latex, markdown_table, read_reference_csv
 
 METRICS = {
     "baseline_top1": "Baseline top-1 (%)",
@@ -26,6 +29,8 @@ METRICS = {
     "slim_params_reduction_pct": "Slim params ↓ (%)",
     "slim_flops_reduction_pct": "Slim FLOPs ↓ (%)",
     "slim_top1": "Slim top-1 (%)",
+    "slim_latency_ms": "Slim latency (ms, median)",
+    "slim_latency_spread_ms": "Slim latency spread (ms, std)",
     "score_seconds": "Scoring time (s)",
     "activation_seconds": "Activation time (s)",
 }
@@ -33,67 +38,78 @@ KEYS = ["benchmark", "title", "method", "granularity", "target", "control"]
 
 
 def load_rows(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """Flatten result JSONs (from ``evaluate``) into one frame, one row per seed."""
+    """Flatten run records (from ``evaluate``) into one frame, one row per seed."""
     records = []
     for path in paths:
-        row = read_json(path)
+        run = RunRecord.load(path).to_dict()
         records.append(
             {
-                **{k: row.get(k, "") for k in KEYS},
-                "seed": row["seed"],
-                **{k: row[k] for k in METRICS if k in row},
-                "delta_top1": row["pruned_top1"] - row["baseline_top1"],
-                "score_seconds": row["timings"]["score_seconds"],
-                "activation_seconds": row["timings"]["activation_seconds"],
+                **{k: run[k] for k in KEYS},
+                "seed": run["seed"],
+                **{k: run[k] for k in METRICS if k in run},
+                "delta_top1": run["pruned_top1"] - run["baseline_top1"],
+                "score_seconds": run["timings"]["score_seconds"],
+                "activation_seconds": run["timings"]["activation_seconds"],
+                "slim_latency_ms": run["latency_ms"]["slim"].get("median_ms"),
+                "slim_latency_spread_ms": run["latency_ms"]["slim"].get("std_ms"),
+                "target_met": run["target_met"],
             }
         )
-    columns = [*KEYS, "seed", *METRICS]
+    columns = [*KEYS, "seed", *METRICS, "target_met"]
     return pd.DataFrame.from_records(records, columns=columns)
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample std over seeds for every metric, plus the seed count."""
+    """Mean and sample std over seeds for every metric, plus the seed count.
+
+    ``target_met`` is False when any seed missed its target, True when every seed's
+    record says it met it, and empty where the records do not say.
+    """
+    rows = rows.assign(target_met=rows["target_met"].map({True: 1.0, False: 0.0}))
     grouped = rows.groupby(KEYS, sort=False)
     means = grouped[list(METRICS)].mean().add_suffix("_mean")
     stds = grouped[list(METRICS)].std(ddof=1).fillna(0.0).add_suffix("_std")
     counts = grouped["seed"].count().rename("seeds")
-    table = pd.concat([means, stds, counts], axis=1).reset_index()
-    ordered = [*KEYS, "seeds"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+    half = t_interval(stds.to_numpy(), counts.to_numpy()[:, None])
+    cis = pd.DataFrame(half, index=stds.index, columns=[f"{m}_ci" for m in METRICS])
+    met = grouped["target_met"].min().map({1.0: True, 0.0: False}).rename("target_met")
+    table = pd.concat([means, stds, cis, counts, met], axis=1).reset_index()
+    ordered = [*KEYS, "seeds", "target_met"]
+    ordered += [f"{m}_{s}" for m in METRICS for s in ("mean", "std", "ci")]
     return table[ordered]
 
 
+def t_interval(std, n):
+    """Half-width of the 95 % Student-t interval of a mean over ``n`` seeds (0 for one seed)."""
+    n = np.asarray(n, dtype=float)
+    factor = np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)) / np.sqrt(n), 0.0)
+    return np.asarray(std, dtype=float) * factor
+
+
 def _cell(mean: float, std: float, seeds: int, digits: int) -> str:
+    if pd.isna(mean):
+        return "–"
     text = f"{mean:.{digits}f}"
     return f"{text} ± {std:.{digits}f}" if seeds > 1 else text
 
 
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A GitHub-flavoured Markdown table of display strings."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def summary_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Headers and display rows of one benchmark's summary (shared by Markdown and LaTeX)."""
-    headers = ["Method", "Granularity", "Target", "Seeds", *METRICS.values()]
+    headers = ["Method", "Granularity", "Target", "Target met", "Seeds", *METRICS.values()]
     rows = []
     for _, r in block.iterrows():
-        cells = [
-            control_label(r["method"], r.get("control")),
-            r["granularity"],
-            r["target"],
-            str(r["seeds"]),
-        ]
+        met = {True: "yes", False: "MISSED"}.get(r["target_met"], "–")
+        method = control_label(r["method"], r.get("control"))
+        cells = [method, r["granularity"], r["target"], met, str(r["seeds"])]
         for metric in METRICS:
             digits = 3 if metric.endswith("seconds") else 2
-            cells.append(_cell(r[f"{metric}_mean"], r[f"{metric}_std"], r["seeds"], digits))
+            cells.append(_cell(r[f"{metric}_mean"], r[f"{metric}_ci"], r["seeds"], digits))
         rows.append(cells)
     return headers, rows
 
 
 def to_markdown(summary: pd.DataFrame) -> str:
-    """One Markdown table per benchmark, values as mean ± std when there are several seeds."""
+    """One Markdown table per benchmark, values as mean ± 95 % t interval over seeds."""
     if summary.empty:
         return "No run meets the selection rule.\n"
     parts = [
@@ -130,6 +146,46 @@ def select_operating_points(
     within = summary[summary["pruned_top1_mean"] >= summary["baseline_top1_mean"] - tolerance_pp]
     best = within.sort_values(column, ascending=False, kind="stable")
     return best.groupby(["benchmark", "method"], sort=False).head(1).sort_index()
+
+
+def selection_misses(summary: pd.DataFrame, tolerance_pp: float) -> pd.DataFrame:
+    """Per benchmark, every method with no run within tolerance, and why in words.
+
+    The reason names the method's most accurate run and how far below the bar it fell,
+    so a reader sees whether a smaller budget or more fine-tuning would have qualified.
+    """
+    rows = []
+    for (benchmark, title, method), block in summary.groupby(
+        ["benchmark", "title", "method"], sort=False
+    ):
+        bar = block["baseline_top1_mean"].iloc[0] - tolerance_pp
+        if (block["pruned_top1_mean"] >= bar).any():
+            continue
+        best = block.loc[block["pruned_top1_mean"].idxmax()]
+        gap = block["baseline_top1_mean"].iloc[0] - best["pruned_top1_mean"]
+        rows.append(
+            [
+                benchmark,
+                title,
+                method,
+                f"no run within {tolerance_pp} pp of the dense {best['baseline_top1_mean']:.2f} "
+                f"%: its most accurate, {best['target']} (FLOPs ↓ "
+                f"{best['flops_reduction_pct_mean']:.1f} %), reaches "
+                f"{best['pruned_top1_mean']:.2f} %, {gap:.2f} pp below the dense model",
+            ]
+        )
+    return pd.DataFrame(rows, columns=["benchmark", "title", "method", "reason"])
+
+
+def misses_markdown(misses: pd.DataFrame) -> str:
+    if misses.empty:
+        return ""
+    rows = misses[["title", "method", "reason"]].values.tolist()
+    return (
+        "\n### Methods with no selected run\n\n"
+        + markdown_table(["Benchmark", "Method", "Why no run qualified"], rows)
+        + "\n"
+    )
 
 
 REPORTED_COLUMNS = [
@@ -244,17 +300,6 @@ def reported_latex(table: pd.DataFrame) -> str:
     )
 
 
-def read_reference_csv(
-    path: str | Path, columns: Iterable[str], dtype: dict | None = None
-) -> pd.DataFrame:
-    """A ``paper_figures`` CSV, refused with the missing column names if it lacks any."""
-    frame = pd.read_csv(path, dtype=dtype)
-    missing = set(columns) - set(frame.columns)
-    if missing:
-        raise ValueError(f"{path} lacks columns {sorted(missing)}")
-    return frame
-
-
 def read_published(path: str | Path | None) -> pd.DataFrame:
     """The published-results CSV (columns of ``paper_figures/README.md``), or no rows."""
     columns = [c for c in REPORTED_COLUMNS if c not in ("title", "status", "target")]
@@ -278,12 +323,14 @@ def write_tables(
     out_dir = Path(out_dir)
     summary = with_control_margins(summarise(load_rows(paths)))
     selected = select_operating_points(pruner_rows(summary), tolerance_pp, compression)
+    misses = selection_misses(pruner_rows(summary), tolerance_pp)
+    misses = {"main": "", "selected": misses_markdown(misses)}
     for name, frame, what in (
         ("main", summary, "every run"),
         ("selected", selected, f"selected operating points (within {tolerance_pp} pp)"),
     ):
         write_text(out_dir / f"{name}.csv", frame.to_csv(index=False))
-        write_text(out_dir / f"{name}.md", to_markdown(frame))
+        write_text(out_dir / f"{name}.md", to_markdown(frame) + misses[name])
         write_text(out_dir / f"{name}.tex", to_latex(frame, what))
     reported = reported_beside_reproduced(selected, read_published(published))
     write_text(out_dir / "reported.csv", reported.to_csv(index=False))
@@ -300,35 +347,29 @@ TIMINGS = {
 PART_PREFIX = "part_"  # columns of the parts a pruner times inside its scoring
 
 
-def _benchmark_of(prune_json: Path) -> str:
-    """Benchmark of a ``pruned/<benchmark>/<method>/<target>/seed<k>/prune.json`` path."""
-    return prune_json.parents[3].name
-
-
 def load_timings(paths: Iterable[str | Path]) -> pd.DataFrame:
     """One row per pruning run: its activation, scoring and planning seconds and machine.
 
-    A pruner that times the parts of its scoring (``plan_info.score_timings``, e.g. SNACS's
+    A pruner that times the parts of its scoring (``score_timings``, e.g. SNACS's
     ACMI, operating constraints and sensitivity) adds one ``part_<name>`` column per part,
     so a reader sees where a total goes (the speed study times only the ACMI part).
     """
     records = []
-    for path in map(Path, paths):
-        run = read_json(path)
-        hardware = run.get("provenance", {}).get("hardware", {})
-        parts = run.get("plan_info", {}).get("score_timings", {})
+    for path in paths:
+        run = PruneRecord.load(path)
+        hardware = run.provenance.get("hardware", {})
         records.append(
             {
-                "benchmark": _benchmark_of(path),
-                "method": run["method"],
-                "pruner": run["pruner"],
-                "granularity": run["granularity"],
-                "target": run["target"]["label"],
-                "seed": run["seed"],
-                **{k: run["timings"].get(k, 0.0) for k in TIMINGS},
+                "benchmark": run.benchmark,
+                "method": run.method,
+                "pruner": run.pruner,
+                "granularity": run.granularity,
+                "target": run.target["label"],
+                "seed": run.seed,
+                **{k: run.timings.get(k, 0.0) for k in TIMINGS},
                 "device": hardware.get("device", ""),
                 "threads": hardware.get("torch_threads"),
-                **{f"{PART_PREFIX}{name}": seconds for name, seconds in parts.items()},
+                **{f"{PART_PREFIX}{name}": t for name, t in run.score_timings.items()},
             }
         )
     columns = ["benchmark", "method", "pruner", "granularity", "target", "seed", *TIMINGS]
@@ -421,38 +462,6 @@ def write_timing_tables(paths: Iterable[str | Path], out_dir: str | Path) -> pd.
     return table
 
 
-def layer_names(dense_summary: Mapping) -> list[str]:
-    """Conv/linear layers of a benchmark's model in forward order (built, never trained)."""
-    from snacs.models import build_model
-    from snacs.pipeline.common import model_options
-    from snacs.pruning.graph import trace_layer_graph
-
-    spec = dense_summary["spec"]
-    model = build_model(
-        spec["model"]["arch"],
-        dense_summary["num_classes"],
-        **model_options(spec, for_loading=True),
-    )
-    return trace_layer_graph(model).names
-
-
-def layer_pruned_pct(plan_path: str | Path, layers: Sequence[str]) -> list[float]:
-    """Pruned share (%) of each layer's weight in a plan; 0 for layers the plan leaves alone.
-
-    Read from the masks, so filter plans (whose pruned filters also remove their
-    consumers' input slices) and connection plans are counted the same way.
-    """
-    from snacs.pruning.plan import PruningPlan
-
-    masks = PruningPlan.load(plan_path).masks
-    return [
-        100.0 * (1.0 - masks[f"{name}.weight"].float().mean().item())
-        if f"{name}.weight" in masks
-        else 0.0
-        for name in layers
-    ]
-
-
 def _chosen_targets(runs: pd.DataFrame, selected: pd.DataFrame) -> dict[str, tuple[str, str]]:
     """Per method: (target, why) — the selected operating point, else the most compressed."""
     picked = dict(zip(selected["method"], selected["target"], strict=False))
@@ -467,40 +476,39 @@ def _chosen_targets(runs: pd.DataFrame, selected: pd.DataFrame) -> dict[str, tup
 
 
 def layer_compression(
-    prune_jsons: Iterable[str | Path],
+    prune_records: Iterable[str | Path],
     selected: pd.DataFrame,
-    dense_summary: Mapping,
+    dense: DenseRecord,
     methods: Sequence[str],
 ) -> pd.DataFrame:
     """Per-layer pruned % of ``methods`` on one benchmark, averaged over the chosen run's seeds.
 
-    The run of a method is its selected operating point (looked up in
-    ``selected`` under the benchmark's name), like the paper's figure, or its most
-    compressed target when no target kept the accuracy.
+    The run of a method is its selected operating point (looked up in ``selected`` under
+    the benchmark's name), like the paper's figure, or its most compressed target when no
+    target kept the accuracy. Layer order and shares come from the records.
     """
-    selected = selected[selected["benchmark"] == dense_summary["spec"]["name"]]
+    selected = selected[selected["benchmark"] == dense.benchmark]
     records = []
-    for path in map(Path, prune_jsons):
-        run = read_json(path)
-        if run["method"] in methods:
+    for path in prune_records:
+        run = PruneRecord.load(path)
+        if run.method in methods:
             records.append(
                 {
-                    "method": run["method"],
-                    "target": run["target"]["label"],
-                    "seed": run["seed"],
-                    "params_reduction": run["achieved"]["params_reduction"],
-                    "plan": path.with_name("plan.pt"),
+                    "method": run.method,
+                    "target": run.target["label"],
+                    "seed": run.seed,
+                    "params_reduction": run.achieved["params_reduction"],
+                    "shares": run.layer_pruned_pct,
                 }
             )
     columns = ["method", "target", "selection", "seeds", "layer_index", "layer", "pruned_pct"]
     if not records:
         return pd.DataFrame(columns=columns)
     runs = pd.DataFrame.from_records(records)
-    layers = layer_names(dense_summary)
     rows = []
     for method, (target, why) in _chosen_targets(runs, selected).items():
-        plans = runs[(runs["method"] == method) & (runs["target"] == target)]["plan"]
-        shares = pd.DataFrame([layer_pruned_pct(plan, layers) for plan in plans]).mean()
-        for index, (name, pct) in enumerate(zip(layers, shares, strict=True), start=1):
-            rows.append([method, target, why, len(plans), index, name, float(pct)])
+        chosen = runs[(runs["method"] == method) & (runs["target"] == target)]["shares"]
+        for index, name in enumerate(dense.layers, start=1):
+            pct = sum(shares.get(name, 0.0) for shares in chosen) / len(chosen)
+            rows.append([method, target, why, len(chosen), index, name, float(pct)])
     return pd.DataFrame(rows, columns=columns)

@@ -45,8 +45,7 @@ from snacs.estimators.edge import edge_cmi
 from snacs.estimators.edge_options import PUBLISHED_METHOD, EdgeOptions
 from snacs.estimators.gaussian import layer_shaped_cmi_case, random_gaussian_cmi_case
 from snacs.io import write_text
-from snacs.report import latex
-from snacs.report.tables import markdown_table, read_reference_csv
+from snacs.tabular import latex, markdown_table, read_reference_csv
 
 PHIS = {"one": None, "exp_act": "exp_act"}
 PHI_LABELS = {"one": "φ = 1", "exp_act": "φ = exp(-act²/2)"}

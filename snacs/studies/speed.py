@@ -54,8 +54,7 @@ from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subs
 from snacs.pruning.activations import Activations, collect_activations
 from snacs.pruning.graph import INPUT, LayerNode, trace_layer_graph
 from snacs.pruning.groups import group_ids
-from snacs.report import latex
-from snacs.report.tables import markdown_table, read_reference_csv
+from snacs.tabular import latex, markdown_table, read_reference_csv
 
 ARCH = "vgg16_cifar"
 INPUT_SHAPE = (3, 32, 32)

@@ -42,7 +42,7 @@ from snacs.models import build_model
 from snacs.pipeline.common import load_bundle, statistics_subset
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pruner import build_pruner, load_pruner_modules
-from snacs.report.tables import markdown_table
+from snacs.tabular import markdown_table
 
 INPUT_SHAPE = (3, 32, 32)
 SCOPES = ("step", "whole")

@@ -6,7 +6,6 @@ from pathlib import Path
 from snacs.config import (
     MATCH_PREFIX,
     control_runs,
-    methods_for,
     parse_matched_label,
     pruner_name,
     runs,
@@ -16,6 +15,7 @@ from snacs.config import (
 from snacs.errors import SnacsError
 from snacs.pipeline.prune import needs_activations
 from snacs.pipeline.resources import speed_study_minutes, training_minutes
+from snacs.report.manifest import RUN_DIR, report_manifest
 from snacs.studies.speed import speed_benchmark, weights_source
 from snakemake.exceptions import WorkflowError
 from snakemake.io import report as mark_for_report
@@ -69,24 +69,10 @@ def launcher(wildcards, resources):
     return f"torchrun --standalone --nproc-per-node={gpus} -m snacs"
 
 
-RUN_DIR = "{benchmark}/{method}/{target}/seed{seed}"
+# What the report reads (tables, figures, records): the same list ``snacs report`` uses.
+MANIFEST = report_manifest(CFG)
 # A control of a run lives inside the run's folder: same per-layer counts, another choice.
 CONTROL_DIR = f"{RUN_DIR}/control-{{control}}"
-
-
-REFERENCE_RECORDS = [
-    f"{R}/reference/{benchmark}/seed{seed}/dense_finetuned.json"
-    for benchmark in BENCHMARKS
-    for seed in CFG["seeds"]
-]
-"""The "dense (fine-tuned)" reference record of every benchmark and seed."""
-
-
-def run_files(pattern):
-    """``pattern`` expanded over every configured run."""
-    return [
-        pattern.format(benchmark=b, method=m, target=t, seed=s) for b, m, t, s in RUNS
-    ]
 
 
 def control_files(pattern):
@@ -178,68 +164,3 @@ def speed_inputs(wildcards):
             "activations": f"{R}/{SPEED_BENCHMARK}/activations.pt",
         }
     return {"data": f"{R}/{SPEED_BENCHMARK}/data.json"}
-
-
-LAYER_METHODS = [m for m in STUDIES["layer_compression"]["methods"] if m in CFG["methods"]]
-LAYER_BENCHMARKS = (
-    [b for b in BENCHMARKS if set(methods_for(CFG, b)) & set(LAYER_METHODS)]
-    if STUDIES["layer_compression"]["enabled"]
-    else []
-)
-
-
-def layer_runs(wildcards, name):
-    """``name`` (prune.json or plan.pt) of every run of the compared methods on a benchmark."""
-    return [
-        f"{R}/pruned/{RUN_DIR.format(benchmark=b, method=m, target=t, seed=s)}/{name}"
-        for b, m, t, s in RUNS
-        if b == wildcards.benchmark and m in LAYER_METHODS
-    ]
-
-
-def report_inputs(wildcards):
-    """Everything the report shows; the side studies only when the config enables them."""
-    inputs = {
-        "summary": f"{R}/tables/main.csv",
-        "markdown": f"{R}/tables/main.md",
-        "selected": f"{R}/tables/selected.csv",
-        "reported": f"{R}/tables/reported.csv",
-        "timings": f"{R}/tables/timings.csv",
-        "figures": expand(
-            f"{R}/figures/{{benchmark}}_acc_vs_flops.{{ext}}", benchmark=BENCHMARKS, ext=FORMATS
-        ),
-        "dense": expand(f"{R}/{{benchmark}}/dense/dense.json", benchmark=BENCHMARKS),
-        "references": REFERENCE_RECORDS,
-        "layer_figures": expand(
-            f"{R}/figures/{{benchmark}}_layer_compression.{{ext}}",
-            benchmark=LAYER_BENCHMARKS,
-            ext=FORMATS,
-        ),
-    }
-    if STUDIES["speed"]["enabled"]:
-        inputs["speed_summary"] = f"{S}/speed_summary.csv"
-        inputs["speed_raw"] = f"{S}/speed.csv"
-        inputs["speed_figures"] = study_figures("speed")
-    if STUDIES["estimator"]["enabled"]:
-        inputs["estimator_summary"] = f"{S}/estimator_summary.csv"
-        inputs["estimator_figures"] = study_figures("estimator_accuracy")
-    return inputs
-
-
-def report_flags(wildcards, input):
-    """Command-line flags of the optional report inputs that this config has."""
-    flags = []
-    for key, flag in (
-        ("speed_summary", "--speed-summary"),
-        ("speed_raw", "--speed-raw"),
-        ("estimator_summary", "--estimator-summary"),
-    ):
-        if key in input.keys():
-            flags.append(f"{flag} {input[key]}")
-    for key, flag in (
-        ("speed_figures", "--speed-figure"),
-        ("estimator_figures", "--estimator-figure"),
-    ):
-        pngs = [f for f in input[key] if f.endswith(".png")] if key in input.keys() else []
-        flags += [f"{flag} {png}" for png in pngs]
-    return " ".join(flags)

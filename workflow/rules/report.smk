@@ -5,8 +5,7 @@ rule tables:
     conda:
         CONDA_ENV
     input:
-        results=run_files(f"{R}/metrics/{RUN_DIR}.json")
-        + control_files(f"{R}/metrics/{CONTROL_DIR}.json"),
+        results=MANIFEST.run_records,
         published=PAPER / "published_results.csv",
     output:
         for_report(multiext(f"{R}/tables/main", ".csv", ".md", ".tex"), "main_table.rst", "Tables"),
@@ -30,7 +29,7 @@ rule timings:
     conda:
         CONDA_ENV
     input:
-        run_files(f"{R}/pruned/{RUN_DIR}/prune.json"),
+        MANIFEST.prune_records,
     output:
         for_report(
             multiext(f"{R}/tables/timings", ".csv", ".md", ".tex"), "timings_table.rst", "Tables"
@@ -62,23 +61,47 @@ rule figure:
         "> {log} 2>&1"
 
 
+rule claims:
+    conda:
+        CONDA_ENV
+    input:
+        tables=[MANIFEST.table(name) for name in ("main", "selected")],
+        records=MANIFEST.prune_records,
+        studies=[
+            f
+            for f in (
+                MANIFEST.speed_raw,
+                MANIFEST.whole_speed_summary,
+                MANIFEST.estimator_summary,
+            )
+            if f is not None
+        ],
+        published=PAPER / "published_results.csv",
+        paper_speed=PAPER / "speed_paper.csv",
+    output:
+        for_report(multiext(f"{R}/tables/claims", ".csv", ".md"), "claims_table.rst", "Tables"),
+    params:
+        config=json.dumps(CFG, sort_keys=True),
+    log:
+        f"{R}/logs/claims.log",
+    shell:
+        "snacs claims --config-json {params.config:q} --published {input.published} "
+        "--paper-speed {input.paper_speed} > {log} 2>&1"
+
+
 rule all:
     conda:
         CONDA_ENV
     input:
-        unpack(report_inputs),
+        unpack(lambda wildcards: MANIFEST.inputs()),
     output:
         report=f"{R}/all",
         # The same page under a name browsers open as HTML from the file system.
         html=report(f"{R}/report.html", caption="../report/report_html.rst", category="Report"),
     params:
         config=json.dumps(CFG, sort_keys=True),
-        studies=report_flags,
     log:
         f"{R}/logs/all.log",
     shell:
-        "snacs report --config-json {params.config:q} --summary {input.summary} "
-        "--selected {input.selected} --reported {input.reported} --timings {input.timings} "
-        "--figures {input.figures} --layer-figures {input.layer_figures} "
-        "--dense-json {input.dense} {params.studies} --out {output.report} > {log} 2>&1 "
+        "snacs report --config-json {params.config:q} --out {output.report} > {log} 2>&1 "
         "&& cp {output.report} {output.html}"

@@ -100,8 +100,7 @@ rule layer_compression:
     conda:
         CONDA_ENV
     input:
-        prune=lambda w: layer_runs(w, "prune.json"),
-        plans=lambda w: layer_runs(w, "plan.pt"),
+        prune=lambda w: MANIFEST.prune_records_by_benchmark[w.benchmark],
         selected=f"{R}/tables/selected.csv",
         dense=f"{R}/{{benchmark}}/dense/dense.json",
         paper=PAPER / "layer_compression_paper.csv",
@@ -114,7 +113,7 @@ rule layer_compression:
             "{benchmark}",
         ),
     params:
-        methods=" ".join(LAYER_METHODS),
+        methods=" ".join(MANIFEST.layer_methods),
     log:
         f"{R}/logs/studies/{{benchmark}}_layer_compression.log",
     shell:

@@ -1,0 +1,176 @@
+"""Typed records the workflow's steps write and later steps (and the report) read.
+
+Each step writes one record as JSON: ``dense`` a :class:`DenseRecord`, ``prune`` a
+:class:`PruneRecord`, ``evaluate`` a :class:`RunRecord`, ``reference`` (the dense model
+fine-tuned with the pruners' recipe) a :class:`ReferenceRecord`. A record carries everything a
+later step needs (benchmark, layer order, achieved counts, timings, target met), so no
+reader re-traces a model, reopens a checkpoint or parses a result path to learn them.
+Loading checks the fields: a record written by an older version of the harness is
+refused with the file and the missing field named, instead of failing later on a key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from snacs.errors import SnacsError
+from snacs.io import read_json, write_json
+
+
+class RecordError(SnacsError):
+    """A record file lacks a field its reader needs (written by another version)."""
+
+
+class Record:
+    """JSON save/load shared by the records; subclasses are dataclasses."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "record") -> Self:
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        required = {
+            f.name
+            for f in fields
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+        missing = sorted(required - set(data))
+        if missing:
+            raise RecordError(
+                f"{source} lacks {', '.join(missing)}: it was written by another version of "
+                "snacs; delete it and rerun the step that writes it"
+            )
+        known = {f.name for f in fields}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Self:
+        return cls.from_dict(read_json(path), source=str(path))
+
+
+@dataclass
+class DenseRecord(Record):
+    """The dense model of one benchmark: accuracy, counts, latency and its layer order."""
+
+    benchmark: str
+    title: str
+    source: str
+    accuracy: dict[str, float]
+    dense: dict[str, int]
+    latency_ms: dict[str, Any]
+    input_shape: list[int]
+    num_classes: int
+    #: conv/linear layers in traced forward order, the order of per-layer figures
+    layers: list[str]
+    provenance: dict[str, Any]
+    spec: dict[str, Any]
+
+
+@dataclass
+class PruneRecord(Record):
+    """One pruner run (benchmark, method, target, seed): counts, timings, per-layer shares."""
+
+    benchmark: str
+    method: str
+    pruner: str
+    granularity: str
+    citation: str
+    #: ``label`` (as the config names it) plus the resolved amount, resource and scope
+    target: dict[str, Any]
+    seed: int
+    timings: dict[str, float]
+    activations_cached: bool
+    dense: dict[str, int]
+    masked: dict[str, int]
+    slim: dict[str, int]
+    #: achieved reductions as fractions, masked (``params_reduction``, ``flops_reduction``)
+    #: and slim (``slim_params_reduction``, ``slim_flops_reduction``)
+    achieved: dict[str, float]
+    #: pruned share (%) of each conv/linear weight, keyed by layer name
+    layer_pruned_pct: dict[str, float]
+    plan_info: dict[str, Any]
+    provenance: dict[str, Any]
+    #: the parts a pruner timed inside its scoring (e.g. SNACS's ACMI), seconds
+    score_timings: dict[str, float] = field(default_factory=dict)
+    #: whether the achieved budget landed within ``target_tolerance`` of the target
+    target_met: bool | None = None
+    #: why it did not, in words ("" when it did)
+    target_miss_reason: str = ""
+    target_tolerance: float | None = None
+    #: a control of the run (random, magnitude, inverted: same per-layer counts, another
+    #: choice), "" for the pruner's own run; ``control_seed`` numbers random controls
+    control: str = ""
+    control_seed: int | None = None
+
+
+@dataclass
+class RunRecord(Record):
+    """One fine-tuned, evaluated run: the row every result table is built from."""
+
+    benchmark: str
+    title: str
+    method: str
+    granularity: str
+    target: str
+    seed: int
+    baseline_top1: float
+    baseline_top5: float | None
+    pruned_top1: float
+    pruned_top5: float | None
+    slim_top1: float
+    #: the dense weights under the masks, BatchNorm statistics re-estimated, no fine-tuning
+    no_finetune_top1: float
+    no_finetune_top5: float | None
+    bn_recalibration_batches: int
+    dense: dict[str, int]
+    masked: dict[str, int]
+    slim: dict[str, int]
+    params_reduction_pct: float
+    flops_reduction_pct: float
+    slim_params_reduction_pct: float
+    slim_flops_reduction_pct: float
+    channels_removed: dict[str, Any]
+    timings: dict[str, float]
+    latency_ms: dict[str, Any]
+    #: where the slimmed model was exported and how closely the export matches it
+    slim_export: dict[str, Any]
+    finetune_epoch: int | None
+    provenance: dict[str, Any]
+    #: copied from the run's prune record: met, why not, within what, on which count
+    target_met: bool | None = None
+    target_miss_reason: str = ""
+    target_tolerance: float | None = None
+    target_count: str = "masked"
+    #: copied from the prune record: "" for the pruner's own run, else the control's kind
+    control: str = ""
+    control_seed: int | None = None
+
+
+@dataclass
+class ReferenceRecord(Record):
+    """The dense model fine-tuned with the pruners' recipe: the "dense (fine-tuned)" row.
+
+    Accuracy fields are named like a run's (``pruned_top1`` is the fine-tuned dense
+    accuracy), so the report puts it beside the pruned runs.
+    """
+
+    benchmark: str
+    title: str
+    method: str
+    seed: int
+    baseline_top1: float
+    baseline_top5: float | None
+    pruned_top1: float
+    pruned_top5: float | None
+    finetune_epochs: int
+    finetune_epoch: int | None
+    dense: dict[str, int]
+    latency_ms: dict[str, Any]
+    provenance: dict[str, Any]

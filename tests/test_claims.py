@@ -1,0 +1,245 @@
+"""The claims panel's verdict rules on small hand-made tables, one test per branch."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from snacs.report import claims as c
+
+FAILS, HOLDS, UNCLEAR = c.FAILS, c.HOLDS, c.UNCLEAR
+
+
+def _config(scale="paper", seeds=(0,), methods=("snacs", "mint", "l1"), synthetic=False):
+    dataset = {"name": "cifar10", **({"synthetic": {"format": "cifar10"}} if synthetic else {})}
+    bench = {"dataset": dataset, "finetune": {"recipe": {"epochs": 2}}}
+    return {
+        "scale": scale,
+        "seeds": list(seeds),
+        "benchmarks": {"b1": bench},
+        "methods": {m: {} for m in methods},
+        "selection": {"tolerance_pp": 0.5, "compression": "params"},
+    }
+
+
+def _speed(ratios, lows, highs, reruns=3, scope="step"):
+    n = len(ratios)
+    return pd.DataFrame(
+        {
+            "network": ["conv8 -> conv9 pair"] * n,
+            "scope": [scope] * n,
+            "groups": [16 * 2**i for i in range(n)],
+            "snacs_s": [1.0] * n,
+            "mint_s": ratios,
+            "ratio": ratios,
+            "ratio_low": lows,
+            "ratio_high": highs,
+            "reruns": [reruns] * n,
+        }
+    )
+
+
+def test_scale_is_described_from_the_config():
+    scale = c.Scale.from_config(_config("demo", seeds=(0,), synthetic=True))
+    assert not scale.paper
+    assert scale.describe("b1") == "demo scale: synthetic images, 2-epoch fine-tune, 1 seed"
+    assert c.Scale.from_config(_config(seeds=(0, 1))).describe("b1").endswith("2 seeds")
+    assert c.Scale.from_config({**_config(), "scale": "custom"}).paper is False
+
+
+def test_bootstrap_interval_surrounds_the_ratio_and_needs_two_reruns():
+    ratio, low, high = c.bootstrap_ratio([20.0, 22.0, 18.0], [1.0, 1.1, 0.9])
+    assert ratio == pytest.approx(20.0)
+    assert low < ratio < high
+    assert c.bootstrap_ratio([20.0, 20.0], [1.0, 1.0])[1:] == (20.0, 20.0)
+    ratio, low, high = c.bootstrap_ratio([20.0], [1.0, 1.1])
+    assert ratio == pytest.approx(20.0 / 1.05) and math.isnan(low) and math.isnan(high)
+
+
+@pytest.mark.parametrize(
+    ("lows", "highs", "reruns", "verdict", "why"),
+    [
+        ([18.0, 20.0], [25.0, 30.0], 3, HOLDS, "above 17x at every"),
+        ([10.0, 20.0], [15.0, 30.0], 3, FAILS, "below 17x at 12.0x"),
+        ([15.0, 20.0], [19.0, 30.0], 3, UNCLEAR, "contains 17x"),
+        ([math.nan, 20.0], [math.nan, 30.0], 1, UNCLEAR, "fewer than two reruns"),
+    ],
+)
+def test_speed_verdicts(lows, highs, reruns, verdict, why):
+    rows = _speed([12.0 if verdict == FAILS else 17.5, 25.0], lows, highs, reruns)
+    scale = c.Scale.from_config(_config("demo"))
+    (claim,) = c.speed_claims(rows, scale, paper_mint={16: 1161.5})
+    assert claim.verdict == verdict and why in claim.reason
+    assert "our MINT" in claim.reason and "the paper's 1161.5 s" in claim.reason
+    assert f"{reruns} rerun(s)" in claim.measured and "demo scale" in claim.reason
+
+
+def test_step_rows_compare_the_slowest_snacs_variant_and_whole_rows_use_runs():
+    raw = pd.DataFrame(
+        {
+            "method": ["mint", "mint", "snacs_phi_one", "snacs_phi_one", "snacs_phi_weight"] * 1
+            + ["snacs_phi_weight"],
+            "groups": [16] * 6,
+            "rerun": [0, 1, 0, 1, 0, 1],
+            "seconds": [20.0, 22.0, 1.0, 1.0, 2.0, 2.0],
+            "parent_layer": ["conv8"] * 6,
+            "child_layer": ["conv9"] * 6,
+        }
+    )
+    (row,) = c.step_speed_rows(raw).itertuples()
+    assert (row.scope, row.network, row.reruns) == ("step", "conv8 -> conv9 pair", 2)
+    assert row.ratio == pytest.approx(10.5)  # against phi = weight, the slower one
+    timings = pd.DataFrame(
+        {
+            "benchmark": ["b1"] * 4,
+            "method": ["snacs", "snacs", "mint", "l1"],
+            "score_seconds": [2.0, 2.0, 60.0, 0.1],
+        }
+    )
+    (row,) = c.whole_speed_rows(timings, _config()).itertuples()
+    assert (row.scope, row.network, row.reruns, row.ratio) == ("whole", "b1", 1, 30.0)
+
+
+def _curve(xs, accs, sd=0.0, seeds=1):
+    n = len(xs)
+    return pd.DataFrame({"x": xs, "acc": accs, "sd": [sd] * n, "seeds": [seeds] * n})
+
+
+@pytest.mark.parametrize(
+    ("other", "outcome"),
+    [
+        (_curve([20.0, 60.0], [88.0, 80.0]), "ahead"),
+        (_curve([20.0, 60.0], [92.0, 90.0]), "behind"),
+        (_curve([30.0, 50.0], [90.3, 85.8]), "level"),
+        (_curve([70.0, 90.0], [50.0, 40.0]), "no overlap"),
+    ],
+)
+def test_curves_are_compared_at_matched_budgets(other, outcome):
+    snacs = _curve([30.0, 50.0], [90.0, 86.0])
+    assert c.compare_curves(snacs, other, tolerance_pp=0.5)[0] == outcome
+
+
+def test_seed_intervals_decide_a_gap_when_there_are_seeds():
+    snacs = _curve([30.0, 50.0], [90.0, 86.0], sd=1.0, seeds=3)
+    close = _curve([30.0, 50.0], [89.0, 85.0], sd=1.0, seeds=3)
+    assert c.compare_curves(snacs, close, tolerance_pp=0.5)[0] == "level"  # 1 pp within t
+    tight = _curve([30.0, 50.0], [89.0, 85.0], sd=0.05, seeds=3)
+    snacs_tight = _curve([30.0, 50.0], [90.0, 86.0], sd=0.05, seeds=3)
+    outcome, words = c.compare_curves(snacs_tight, tight, tolerance_pp=0.5)
+    assert outcome == "ahead" and "+1.00 pp" in words
+
+
+def _summary(rows):
+    columns = ["method", "slim_flops_reduction_pct_mean", "pruned_top1_mean"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.assign(benchmark="b1", pruned_top1_std=0.0, seeds=1)
+
+
+@pytest.mark.parametrize(
+    ("l1", "mint", "scale", "verdict", "why"),
+    [
+        ([88.0, 80.0], [87.0, 79.0], "paper", HOLDS, "ahead of every"),
+        ([91.0, 88.0], [87.0, 79.0], "paper", FAILS, "behind l1"),
+        ([90.1, 86.2], [87.0, 79.0], "paper", UNCLEAR, "level with l1"),
+        ([88.0, 80.0], [87.0, 79.0], "demo", UNCLEAR, "demo scale"),
+    ],
+)
+def test_state_of_the_art_verdicts(l1, mint, scale, verdict, why):
+    summary = _summary(
+        [("snacs", 30.0, 90.0), ("snacs", 50.0, 86.0)]
+        + [("l1", x, a) for x, a in zip((30.0, 50.0), l1, strict=True)]
+        + [("mint", x, a) for x, a in zip((30.0, 50.0), mint, strict=True)]
+    )
+    config = _config(scale)
+    (claim,) = c.sota_claims(summary, config, c.Scale.from_config(config), 0.5)
+    assert (claim.verdict, claim.benchmark) == (verdict, "b1") and why in claim.reason
+    assert "vs l1:" in claim.measured and "vs mint:" in claim.measured
+
+
+def test_state_of_the_art_without_a_finished_snacs_run():
+    summary = _summary([("l1", 30.0, 88.0)])
+    config = _config()
+    (claim,) = c.sota_claims(summary, config, c.Scale.from_config(config), 0.5)
+    assert claim.verdict == UNCLEAR and claim.reason == "SNACS has no finished run"
+
+
+PUBLISHED = pd.DataFrame(
+    {
+        "benchmark": ["b1", "b1", "b1"],
+        "method": ["MINT", "MINT", "GAL"],
+        "params_pruned_pct": [52.4, 57.0, 90.0],
+        "top1": [93.47, 93.02, 93.0],
+    }
+)
+
+
+def _selected(snacs_params=None):
+    rows = [("mint", 40.0)] + ([("snacs", snacs_params)] if snacs_params is not None else [])
+    frame = pd.DataFrame(rows, columns=["method", "params_reduction_pct_mean"])
+    return frame.assign(
+        benchmark="b1", pruned_top1_mean=93.0, baseline_top1_mean=93.2, target="share60-global"
+    )
+
+
+@pytest.mark.parametrize(
+    ("snacs", "published", "scale", "verdict", "why"),
+    [
+        (60.0, PUBLISHED, "paper", HOLDS, "at least as much"),
+        (50.0, PUBLISHED, "paper", FAILS, "less than published"),
+        (None, PUBLISHED, "paper", FAILS, "no SNACS run kept"),
+        (60.0, PUBLISHED.iloc[2:], "paper", UNCLEAR, "no published MINT row"),
+        (60.0, PUBLISHED, "ci", UNCLEAR, "ci scale"),
+    ],
+)
+def test_compression_verdicts(snacs, published, scale, verdict, why):
+    config = _config(scale)
+    (claim,) = c.compression_claims(
+        _selected(snacs), published, config, c.Scale.from_config(config), 0.5, "params"
+    )
+    assert claim.verdict == verdict and why in claim.reason
+    assert "our MINT 40.00 %" in claim.measured
+    if not published[published["method"] == "MINT"].empty:
+        assert claim.paper.startswith("MINT (published) 57.00 % params")
+
+
+@pytest.mark.parametrize(
+    ("ours", "verdict"),
+    [([0.01, 0.01], HOLDS), ([0.02, 0.03], FAILS), ([0.01, 0.03], UNCLEAR)],
+)
+def test_estimator_verdicts(ours, verdict):
+    table = pd.DataFrame(
+        {
+            "sweep": ["samples", "samples", "dimension"],
+            "setting": [500, 1000, 3],
+            "phi": ["one", "one", "one"],
+            "cases": [5, 5, 5],
+            "mse": [*ours, 0.5],
+            "paper_mse": [0.0139, 0.0112, np.nan],
+        }
+    )
+    (claim,) = c.estimator_claims(table, c.Scale.from_config(_config()))
+    assert claim.verdict == verdict and "5 random case(s)" in claim.reason
+    assert "of 2 settings" in claim.measured
+
+
+def test_claims_table_has_its_columns_and_refuses_unknown_verdicts(tmp_path):
+    scale = c.Scale.from_config(_config("demo"))
+    frame = c.claims_frame([c.Claim("x", "b1", "p", "m", UNCLEAR, "r")])
+    assert list(frame.columns) == ["claim", "benchmark", "paper", "measured", "verdict", "reason"]
+    assert c.claims_markdown(frame, scale).startswith("> Not at paper scale (demo scale)")
+    assert not c.claims_markdown(frame, c.Scale.from_config(_config())).startswith(">")
+    with pytest.raises(ValueError, match="verdict"):
+        c.Claim("x", "b1", "p", "m", "maybe", "r")
+
+
+def test_pruners_without_a_common_budget_are_named_together():
+    summary = _summary(
+        [("snacs", 10.0, 90.0), ("snacs", 20.0, 88.0)] + [("l1", 50.0, 85.0), ("mint", 60.0, 80.0)]
+    )
+    config = _config()
+    (claim,) = c.sota_claims(summary, config, c.Scale.from_config(config), 0.5)
+    assert claim.verdict == UNCLEAR and "no budget where SNACS" in claim.reason
+    assert claim.measured == (
+        "no common slim FLOPs ↓ with mint, l1 (SNACS 10.0-20.0 %, theirs 50.0-60.0 %)"
+    )
