@@ -32,7 +32,11 @@ BENCHMARKS = list(CFG["benchmarks"])
 # Software of every rule, relative to the rule files (used with --sdm conda).
 CONDA_ENV = "../envs/snacs.yaml"
 # Half the cores per training job, so two jobs overlap their single-threaded start-up.
-TRAIN_THREADS = max(1, min(4, workflow.cores // 2))
+try:
+    CORES = workflow.cores
+except WorkflowError:  # `snakemake --report` without --cores runs no job: any count will do
+    CORES = 1
+TRAIN_THREADS = max(1, min(4, CORES // 2))
 
 
 wildcard_constraints:

@@ -16,7 +16,7 @@ rule prune:
         activations=optional_flag("--activations", "activations"),
         reference=optional_flag("--reference", "reference"),
     # Every core, so no other job disturbs the measured scoring time.
-    threads: workflow.cores
+    threads: CORES
     log:
         f"{R}/logs/prune/{RUN_DIR}.log",
     shell:

@@ -20,7 +20,7 @@ if STUDIES["speed"]["enabled"]:
             activations=optional_flag("--activations", "activations"),
             whole=f"--whole-out {S}/speed_whole.csv" if SPEED_WHOLE else "",
         # Every core, so no other job disturbs the measured times.
-        threads: workflow.cores
+        threads: CORES
         resources:
             runtime=speed_study_minutes(STUDIES["speed"]),
         log:
