@@ -335,7 +335,9 @@ def test_published_results_are_well_formed():
         "note",
     ]
     config = yaml.safe_load((root / "config" / "config.yaml").read_text())
-    assert set(table["benchmark"]) == set(config["benchmarks"])
+    # Every reported row belongs to a configured benchmark; MobileNetV2 (journal version
+    # only) has no recoverable published rows, the other paper benchmarks all have some.
+    assert set(table["benchmark"]) == set(config["benchmarks"]) - {"cifar10_mobilenetv2"}
     numeric = ["params_pruned_pct", "flops_pruned_pct", "top1", "baseline_top1", "memory_mb"]
     assert all(pd.api.types.is_float_dtype(table[column]) for column in numeric)
     assert table["top1"].between(50, 100).all() and table["source"].notna().all()

@@ -134,7 +134,11 @@ def test_side_studies_reach_the_report(finished_run):
     summary = pd.read_csv(results / "studies/speed_summary.csv")
     assert summary.loc[summary["groups"] == 4, "min_speedup"].notna().all()
     estimator = pd.read_csv(results / "studies/estimator_summary.csv")
-    assert set(estimator["sweep"]) == {"samples", "dimension"} and estimator["mse"].notna().all()
+    assert set(estimator["sweep"]) == {"samples", "dimension", "strong", "layer"}
+    assert estimator["mse"].notna().all()
+    layer_shaped = estimator[estimator["sweep"] == "layer"]
+    assert set(layer_shaped["reading"]) >= {"direct", "chain", "residual"}
+    assert layer_shaped["spearman"].dropna().between(-1, 1).all()
     layers = pd.read_csv(results / "studies/digits_mlp_layer_compression.csv")
     assert set(layers["method"]) == {"snacs", "mint"} and layers["pruned_pct"].between(0, 100).all()
     for name in ("speed", "estimator_accuracy", "synth_vgg_layer_compression"):
