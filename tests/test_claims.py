@@ -127,7 +127,15 @@ def test_seed_intervals_decide_a_gap_when_there_are_seeds():
     tight = _curve([30.0, 50.0], [89.0, 85.0], sd=0.05, seeds=3)
     snacs_tight = _curve([30.0, 50.0], [90.0, 86.0], sd=0.05, seeds=3)
     outcome, words = c.compare_curves(snacs_tight, tight, tolerance_pp=0.5)
-    assert outcome == "ahead" and "+1.00 pp" in words
+    assert outcome == "ahead" and "+1.00 pp" in words and "t, 95 %" in words
+
+
+def test_one_seed_gap_is_not_worded_as_an_interval():
+    """With one seed the tolerance decides the gap, and the words say there is no interval."""
+    snacs = _curve([30.0, 50.0], [90.0, 86.0])
+    other = _curve([30.0, 50.0], [92.0, 90.0])
+    outcome, words = c.compare_curves(snacs, other, tolerance_pp=0.5)
+    assert outcome == "behind" and "1 seed, no interval" in words and "±" not in words
 
 
 def _summary(rows):

@@ -301,7 +301,11 @@ def compare_curves(
             half = tolerance_pp
         gaps.append((x, a - b, half))
     worst = min(gaps, key=lambda g: g[1])
-    words = f"{worst[1]:+.2f} pp ± {worst[2]:.2f} at {worst[0]:.1f} % slim FLOPs ↓"
+    if n > 1:
+        spread = f"± {worst[2]:.2f} (t, 95 %)"
+    else:
+        spread = f"1 seed, no interval; tolerance {tolerance_pp:.2f}"
+    words = f"{worst[1]:+.2f} pp ({spread}) at {worst[0]:.1f} % slim FLOPs ↓"
     if any(gap + half < 0 for _, gap, half in gaps):
         return "behind", words
     if all(gap - half > 0 for _, gap, half in gaps):
