@@ -21,7 +21,7 @@ def pruner_rows(summary: pd.DataFrame) -> pd.DataFrame:
     """The pruners' own rows (no control), e.g. for selection and figures."""
     if "control" not in summary:
         return summary
-    return summary[summary["control"].fillna("") == ""]
+    return summary[summary["control"].astype("string").fillna("") == ""]
 
 
 def with_control_margins(summary: pd.DataFrame) -> pd.DataFrame:
@@ -31,7 +31,7 @@ def with_control_margins(summary: pd.DataFrame) -> pd.DataFrame:
     run seeds and the control seeds); empty where there is no random control.
     """
     summary = summary.copy()
-    controls = summary["control"].fillna("")
+    controls = summary["control"].astype("string").fillna("")
     random = summary[controls == "random"].set_index(RUN_KEYS)["pruned_top1_mean"]
     keys = pd.MultiIndex.from_frame(summary[RUN_KEYS])
     margin = summary["pruned_top1_mean"].to_numpy() - random.reindex(keys).to_numpy()
@@ -54,7 +54,7 @@ def control_cells(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
     Seed noise is the pruner's own top-1 std over seeds (empty with one seed).
     """
-    controls = summary["control"].fillna("")
+    controls = summary["control"].astype("string").fillna("")
     kinds = [k for k in ("random", "magnitude", "inverted") if (controls == k).any()]
     headers = ["Benchmark", "Method", "Target", "Pruner top-1 (%)"]
     headers += [f"{k.capitalize()} control top-1 (%)" for k in kinds]

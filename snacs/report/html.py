@@ -142,7 +142,7 @@ def _claims_section(manifest: ReportManifest) -> list[str]:
 
 def _controls_section(summary: pd.DataFrame) -> list[str]:
     """Each pruner beside its controls, with its margin over random and its seed noise."""
-    if "control" not in summary or not summary["control"].fillna("").ne("").any():
+    if "control" not in summary or not summary["control"].astype("string").fillna("").ne("").any():
         return []
     return [
         "<h3 id='controls'>Pruners against their controls</h3>",
@@ -189,22 +189,6 @@ def _tables_by_benchmark(frame: pd.DataFrame) -> list[str]:
     return [
         f"<h3>{html.escape(str(title))}</h3>{_cells_html(*summary_cells(block))}"
         for title, block in frame.groupby("title", sort=False)
-    ]
-
-
-def _controls_section(summary: pd.DataFrame) -> list[str]:
-    """Each pruner beside its controls, with its margin over random and its seed noise."""
-    if "control" not in summary or not summary["control"].fillna("").ne("").any():
-        return []
-    return [
-        "<h3 id='controls'>Pruners against their controls</h3>",
-        _note(
-            "Each control prunes the same number of units per layer as the pruner's run, "
-            "chosen at random, by weight magnitude, or by the pruner's ranking inverted, and "
-            "is fine-tuned the same way. A margin over random smaller than the seed noise "
-            "says the ranking is not shown to matter at these counts."
-        ),
-        _cells_html(*control_cells(summary)),
     ]
 
 
