@@ -10,8 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
 from snacs.data.bundle import DATASETS, DatasetBundle
@@ -31,6 +29,11 @@ def load_digits_dataset(
     """
     if not 0.0 < test_fraction < 1.0:
         raise ConfigError(f"test_fraction: must lie strictly between 0 and 1, got {test_fraction}")
+    # scikit-learn is imported here, not at module level: every workflow job imports the
+    # dataset registry, and only digits jobs need it (it adds about a second per job).
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     features, labels = load_digits(return_X_y=True)
     features = features / 16.0
     train_x, test_x, train_y, test_y = train_test_split(
