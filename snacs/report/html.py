@@ -150,7 +150,10 @@ def _controls_section(summary: pd.DataFrame) -> list[str]:
             "Each control prunes the same number of units per layer as the pruner's run, "
             "chosen at random, by weight magnitude, or by the pruner's ranking inverted, and "
             "is fine-tuned the same way. A margin over random smaller than the seed noise "
-            "says the ranking is not shown to matter at these counts."
+            "says the ranking is not shown to matter at these counts. Equal counts are not "
+            "equal cost for connection pruners: a pruner that concentrates its cuts leaves "
+            "more units dead, which the cost model credits, so its control can remove fewer "
+            "FLOPs; the FLOPs columns of All runs show both."
         ),
         _cells_html(*control_cells(summary)),
     ]
