@@ -3,6 +3,9 @@
 One thread keeps the many tiny forward passes fast on a shared 2-core CI machine.
 """
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -43,3 +46,18 @@ def small_model(request):
     arch, knobs, shape = SMALL_MODELS[request.param]
     torch.manual_seed(0)
     return randomise_norms(build_model(arch, 10, **knobs)), shape
+
+
+def snakemake_command(workdir: Path, config: Path, *args: str) -> list[str]:
+    """The repository's workflow run from ``workdir`` with ``config`` (no --cores implied)."""
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(Path(__file__).resolve().parents[1] / "Snakefile"),
+        "--directory",
+        str(workdir),
+        f"--configfile={config}",
+        *args,
+    ]

@@ -2,7 +2,6 @@
 
 import math
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +23,7 @@ from snacs.pruning.run import run_pruner
 from snacs.pruning.scores import ConnectionScores, GroupScores
 from snacs.pruning.target import CostModel, Target
 from snacs.report.controls import control_cells, pruner_rows, with_control_margins
-from tests.conftest import randomise_norms
+from tests.conftest import randomise_norms, snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = ["random0", "random1", "magnitude", "inverted"]
@@ -210,20 +209,9 @@ def test_main_table_carries_controls_and_the_margin_over_random():
 
 
 def test_workflow_dry_run_plans_the_control_jobs(tmp_path):
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        f"--configfile={REPO / 'config' / 'ci.yaml'}",
-        "--cores",
-        "2",
-        "results/all",
-        "--dry-run",
-    ]
+    command = snakemake_command(
+        tmp_path, REPO / "config" / "ci.yaml", "--cores", "2", "results/all", "--dry-run"
+    )
     plan = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert plan.returncode == 0, plan.stderr[-2000:]
     config = validate_config(

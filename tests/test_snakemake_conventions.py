@@ -3,13 +3,13 @@ it belongs (downloads on the login node, CPU rules without a GPU, runtimes from 
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from snacs.config import load_config
 from snacs.pipeline.resources import speed_study_minutes, training_minutes
+from tests.conftest import snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "config").glob("*.yaml"))
@@ -18,17 +18,7 @@ GPU_RULES = {"dense", "activations", "prune", "finetune", "dense_reference", "ev
 
 
 def snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        f"--configfile={config}",
-        *args,
-    ]
+    command = snakemake_command(workdir, config, *args)
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 

@@ -15,24 +15,13 @@ import pandas as pd
 import pytest
 
 from snacs.io import load_checkpoint
+from tests.conftest import snakemake_command as workflow_command
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def snakemake_command(workdir: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        f"--configfile={REPO / 'config' / 'ci.yaml'}",
-        "--cores",
-        "2",
-        *args,
-    ]
+    return workflow_command(workdir, REPO / "config" / "ci.yaml", "--cores", "2", *args)
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
