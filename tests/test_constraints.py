@@ -18,12 +18,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from snacs.algorithm.constraints import (
     capture_patch_means,
-    fit_svm,
     limit_grid,
     local_threshold,
     operating_constraints,
     patch_means,
-    svm_predict,
     upper_limit,
 )
 from snacs.models import build_model
@@ -163,26 +161,6 @@ def test_fast_constraints_equal_the_plain_algorithm(case, workers):
         assert result.shares == tuple(grid)
         informative += expected.max() > expected.min()
     assert informative >= len(names) // 2, "the case must make the curves move"
-
-
-@pytest.mark.parametrize("classes", [2, 3, 7])
-def test_torch_decision_function_predicts_as_libsvm(classes):
-    generator = torch.Generator().manual_seed(classes)
-    labels = torch.arange(classes).repeat_interleave(30)
-    inputs = torch.randn(labels.numel(), 6, generator=generator) + labels[:, None] * 0.4
-    svm = fit_svm(inputs, labels)
-    queries = torch.randn(500, 6, generator=generator) * 2
-    queries = torch.cat([queries, inputs.clamp_min(0)])  # the training rows themselves too
-    assert np.array_equal(svm_predict(svm, queries, chunk=97), svm.predict(queries.numpy()))
-
-
-def test_tied_votes_and_decisions_go_where_libsvm_sends_them():
-    # Two identical points with opposite labels: every query is a near-tie of the pair.
-    inputs = torch.tensor([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0], [5.0, 5.0]])
-    labels = torch.tensor([0, 1, 0, 1])
-    svm = fit_svm(inputs, labels)
-    queries = torch.tensor([[0.0, 0.0], [5.0, 5.0], [2.5, 2.5], [9.0, -3.0]])
-    assert np.array_equal(svm_predict(svm, queries), svm.predict(queries.numpy()))
 
 
 @pytest.mark.parametrize(

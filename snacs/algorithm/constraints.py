@@ -15,10 +15,9 @@ The computation is arranged so that nothing is done twice:
   layer, so the model is never rerun per layer or per grid point.
 * A layer's output under any connection mask is then a sum of per-parent-group partial
   outputs ([N, C_out, G_p]); every grid mask costs one small batched contraction.
-* The SVM is fitted by scikit-learn as before; its RBF decision function for every grid
-  point is evaluated as matrix products in torch (on the run's device) with libsvm's
-  one-vs-one vote. Rows whose decision is within rounding of a tie are re-predicted by
-  scikit-learn itself, so the predictions are libsvm's.
+* The SVM is fitted by scikit-learn; its predictions for every grid point are matrix
+  products in torch on the run's device (``snacs.algorithm.svm_decision``), equal to
+  libsvm's.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from sklearn.svm import SVC
 from torch import nn
 from torch.utils.data import DataLoader
 
+from snacs.algorithm.svm_decision import svm_predict
 from snacs.pruning.progress import layer_progress
 from snacs.pruning.scores import GroupScores
 
@@ -42,9 +42,6 @@ LOGGER = logging.getLogger(__name__)
 
 NEAR_CHANCE_MARGIN = 0.15
 """Default margin of the near-chance warning, as a share of (1 - chance level)."""
-
-_TIE_TOLERANCE = 1e-9
-"""Relative size of a decision value treated as a possible tie (re-predicted by libsvm)."""
 
 _CAPTURE_BYTES = 1 << 30
 """Most bytes of patch means captured in one forward pass; more layers take more passes."""
@@ -157,33 +154,46 @@ def _tap_reads(
 def group_partials(
     module: nn.Module, means: torch.Tensor, parent_ids: torch.Tensor
 ) -> torch.Tensor:
-    """[N, C_out, G_p]: each parent group's contribution to the pooled output (no bias).
+    """[G_p, C_out, N]: each parent group's contribution to the pooled output (no bias).
 
-    In float32, the precision of the layer's own forward pass; the sums over groups that
-    follow are in float64.
+    One batched product over the groups, in float32 (the precision of the layer's own
+    forward pass). Groups of unequal size are padded with a zero channel.
     """
     if getattr(module, "groups", 1) > 1:
         raise ValueError(f"connection masks of grouped convolutions are not supported: {module}")
-    weight = module.weight.detach().float().to(means.device)
     channels = parent_ids.numel()
     n = means.shape[0]
     # A linear layer fed by a flattened map reads several features per parent channel.
     means = means.float().reshape(n, channels, -1)  # [N, C_in channels, features]
+    weight = module.weight.detach().float().to(means.device)
     weight = weight.reshape(weight.shape[0], channels, -1)
-    ids = parent_ids.to(means.device)
-    partials = means.new_zeros(n, weight.shape[0], int(parent_ids.max()) + 1)
-    for group in range(partials.shape[2]):
-        members = torch.nonzero(ids == group).squeeze(1)
-        partials[:, :, group] = means[:, members].flatten(1) @ weight[:, members].flatten(1).T
-    return partials
+    layout = _group_layout(parent_ids).to(means.device)  # [G_p, size], -1 = padding
+    means = torch.cat([means, means.new_zeros(n, 1, means.shape[2])], dim=1)[:, layout]
+    weight = torch.cat([weight, weight.new_zeros(weight.shape[0], 1, weight.shape[2])], dim=1)
+    weight = weight[:, layout]  # [C_out, G_p, size, features]
+    return torch.bmm(
+        weight.flatten(2).transpose(0, 1),  # [G_p, C_out, size * features]
+        means.flatten(2).permute(1, 2, 0),  # [G_p, size * features, N]
+    )
+
+
+def _group_layout(ids: torch.Tensor) -> torch.Tensor:
+    """[G, largest group] member channels of each group, padded with -1 (the last row of
+    a tensor extended by one zero channel)."""
+    members = _members(ids)
+    layout = torch.full((len(members), max(m.numel() for m in members)), -1, dtype=torch.long)
+    for g, m in enumerate(members):
+        layout[g, : m.numel()] = m
+    return layout
+
+
+def _members(ids: torch.Tensor) -> list[torch.Tensor]:
+    return [torch.nonzero(ids == g).squeeze(1) for g in range(int(ids.max()) + 1)]
 
 
 def grid_keeps(scores: GroupScores, grid: Iterable[float]) -> torch.Tensor:
-    """[K, C_out, G_p] float: 1 where a child filter keeps a parent group at each share."""
-    keeps = [
-        ~(scores.rho <= local_threshold(scores.rho, share))[scores.child_ids] for share in grid
-    ]
-    return torch.stack(keeps).double()
+    """[K, G_c, G_p] bool: whether a child group keeps a parent group at each share."""
+    return torch.stack([~(scores.rho <= local_threshold(scores.rho, share)) for share in grid])
 
 
 def pruned_outputs(
@@ -191,67 +201,26 @@ def pruned_outputs(
 ) -> torch.Tensor:
     """[K, N, C_out]: ReLU-clipped pooled outputs of the layer pruned at every grid share.
 
-    Values are rounded to float32, the precision of the cached dense outputs.
+    The filters of one child group share their masks, so each child group is one product
+    of its [K, G_p] masks with its filters' partial outputs. The sums over groups are in
+    float64 and rounded to float32, the precision of the cached dense outputs.
     """
-    partials = group_partials(module, means, scores.parent_ids)
-    keeps = grid_keeps(scores, grid).to(partials.device)
-    outputs = torch.einsum("nog,kog->kno", partials.double(), keeps)
+    partials = group_partials(module, means, scores.parent_ids).double()  # [G_p, C_out, N]
+    keeps = grid_keeps(scores, grid).to(partials.device, torch.float64)
+    groups, channels, n = partials.shape
+    outputs = partials.new_empty(len(grid), channels, n)
+    for child, members in enumerate(_members(scores.child_ids.to(partials.device))):
+        if bool((members.diff() == 1).all()):  # contiguous: a view, no copy
+            block = partials[:, int(members[0]) : int(members[-1]) + 1]
+            outputs[:, int(members[0]) : int(members[-1]) + 1] = (
+                keeps[:, child] @ block.reshape(groups, -1)
+            ).view(len(grid), -1, n)
+        else:
+            block = partials[:, members].reshape(groups, -1)
+            outputs[:, members] = (keeps[:, child] @ block).view(len(grid), -1, n)
     if module.bias is not None:
-        outputs += module.bias.detach().double().to(outputs.device)
-    return outputs.float().clamp_min(0)
-
-
-# --- the SVM's predictions as matrix products -------------------------------------------
-
-
-def svm_predict(svm: SVC, samples: torch.Tensor, chunk: int = 4096) -> np.ndarray:
-    """``svm.predict(samples)`` for a fitted RBF ``SVC``, computed with torch matrices.
-
-    All one-vs-one decision values come from one kernel matrix and one product with the
-    pairs' dual coefficients; they vote as in libsvm (a pair's value > 0 votes for its
-    first class, ties in votes go to the lower class). Rows with any decision value within
-    rounding of zero are handed to ``svm.predict``, so every prediction is libsvm's.
-    """
-    device = samples.device
-    support = torch.as_tensor(svm.support_vectors_, dtype=torch.float64, device=device)
-    pair_coef, first, second = _pairwise_coefficients(svm)
-    pair_coef, first, second = pair_coef.to(device), first.to(device), second.to(device)
-    intercept = torch.as_tensor(svm._intercept_, dtype=torch.float64, device=device)
-    support_sq = (support * support).sum(1)
-    predictions = []
-    for rows in torch.split(samples.double(), chunk):
-        kernel = rows @ support.T  # becomes exp(-gamma |row - support|^2) in place
-        kernel.mul_(-2).add_((rows * rows).sum(1, keepdim=True)).add_(support_sq)
-        kernel.clamp_(min=0).mul_(-svm._gamma).exp_()  # [M, n_support]
-        decision = kernel @ pair_coef + intercept  # [M, pairs]
-        scale = kernel @ pair_coef.abs() + intercept.abs()
-        wins = (decision > 0).double()
-        votes = wins @ first + (1 - wins) @ second  # [M, classes]
-        labels = svm.classes_[torch.argmax(votes, dim=1).cpu().numpy()]
-        uncertain = (decision.abs() <= _TIE_TOLERANCE * scale).any(dim=1)
-        if bool(uncertain.any()):
-            labels[uncertain.cpu().numpy()] = svm.predict(rows[uncertain].cpu().numpy())
-        predictions.append(labels)
-    return np.concatenate(predictions)
-
-
-def _pairwise_coefficients(svm: SVC) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """[n_support, pairs] dual coefficients of every class pair (i, j), i < j, in libsvm's
-    order, and [pairs, classes] one-hot matrices of each pair's first and second class."""
-    classes = len(svm.classes_)
-    starts = np.concatenate([[0], np.cumsum(svm._n_support)])
-    dual = torch.as_tensor(svm._dual_coef_, dtype=torch.float64)
-    pairs = [(i, j) for i in range(classes) for j in range(i + 1, classes)]
-    coef = torch.zeros(dual.shape[1], len(pairs), dtype=torch.float64)
-    first = torch.zeros(len(pairs), classes, dtype=torch.float64)
-    second = torch.zeros_like(first)
-    for p, (i, j) in enumerate(pairs):
-        block_i = slice(int(starts[i]), int(starts[i + 1]))
-        block_j = slice(int(starts[j]), int(starts[j + 1]))
-        coef[block_i, p] = dual[j - 1, block_i]
-        coef[block_j, p] = dual[i, block_j]
-        first[p, i] = second[p, j] = 1.0
-    return coef, first, second
+        outputs += module.bias.detach().double().to(outputs.device)[:, None]
+    return outputs.float().clamp_min_(0).transpose(1, 2)
 
 
 def fit_svm(dense_outputs: torch.Tensor, labels: torch.Tensor) -> SVC:
