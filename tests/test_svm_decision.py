@@ -111,7 +111,7 @@ def boundary_queries(svm, start: torch.Tensor, end: torch.Tensor, count: int) ->
 
     def decision(t: float) -> float:
         point = (start + t * (end - start)).double()[None]
-        return float(exact.decision(point - exact.centre)[0][0, 0])
+        return float(exact.decision(exact.augment(point)[0])[0][0, 0])
 
     low, high = 0.0, 1.0
     assert (decision(low) > 0) != (decision(high) > 0)

@@ -310,6 +310,11 @@ def layer_constraint(
     )
 
 
+def _largest_first(model: nn.Module, layers: list[str]) -> list[str]:
+    """Layers by decreasing weight size, so the longest jobs do not start last."""
+    return sorted(layers, key=lambda name: -model.get_submodule(name).weight.numel())
+
+
 def operating_constraints(
     model: nn.Module,
     pairs: Mapping[str, GroupScores],
@@ -327,7 +332,8 @@ def operating_constraints(
 
     The forward pass that captures the patch means uses all torch threads; the layers are
     then handled by ``workers`` concurrent single-threaded workers (torch and libsvm
-    release the GIL), which uses a few cores far better than threading each small step.
+    release the GIL), largest first, which uses a few cores far better than threading
+    each small step.
     Layers whose dense SVM accuracy is near chance are named in a warning: their limits
     carry no information about what the layer may lose.
     """
@@ -353,14 +359,14 @@ def operating_constraints(
                             alpha,
                             near_chance_margin,
                         )
-                        for name in batch
+                        for name in _largest_first(model, batch)
                     }
                     for future in as_completed(futures.values()):
                         future.result()
                         bar.update(1)
             finally:
                 torch.set_num_threads(threads)
-            results.update({name: future.result() for name, future in futures.items()})
+            results.update({name: futures[name].result() for name in batch})
     near = [r for r in results.values() if r.near_chance]
     if near:
         LOGGER.warning(

@@ -41,15 +41,18 @@ _SAFETY = 2.0
 class OneVsOne:
     """A fitted RBF ``SVC`` at one kernel precision, laid out per class block.
 
-    support: the support vectors minus ``centre`` (their mean), at the kernel precision.
-    coef_blocks[c]: [n_c, 2 (classes - 1)] float64, the class's coefficient rows and their
+    support: per support vector s (minus ``centre``, the vectors' mean) the row
+    [2 gamma s, -gamma, -gamma |s|^2]: with a row's [x, |x|^2, 1] one product gives the
+    kernel's exponent -gamma |x - s|^2.
+    coef_blocks[c]: [n_c, 2 (classes - 1)], the class's coefficient rows and their
     absolute values side by side (the latter bound the rounding of the decision).
     first / second: each pair's classes (i < j, libsvm's pair order).
     """
 
     centre: torch.Tensor  # [features] float64
-    support: torch.Tensor  # [n_support, features]
-    support_sq: torch.Tensor  # [n_support]
+    support: torch.Tensor  # [n_support, features + 2]
+    support_norm: float  # largest |s| (centred)
+    coef_total: float  # sum of |coef| over all vectors and rows
     blocks: tuple[slice, ...]
     coef_blocks: tuple[torch.Tensor, ...]
     intercept: torch.Tensor  # [pairs] float64
@@ -66,47 +69,57 @@ class OneVsOne:
         blocks = tuple(slice(int(starts[c]), int(starts[c + 1])) for c in range(classes))
         dual = torch.as_tensor(svm._dual_coef_, dtype=torch.float64)  # [classes-1, n_sv]
         coef_blocks = tuple(
-            torch.cat([dual[:, b].T, dual[:, b].T.abs()], dim=1).to(device) for b in blocks
+            torch.cat([dual[:, b].T, dual[:, b].T.abs()], dim=1).to(device, dtype) for b in blocks
         )
         vectors = torch.as_tensor(svm.support_vectors_, dtype=torch.float64, device=device)
         centre = vectors.mean(dim=0)
-        support = (vectors - centre).to(dtype)
+        centred = vectors - centre
+        gamma = float(svm._gamma)
+        squares = (centred * centred).sum(1, keepdim=True)
+        support = torch.cat(
+            [2 * gamma * centred, torch.full_like(squares, -gamma), -gamma * squares], 1
+        )
         pairs = [(i, j) for i in range(classes) for j in range(i + 1, classes)]
         return cls(
             centre=centre,
-            support=support,
-            support_sq=(support * support).sum(1),
+            support=support.to(dtype),
+            support_norm=float(squares.max().sqrt()),
+            coef_total=float(dual.abs().sum()),
             blocks=blocks,
             coef_blocks=coef_blocks,
             intercept=torch.as_tensor(svm._intercept_, dtype=torch.float64, device=device),
             first=torch.tensor([i for i, _ in pairs], device=device),
             second=torch.tensor([j for _, j in pairs], device=device),
-            gamma=float(svm._gamma),
+            gamma=gamma,
         )
 
     def classify(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Class indices of ``rows`` [M] and whether each may differ from libsvm's [M]."""
-        centred = (rows.double() - self.centre).to(self.support.dtype)
-        decision, magnitude = self.decision(centred)
-        bound = self.rounding_bound(centred, magnitude) + TIE_TOLERANCE * (
-            magnitude + self.intercept.abs()
-        )
+        augmented, norms = self.augment(rows)
+        decision, magnitude = self.decision(augmented)
+        bound = self.rounding_bound(norms, magnitude)
+        bound += TIE_TOLERANCE * (magnitude + self.intercept.abs())
         votes = tally(decision, self.first, self.second)
         unsure = winner_may_change(votes, decision.abs() <= bound, self.first, self.second)
         return torch.argmax(votes, dim=1), unsure  # the first maximum: the lowest class
 
-    def decision(self, centred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """[M, pairs] decision values and sums of |coef| * kernel over each pair's vectors."""
-        rows_sq = (centred * centred).sum(1)
-        # 2 gamma x.s - gamma |s|^2 in one product, then - gamma |x|^2, clipped at 0 (d^2 >= 0).
-        exponent = torch.addmm(
-            self.support_sq, centred, self.support.T, beta=-self.gamma, alpha=2 * self.gamma
-        )
-        kernel = exponent.sub_(self.gamma * rows_sq[:, None]).clamp_(max=0).exp_().double()
+    def augment(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows [x - centre, |x - centre|^2, 1] at the kernel precision, and the float64
+        norms |x - centre|."""
+        centred = rows.double() - self.centre
+        squares = (centred * centred).sum(1, keepdim=True)
+        augmented = torch.cat([centred, squares, torch.ones_like(squares)], 1)
+        return augmented.to(self.support.dtype), squares.squeeze(1).sqrt()
+
+    def decision(self, augmented: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[M, pairs] float64 decision values and sums of |coef| * kernel over each pair's
+        vectors, from rows [x - centre, |x - centre|^2, 1]."""
+        kernel = (augmented @ self.support.T).exp_()  # [M, n_support]
         blocks = zip(self.blocks, self.coef_blocks, strict=True)
         per_class = torch.stack([kernel[:, block] @ coef for block, coef in blocks], dim=1)
         # per_class: [M, classes, 2 (classes - 1)]; pair (i, j) reads class i's row j - 1
         # and class j's row i.
+        per_class = per_class.double()
         half = per_class.shape[2] // 2
         signed = per_class[:, self.first, self.second - 1] + per_class[:, self.second, self.first]
         magnitude = (
@@ -115,24 +128,30 @@ class OneVsOne:
         )
         return signed + self.intercept, magnitude
 
-    def rounding_bound(self, centred: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
-        """[M, pairs] bound on |computed - exact| decision values.
+    def rounding_bound(self, norms: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
+        """[M, pairs] bound on |computed - exact| decision values, given the rows' centred
+        norms (float64).
 
-        At the kernel's unit roundoff u: centring rounds each coordinate by at most u, which
-        moves -gamma |x - s|^2 by at most 3 gamma u (|x| + |s|)^2; the exponent is a sum of
-        three dot products of length F, whose error is at most gamma (F + 5) u (|x| + |s|)^2
-        (norms of the centred vectors); exp adds a few ulps. The block products and sums
-        that follow are in float64 (n_support + 8 float64 roundoffs at most).
+        At the kernel's unit roundoff u, with F features: rounding the centred rows and
+        support vectors moves -gamma |x - s|^2 by at most 3 gamma u (|x| + |s|)^2, the
+        rounded squares and factors by a few more u; the product of length F + 2 adds at
+        most (F + 4) u of its terms' absolute sum, which is at most gamma (|x| + |s|)^2;
+        exp adds a few ulps. Each class block's product with its coefficients (n_c terms,
+        coefficients rounded) is off by at most (n_c + 2) u of the |coef| * kernel sum; the
+        pair sums that follow are in float64. Kernel values below the smallest normal
+        number may underflow: at most that number times the sum of |coef| more.
         """
         unit = _UNIT_ROUNDOFF[self.support.dtype]
-        features = self.support.shape[1]
-        norms = centred.double().norm(dim=1)
-        reach = (norms + float(self.support_sq.double().max().sqrt())) ** 2
-        exponent_error = self.gamma * (features + 8) * unit * reach
+        features = self.support.shape[1] - 2
+        reach = (norms + self.support_norm) ** 2
+        exponent_error = self.gamma * (features + 12) * unit * reach
         kernel_relative = torch.expm1(exponent_error) + 5 * unit * torch.exp(exponent_error)
+        largest_block = max(block.stop - block.start for block in self.blocks)
+        sums = kernel_relative + (largest_block + 4) * unit
         double_unit = _UNIT_ROUNDOFF[torch.float64]
-        sums = kernel_relative + (self.support.shape[0] + 8) * double_unit
-        return _SAFETY * (sums[:, None] * magnitude + 4 * double_unit * self.intercept.abs())
+        underflow = torch.finfo(self.support.dtype).tiny * self.coef_total
+        intercept = 4 * double_unit * self.intercept.abs()
+        return _SAFETY * (sums[:, None] * magnitude + intercept + underflow)
 
 
 def tally(decision: torch.Tensor, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
