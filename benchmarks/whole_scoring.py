@@ -96,8 +96,9 @@ def main() -> None:
         result = {}
         for name, rows in raw.groupby("network", sort=False):
             snacs = rows[rows["method"] == "snacs"]
-            whole = next(r for r in ratios if r.network == name and r.scope == "whole")
-            step = next(r for r in ratios if r.network == name and r.scope == "step")
+            by_scope = {r.scope: r for r in ratios if r.network == name}
+            whole, step = by_scope["whole"], by_scope["step"]
+            cpu = by_scope.get("whole_cpu")
             result[name] = {
                 "snacs_s": whole.snacs_s,
                 "mint_s": whole.mint_s,
@@ -108,6 +109,7 @@ def main() -> None:
                     for part in ("acmi", "constraint", "sensitivity")
                 },
                 "step": dataclasses.asdict(step),
+                "cpu": dataclasses.asdict(cpu) if cpu else None,
                 "reruns": whole.reruns,
                 "threads": whole.threads,
                 "device": whole.device,

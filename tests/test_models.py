@@ -11,7 +11,7 @@ from torch import nn
 
 from snacs.errors import CheckpointError, ConfigError, UnknownNameError
 from snacs.models import MODELS, build_model, model_names
-from snacs.models.resnet50 import TORCHVISION_WEIGHTS
+from snacs.models.resnet50 import torchvision_weights
 from snacs.models.resnet_cifar import PaddedSubsampleShortcut
 
 # (name, num_classes, knobs, input shape without batch) at CPU demo size
@@ -222,16 +222,16 @@ def test_resnet50_download_failure_explains_the_fix(offline_hub):
     with pytest.raises(CheckpointError) as info:
         build_model("resnet50", 1000, pretrained=True)
     message = str(info.value)
-    expected_file = offline_hub / "checkpoints" / Path(TORCHVISION_WEIGHTS.url).name
+    expected_file = offline_hub / "checkpoints" / Path(torchvision_weights().url).name
     assert "URLError" in message and "name resolution" in message
-    assert TORCHVISION_WEIGHTS.url in message
+    assert torchvision_weights().url in message
     assert str(expected_file) in message
     assert "weights_path" in message
 
 
 def test_resnet50_uses_the_file_placed_in_the_hub_cache(offline_hub, resnet50_state_file):
     source, state = resnet50_state_file
-    cached = offline_hub / "checkpoints" / Path(TORCHVISION_WEIGHTS.url).name
+    cached = offline_hub / "checkpoints" / Path(torchvision_weights().url).name
     cached.parent.mkdir(parents=True)
     cached.symlink_to(source)
     model = build_model("resnet50", 1000, pretrained=True)

@@ -21,8 +21,9 @@ def fake_raw(snacs_whole, mint_whole, snacs_step, mint_step, network="vgg16"):
     for rerun, (sw, mw, ss, ms) in enumerate(
         zip(snacs_whole, mint_whole, snacs_step, mint_step, strict=True)
     ):
-        rows.append([network, "snacs", rerun, sw, ss, ss, sw - ss - 0.1, 0.1])
-        rows.append([network, "mint", rerun, mw, ms, np.nan, np.nan, np.nan])
+        # SNACS keeps both cores busy (CPU = 2 x wall), MINT one (CPU = wall)
+        rows.append([network, "snacs", rerun, sw, ss, 2 * sw, ss, sw - ss - 0.1, 0.1])
+        rows.append([network, "mint", rerun, mw, ms, mw, np.nan, np.nan, np.nan])
     return pd.DataFrame(rows, columns=ws.RAW_COLUMNS).assign(
         groups=64, description="d", width_mult=1.0, samples=2000, threads=2, device="cpu"
     )
@@ -34,9 +35,13 @@ def test_ratios_are_ratios_of_means_with_an_interval_around_them():
     whole, step = ratios["whole"], ratios["step"]
     assert whole.ratio == pytest.approx(np.mean([300, 330, 310]) / 11.0)
     assert step.ratio == pytest.approx(np.mean([290, 320, 300]) / np.mean([2.0, 2.5, 2.2]))
-    for r in (whole, step):
+    cpu = ratios["whole_cpu"]
+    assert cpu.ratio == pytest.approx(whole.ratio / 2)
+    for r in (whole, step, cpu):
         assert r.ratio_low < r.ratio < r.ratio_high
         assert (r.reruns, r.threads, r.device, r.groups) == (3, 2, "cpu", 64)
+    gpu = ws.summarise_whole(raw.assign(device="cuda:0"))
+    assert {r.scope for r in gpu} == {"step", "whole"}  # CPU seconds say nothing there
     # one rerun: nothing to resample, the interval collapses onto the ratio
     single = ws.summarise_whole(fake_raw([10.0], [50.0], [1.0], [49.0]))
     assert single[1].ratio_low == pytest.approx(single[1].ratio) == single[1].ratio_high
@@ -53,7 +58,7 @@ def test_summary_csv_has_the_typed_columns_and_reads_back(tmp_path):
     ]  # fmt: skip
     assert ws.read_whole_summary(tmp_path / "speed_whole_summary.csv") == written
     table = (tmp_path / "speed_whole.md").read_text()
-    assert "Step ratio" in table and "Whole ratio" in table
+    assert "Step ratio" in table and "Whole ratio" in table and "CPU seconds" in table
     assert "| 10.5 | 2.0 + 8.4 + 0.1 | 305.0 |" in table  # SNACS total, its parts, MINT
     frame.drop(columns="ratio_low").to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(ConfigError, match="ratio_low"):
@@ -86,6 +91,7 @@ def test_study_times_both_pruners_interleaved_on_the_same_context():
     assert (parts <= snacs["seconds"] + 1e-6).all() and (snacs["step_seconds"] > 0).all()
     assert raw[raw["method"] == "mint"]["constraint_seconds"].isna().all()
     assert set(raw["samples"]) == {40} and set(raw["threads"]) == {torch.get_num_threads()}
+    assert (raw["cpu_seconds"] > 0).all()
 
 
 def test_benchmark_script_writes_the_json_it_promises(tmp_path):
@@ -116,3 +122,4 @@ def test_benchmark_script_writes_the_json_it_promises(tmp_path):
     assert entry["ratio"] == pytest.approx(entry["mint_s"] / entry["snacs_s"])
     assert set(entry["snacs_parts_s"]) == {"acmi", "constraint", "sensitivity"}
     assert entry["reruns"] == 2
+    assert entry["cpu"]["scope"] == "whole_cpu" and entry["cpu"]["ratio"] > 0

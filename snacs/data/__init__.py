@@ -1,6 +1,8 @@
 """Datasets behind one contract (``DatasetBundle``), the subset sampler, synthetic data.
 
-Importing this package registers every dataset loader in ``DATASETS``.
+Importing this package registers every dataset loader in ``DATASETS``; the loaders built on
+torchvision (CIFAR-10, MNIST, ImageNet) are imported when first asked for, since importing
+torchvision costs each short workflow step seconds.
 """
 
 from snacs.data.bundle import (
@@ -12,16 +14,17 @@ from snacs.data.bundle import (
     load_dataset,
     make_loader,
 )
-from snacs.data.cifar import load_cifar10
 from snacs.data.digits import load_digits_dataset
-from snacs.data.imagefolder import load_imagenet
-from snacs.data.mnist import load_mnist
 from snacs.data.subset import class_balanced_indices
 from snacs.data.synthetic import (
     make_synthetic_arrays,
     write_synthetic_cifar,
     write_synthetic_imagefolder,
 )
+
+DATASETS.register_module("cifar10", "snacs.data.cifar")
+DATASETS.register_module("mnist", "snacs.data.mnist")
+DATASETS.register_module("imagenet", "snacs.data.imagefolder")
 
 __all__ = [
     "DATASETS",
@@ -30,11 +33,8 @@ __all__ = [
     "check_dataset_options",
     "class_balanced_indices",
     "dataset_names",
-    "load_cifar10",
     "load_dataset",
     "load_digits_dataset",
-    "load_imagenet",
-    "load_mnist",
     "make_loader",
     "make_synthetic_arrays",
     "write_synthetic_cifar",

@@ -7,19 +7,23 @@ the non-augmented images as in the paper's ``extraloader``) and their labels as 
 list, so the class-balanced subset can be drawn without decoding a single image.
 """
 
+from __future__ import annotations
+
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from snacs.data.device_data import TensorSplits
-from snacs.data.jpeg_batches import JpegSplits
 from snacs.options import check_call_options
 from snacs.registry import Registry
+
+if TYPE_CHECKING:  # torchvision, which it imports, costs seconds per process
+    from snacs.data.jpeg_batches import JpegSplits
 
 
 @dataclass

@@ -20,9 +20,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
-from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
-from torchvision.transforms import RandomResizedCrop
-from torchvision.transforms import functional as TF
 
 
 @dataclass
@@ -46,6 +43,8 @@ class EncodedFiles(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        from torchvision.io import read_file  # torchvision costs seconds to import: on use
+
         path, target = self.samples[index]
         return read_file(path), target
 
@@ -97,6 +96,9 @@ class JpegBatches:
             yield (batch - self._mean) / self._std, targets.to(self.device, non_blocking=True)
 
     def _transform(self, image: Tensor) -> Tensor:
+        from torchvision.transforms import RandomResizedCrop
+        from torchvision.transforms import functional as TF
+
         size = [self.image_size, self.image_size]
         if self.train:
             top, left, height, width = RandomResizedCrop.get_params(
@@ -112,6 +114,8 @@ class JpegBatches:
 
 def decode_on(encoded: list[Tensor], device: torch.device) -> list[Tensor]:
     """RGB uint8 ``[3, H, W]`` images on ``device``; CPU decoding for what nvJPEG rejects."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+
     try:
         return list(decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device))
     except RuntimeError:
@@ -119,6 +123,8 @@ def decode_on(encoded: list[Tensor], device: torch.device) -> list[Tensor]:
 
 
 def _decode_one(data: Tensor, device: torch.device) -> Tensor:
+    from torchvision.io import ImageReadMode, decode_image, decode_jpeg
+
     try:
         return decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
     except RuntimeError:

@@ -7,19 +7,30 @@ download failing (clusters without network) must end in an error that says how t
 provide the file by hand.
 """
 
+from __future__ import annotations
+
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
-from torchvision.models import ResNet, ResNet50_Weights
-from torchvision.models import resnet50 as torchvision_resnet50
 
 from snacs.errors import CheckpointError
 from snacs.io import load_checkpoint, load_state_dict_strict
 
+if TYPE_CHECKING:
+    from torchvision.models import ResNet, ResNet50_Weights
+
 IMAGENET_CLASSES = 1000
-TORCHVISION_WEIGHTS = ResNet50_Weights.IMAGENET1K_V1
+
+
+def torchvision_weights() -> ResNet50_Weights:
+    """torchvision's ImageNet weights entry (torchvision is imported here, when needed:
+    importing it costs every short workflow step seconds)."""
+    from torchvision.models import ResNet50_Weights
+
+    return ResNet50_Weights.IMAGENET1K_V1
 
 
 def resnet50(num_classes: int, pretrained: bool = False, weights_path: str | None = None) -> ResNet:
@@ -29,13 +40,15 @@ def resnet50(num_classes: int, pretrained: bool = False, weights_path: str | Non
     and only then is the classifier replaced for ``num_classes`` != 1000, so the backbone is
     always the published one.
     """
+    from torchvision.models import resnet50 as torchvision_resnet50
+
     if not pretrained:
         return torchvision_resnet50(weights=None, num_classes=num_classes)
     model = torchvision_resnet50(weights=None, num_classes=IMAGENET_CLASSES)
     if weights_path is not None:
         state, source = read_weights_file(Path(weights_path)), str(weights_path)
     else:
-        state, source = download_torchvision_weights(), TORCHVISION_WEIGHTS.url
+        state, source = download_torchvision_weights(), torchvision_weights().url
     load_state_dict_strict(model, state, source)
     if num_classes != IMAGENET_CLASSES:
         model.fc = nn.Linear(model.fc.in_features, num_classes)
@@ -63,10 +76,11 @@ def read_weights_file(path: Path) -> dict[str, Tensor]:
 
 def download_torchvision_weights() -> dict[str, Tensor]:
     """Fetch (or reuse from torch hub's cache) torchvision's ImageNet ResNet-50 weights."""
+    weights = torchvision_weights()
     try:
-        return TORCHVISION_WEIGHTS.get_state_dict(progress=True, check_hash=True)
+        return weights.get_state_dict(progress=True, check_hash=True)
     except Exception as exc:  # URLError, socket/SSL errors, HTTP errors and hash mismatches
-        url = TORCHVISION_WEIGHTS.url
+        url = weights.url
         cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
         raise CheckpointError(
             f"could not download the pretrained ResNet-50 weights ({type(exc).__name__}: "

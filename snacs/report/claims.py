@@ -206,7 +206,10 @@ def speed_claims(
     for (network, scope), block in rows.groupby(["network", "scope"], sort=False):
         worst = block.loc[block["ratio"].idxmin()]
         reruns = int(block["reruns"].min())
-        what = "estimator step (one layer pair)" if scope == "step" else "whole pruner (scoring)"
+        what = {
+            "step": "estimator step (one layer pair)",
+            "whole_cpu": "whole pruner (scoring), CPU seconds over all threads",
+        }.get(scope, "whole pruner (scoring)")
         measured = (
             f"{what}: smallest MINT/SNACS ratio {_ratio_text(worst)}; "
             f"{len(block)} group count(s), {reruns} rerun(s) at least"
