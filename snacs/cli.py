@@ -221,9 +221,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         dense_checkpoint=args.dense,
         slim_out=args.slim_out,
     )
+    exported = f"; slim model: {args.slim_out}" if args.slim_out else ""
     print(
         f"top-1 {row.pruned_top1:.2f} % (baseline {row.baseline_top1:.2f} %, "
-        f"no fine-tune {row.no_finetune_top1:.2f} %); slim model: {args.slim_out}"
+        f"no fine-tune {row.no_finetune_top1:.2f} %){exported}"
     )
 
 
@@ -432,7 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--dense-json", required=True)
     sub.add_argument("--dense", required=True, help="dense checkpoint (no-fine-tune accuracy)")
     sub.add_argument("--out", required=True)
-    sub.add_argument("--slim-out", required=True, help="where the slim model is exported (.pt2)")
+    sub.add_argument(
+        "--slim-out", help="where the slim model is exported (.pt2); omitted: no export"
+    )
 
     sub = command("tables", cmd_tables, "summarise run results into CSV and Markdown tables")
     sub.add_argument("--results", nargs="+", required=True)

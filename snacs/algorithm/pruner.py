@@ -25,6 +25,7 @@ from snacs.algorithm.constraints import (
 from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import normalisation_range
 from snacs.errors import ConfigError
+from snacs.estimators.edge import warm_up
 from snacs.estimators.edge_options import PUBLISHED_METHOD, EdgeOptions
 from snacs.pruning.connections import ConnectionOptions
 from snacs.pruning.context import PruneContext
@@ -222,6 +223,9 @@ class SnacsPruner(ConnectionPruner):
     needs_activations = True
     Options = SnacsOptions
 
+    def prepare(self, ctx: PruneContext) -> None:
+        warm_up(self.options.edge_options(), ctx.device)
+
     def score(self, ctx: PruneContext) -> SnacsScores:
         return snacs_scores(ctx, self.options)
 
@@ -233,6 +237,9 @@ class SnacsFilterPruner(FilterPruner):
     summary = "filters ranked by the ACMI connectivity they give their consumers"
     needs_activations = True
     Options = SnacsOptions
+
+    def prepare(self, ctx: PruneContext) -> None:
+        warm_up(self.options.edge_options(), ctx.device)
 
     def score(self, ctx: PruneContext) -> Scores:
         """A filter's score is the ACMI of the connections it feeds, summed over consumers.

@@ -37,12 +37,13 @@ def run_evaluate(
     out: str | Path,
     device: torch.device,
     dense_checkpoint: str | Path,
-    slim_out: str | Path,
+    slim_out: str | Path | None,
 ) -> RunRecord:
     """Write one result record (JSON) for a (benchmark, method, target, seed) run.
 
     The physically slimmed fine-tuned model is exported to ``slim_out`` (``torch.export``,
-    loadable with plain PyTorch), and the export is checked against the slim model.
+    loadable with plain PyTorch), and the export is checked against the slim model; None
+    (the controls) skips the export, which costs seconds per run.
     """
     bundle = load_bundle(spec)
     plan = PruningPlan.load(plan_path)
@@ -64,8 +65,10 @@ def run_evaluate(
     no_finetune, bn_batches = _without_finetuning(
         spec, bundle, plan, dense_checkpoint, device, prune_record.seed
     )
-    exported = export_model(slim, shape, slim_out)
-    exported["max_abs_logit_diff"] = _export_difference(slim, slim_out, test)
+    exported = None
+    if slim_out is not None:
+        exported = export_model(slim, shape, slim_out)
+        exported["max_abs_logit_diff"] = _export_difference(slim, slim_out, test)
     dense_counts = dense_record.dense
     masked_counts = model_counts(model, shape, plan.masks)
     slim_counts = model_counts(slim, shape)

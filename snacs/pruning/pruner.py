@@ -56,6 +56,15 @@ class Pruner(ABC):
             )
         self.options = self.Options(**options)
 
+    def prepare(self, ctx: PruneContext) -> None:
+        """One-time per-process work before scoring, such as loading compiled kernels.
+
+        Timed apart from scoring (``prepare_seconds``), as imports are: a pruner's scoring
+        time is then the same in a fresh process and in a long one. Nothing that depends
+        on the model or the data belongs here. Most pruners have nothing to prepare.
+        """
+        return None
+
     @abstractmethod
     def score(self, ctx: PruneContext) -> PrunerScores:
         """Compute the method's importance scores (timed by the harness)."""

@@ -139,8 +139,9 @@ class RunRecord(Record):
     channels_removed: dict[str, Any]
     timings: dict[str, float]
     latency_ms: dict[str, Any]
-    #: where the slimmed model was exported and how closely the export matches it
-    slim_export: dict[str, Any]
+    #: where the slimmed model was exported and how closely the export matches it (None
+    #: for controls: a control is a yardstick, not a model anyone deploys)
+    slim_export: dict[str, Any] | None
     finetune_epoch: int | None
     provenance: dict[str, Any]
     #: copied from the run's prune record: met, why not, within what, on which count

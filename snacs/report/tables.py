@@ -342,6 +342,7 @@ def write_tables(
 TIMINGS = {
     "score_seconds": "Scoring (s)",
     "activation_seconds": "Activations (s)",
+    "prepare_seconds": "Code loading (s)",
     "plan_seconds": "Planning (s)",
 }
 PART_PREFIX = "part_"  # columns of the parts a pruner times inside its scoring

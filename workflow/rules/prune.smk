@@ -87,13 +87,14 @@ rule evaluate:
         slim=f"{R}/slim/{RUN_DIR}.pt2",
     params:
         spec=spec("evaluate"),
+        export=lambda w, output: f"--slim-out {output.slim}",
     threads: TRAIN_THREADS
     log:
         f"{R}/logs/evaluate/{RUN_DIR}.log",
     shell:
         "snacs evaluate --spec {params.spec:q} --plan {input.plan} --prune-json {input.prune} "
         "--finetuned {input.finetuned} --dense-json {input.dense} "
-        "--dense {input.dense_checkpoint} --out {output.metrics} --slim-out {output.slim} "
+        "--dense {input.dense_checkpoint} --out {output.metrics} {params.export} "
         "--threads {threads} > {log} 2>&1"
 
 
@@ -144,6 +145,9 @@ use rule evaluate as control_evaluate with:
         dense_checkpoint=f"{R}/{{benchmark}}/dense/best.pt",
     output:
         metrics=f"{R}/metrics/{CONTROL_DIR}.json",
-        slim=f"{R}/slim/{CONTROL_DIR}.pt2",
+    # A control is a yardstick, not a model to deploy: no slim export (seconds per run).
+    params:
+        spec=spec("evaluate"),
+        export="",
     log:
         f"{R}/logs/evaluate/{CONTROL_DIR}.log",
