@@ -146,8 +146,25 @@ def _manifest(results: Path, **studies) -> ReportManifest:
     )
 
 
+def _write_whole_study(manifest: ReportManifest) -> None:
+    """One rerun of each method on VGG16: MINT 300 s, SNACS 20 s (10 s of it ACMI), SNACS
+    keeping both cores busy."""
+    from snacs.studies.whole_speed import RAW_COLUMNS, write_whole_tables
+
+    rows = [
+        ["vgg16", "snacs", 0, 20.0, 10.0, 40.0, 10.0, 9.9, 0.1],
+        ["vgg16", "mint", 0, 300.0, 300.0, 300.0, None, None, None],
+    ]
+    raw = pd.DataFrame(rows, columns=RAW_COLUMNS).assign(
+        groups=64, description="VGG16", width_mult=1.0, samples=2000, threads=2, device="cpu"
+    )
+    Path(manifest.whole_speed_raw).parent.mkdir(parents=True, exist_ok=True)
+    raw.to_csv(manifest.whole_speed_raw, index=False)
+    write_whole_tables(manifest.whole_speed_raw, Path(manifest.whole_speed_raw).parent)
+
+
 def test_report_holds_every_study_section(result_files, tmp_path):
-    manifest = _manifest(tmp_path / "results", speed=True, estimator=True)
+    manifest = _manifest(tmp_path / "results", speed=True, whole_speed=True, estimator=True)
     out = Path(manifest.results_dir) / "tables"
     write_tables(result_files, out)
     timings = write_timing_tables([_prune_json(tmp_path, "b1", "snacs", 0, 1.0)], out)
@@ -185,6 +202,7 @@ def test_report_holds_every_study_section(result_files, tmp_path):
     pd.DataFrame([{"method": "mint", "groups": 16, "rerun": 0, "seconds": 10.0, **setup}]).to_csv(
         manifest.speed_raw, index=False
     )
+    _write_whole_study(manifest)
     pd.DataFrame(
         {
             "sweep": ["samples"],
@@ -239,8 +257,11 @@ def test_report_holds_every_study_section(result_files, tmp_path):
     assert "Report built with Python 3.11, torch 2.x" in page
     assert 'verdict on "over 17x faster"' in page  # one verdict: the claims panel
     assert page.count("data:image/png;base64,") == 4
-    # claims, selected, misses, reference, all runs, reported, timings, speed, estimator
-    assert page.count("<table") == 9
+    whole = page[page.index("Whole-network scoring") :]
+    assert "Step ratio (ACMI)" in whole and "Whole ratio, CPU seconds" in whole
+    assert "30.0× [30.0, 30.0]" in whole and "15.0× [15.0, 15.0]" in whole  # step, CPU
+    # claims, selected, misses, reference, all runs, reported, timings, speed, whole, estimator
+    assert page.count("<table") == 10
 
 
 def test_every_method_keeps_one_style_and_unknown_names_get_a_stable_one():

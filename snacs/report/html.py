@@ -233,7 +233,22 @@ def _speed_section(manifest: ReportManifest) -> list[str]:
     parts.append(_note(setup_summary(pd.read_csv(manifest.speed_raw))))
     parts.append(_cells_html(*speed_cells(table)))
     parts.append(_image(manifest.figure("speed"), SPEED_CAPTION))
+    if manifest.whole_speed:
+        parts += _whole_speed_section(manifest)
     return parts
+
+
+def _whole_speed_section(manifest: ReportManifest) -> list[str]:
+    """The whole-network study: step, whole and CPU-seconds ratios side by side."""
+    from snacs.studies.whole_speed import read_whole_summary, whole_cells, whole_setup_summary
+
+    raw = pd.read_csv(manifest.whole_speed_raw)
+    ratios = read_whole_summary(manifest.whole_speed_summary)
+    return [
+        "<h3 id='speed-whole'>Whole-network scoring: the pruners as a user runs them</h3>",
+        _note(whole_setup_summary(raw)),
+        _cells_html(*whole_cells(raw, ratios)),
+    ]
 
 
 def _estimator_section(manifest: ReportManifest) -> list[str]:

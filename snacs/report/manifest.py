@@ -85,6 +85,10 @@ class ReportManifest:
         return f"{self.studies_dir}/speed_whole_summary.csv" if self.whole_speed else None
 
     @property
+    def whole_speed_raw(self) -> str | None:
+        return f"{self.studies_dir}/speed_whole.csv" if self.whole_speed else None
+
+    @property
     def estimator_summary(self) -> str | None:
         return f"{self.studies_dir}/estimator_summary.csv" if self.estimator else None
 
@@ -99,6 +103,9 @@ class ReportManifest:
             inputs["speed_summary"] = self.speed_summary  # type: ignore[assignment]
             inputs["speed_raw"] = self.speed_raw  # type: ignore[assignment]
             inputs["speed_figures"] = self.figures("speed")
+        if self.whole_speed:
+            inputs["whole_speed_summary"] = self.whole_speed_summary  # type: ignore[assignment]
+            inputs["whole_speed_raw"] = self.whole_speed_raw  # type: ignore[assignment]
         if self.estimator:
             inputs["estimator_summary"] = self.estimator_summary  # type: ignore[assignment]
             inputs["estimator_figures"] = self.figures("estimator_accuracy")
