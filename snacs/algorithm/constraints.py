@@ -14,7 +14,8 @@ The computation is arranged so that nothing is done twice:
   means* ([N, C_in, k*k], no larger than a pooled output per tap) for every scored
   layer, so the model is never rerun per layer or per grid point.
 * A layer's output under any connection mask is then a sum of per-parent-group partial
-  outputs ([N, C_out, G_p]); every grid mask costs one small batched contraction.
+  outputs ([G_p, C_out, N], one batched product); the filters of a child group share
+  their masks, so each child group's outputs at every grid share are one product.
 * The SVM is fitted by scikit-learn; its predictions for every grid point are matrix
   products in torch on the run's device (``snacs.algorithm.svm_decision``), equal to
   libsvm's.
