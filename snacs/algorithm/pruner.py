@@ -215,31 +215,33 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> SnacsScores:
     )
 
 
-@register_pruner
-class SnacsPruner(ConnectionPruner):
-    name = "snacs"
-    citation = CITATION
-    summary = "ACMI connection scores, operating-constraint caps, sensitivity protection"
+class _SnacsBase:
+    """What both SNACS pruners share: their options, the activation cache, and loading
+    the estimator's compiled kernels before the timed scoring."""
+
     needs_activations = True
     Options = SnacsOptions
+    options: SnacsOptions
 
     def prepare(self, ctx: PruneContext) -> None:
         warm_up(self.options.edge_options(), ctx.device)
+
+
+@register_pruner
+class SnacsPruner(_SnacsBase, ConnectionPruner):
+    name = "snacs"
+    citation = CITATION
+    summary = "ACMI connection scores, operating-constraint caps, sensitivity protection"
 
     def score(self, ctx: PruneContext) -> SnacsScores:
         return snacs_scores(ctx, self.options)
 
 
 @register_pruner
-class SnacsFilterPruner(FilterPruner):
+class SnacsFilterPruner(_SnacsBase, FilterPruner):
     name = "snacs_filter"
     citation = CITATION + " (filter variant of this harness)"
     summary = "filters ranked by the ACMI connectivity they give their consumers"
-    needs_activations = True
-    Options = SnacsOptions
-
-    def prepare(self, ctx: PruneContext) -> None:
-        warm_up(self.options.edge_options(), ctx.device)
 
     def score(self, ctx: PruneContext) -> Scores:
         """A filter's score is the ACMI of the connections it feeds, summed over consumers.
