@@ -217,6 +217,25 @@ def cmd_reference(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_oneshot(args: argparse.Namespace) -> None:
+    from snacs.pipeline.oneshot import OneShotJob, run_one_shot
+
+    if len(args.plans) != len(args.prune_json):
+        raise SnacsError(
+            f"--plans names {len(args.plans)} plans but --prune-json {len(args.prune_json)} "
+            "records: give one record per plan, in the same order"
+        )
+    pairs = zip(args.plans, args.prune_json, strict=True)
+    jobs = [OneShotJob(plan, record) for plan, record in pairs]
+    record = run_one_shot(_spec(args, "evaluate"), args.dense, jobs, args.out, _device(args))
+    per_plan = sum(p.seconds for p in record.plans) / max(1, len(record.plans))
+    print(
+        f"{len(record.plans)} plans one-shot in {per_plan:.2f} s each after "
+        f"{record.setup_seconds:.1f} s of loading; dense model {record.dense.top1:.2f} % "
+        f"under the same BatchNorm re-estimation ({record.bn_recalibration_batches} batches)"
+    )
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from snacs.pipeline.evaluate import run_evaluate
 
@@ -228,13 +247,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         args.dense_json,
         args.out,
         _device(args),
-        dense_checkpoint=args.dense,
+        one_shot=args.one_shot,
         slim_out=args.slim_out,
     )
     exported = f"; slim model: {args.slim_out}" if args.slim_out else ""
     print(
         f"top-1 {row.pruned_top1:.2f} % (baseline {row.baseline_top1:.2f} %, "
-        f"no fine-tune {row.no_finetune_top1:.2f} %){exported}"
+        f"one-shot {row.one_shot_top1:.2f} %){exported}"
     )
 
 
@@ -460,12 +479,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--train-dir", required=True, help="training folder (checkpoints, log)")
     sub.add_argument("--out", required=True, help="reference record (JSON)")
+    sub = command(
+        "oneshot", cmd_oneshot, "accuracy right after pruning of many plans, in one process", True
+    )
+    sub.add_argument("--dense", required=True, help="dense checkpoint")
+    sub.add_argument("--plans", nargs="+", required=True, help="pruning plans (runs, controls)")
+    sub.add_argument(
+        "--prune-json", nargs="+", required=True, help="the plans' prune records, same order"
+    )
+    sub.add_argument("--out", required=True, help="one-shot records (JSON) to write")
     sub = command("evaluate", cmd_evaluate, "accuracy, counts and latency of a run", True)
     sub.add_argument("--plan", required=True)
     sub.add_argument("--prune-json", required=True)
     sub.add_argument("--finetuned", required=True)
     sub.add_argument("--dense-json", required=True)
-    sub.add_argument("--dense", required=True, help="dense checkpoint (no-fine-tune accuracy)")
+    sub.add_argument(
+        "--one-shot", required=True, help="the benchmark's one-shot records (snacs oneshot)"
+    )
     sub.add_argument("--out", required=True)
     sub.add_argument(
         "--slim-out", help="where the slim model is exported (.pt2); omitted: no export"

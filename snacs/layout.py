@@ -147,6 +147,11 @@ class ResultsLayout:
         folder = f"{self.results}/pruned/{run.folder}"
         return PruneFiles(f"{folder}/plan.pt", f"{folder}/scores.pt", f"{folder}/prune.json")
 
+    def one_shot(self, benchmark: str) -> str:
+        """Every plan of the benchmark (runs and controls) right after pruning, and the dense
+        model under the same BatchNorm re-estimation: one file, written by one process."""
+        return f"{self.results}/{benchmark}/one_shot.json"
+
     def finetune(self, run: RunKey) -> TrainingFiles:
         return training_files(f"{self.results}/finetuned/{run.folder}")
 

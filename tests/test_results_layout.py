@@ -20,6 +20,7 @@ def _layout_paths() -> list[str]:
         LAYOUT.weights_marker("b"),
         LAYOUT.dense_record("b"),
         LAYOUT.activations("b"),
+        LAYOUT.one_shot("b"),
         LAYOUT.run_record(RUN),
         LAYOUT.run_record(RUN.of_control("magnitude")),
         LAYOUT.slim_model(RUN),

@@ -1,8 +1,7 @@
 """Step ``evaluate``: accuracy, masked and slim counts, latency and export of a fine-tuned plan.
 
-Besides the fine-tuned accuracy it measures the plan without fine-tuning: the dense
-weights under the plan's masks, with BatchNorm statistics re-estimated on training
-batches first (stale dense statistics would put every pruned BatchNorm network at chance).
+The plan's accuracy without fine-tuning (one-shot) is not measured here: the ``oneshot``
+step measures every plan of a benchmark in one process, and its record is an input.
 """
 
 from __future__ import annotations
@@ -12,19 +11,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from snacs.data import DatasetBundle
-from snacs.engine import evaluate, recalibrate_batchnorm
+from snacs.engine import evaluate
 from snacs.errors import SnacsError
 from snacs.io import load_checkpoint
-from snacs.pipeline.batches import eval_batches, train_batches
+from snacs.pipeline.batches import eval_batches
 from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import latency, model_counts
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.export import export_model
 from snacs.pruning.graph import trace_layer_graph
-from snacs.pruning.masking import apply_masks
 from snacs.pruning.plan import PruningPlan
-from snacs.pruning.records import DenseRecord, PruneRecord, RunRecord
+from snacs.pruning.records import DenseRecord, OneShotRecords, PruneRecord, RunRecord
 from snacs.pruning.slim import slim_model
 
 
@@ -36,10 +33,13 @@ def run_evaluate(
     dense_json: str | Path,
     out: str | Path,
     device: torch.device,
-    dense_checkpoint: str | Path,
+    one_shot: str | Path,
     slim_out: str | Path | None,
 ) -> RunRecord:
     """Write one result record (JSON) for a (benchmark, method, target, seed) run.
+
+    ``one_shot`` is the benchmark's one-shot records (:func:`snacs.pipeline.oneshot.run_one_shot`),
+    from which the run's accuracy right after pruning is copied.
 
     The physically slimmed fine-tuned model is exported to ``slim_out`` (``torch.export``,
     loadable with plain PyTorch), and the export is checked against the slim model; None
@@ -62,9 +62,8 @@ def run_evaluate(
     slim_accuracy = evaluate(slim.to(device), test, device, ks=topk)
     dense_record = DenseRecord.load(dense_json)
     prune_record = PruneRecord.load(prune_json)
-    no_finetune, bn_batches = _without_finetuning(
-        spec, bundle, plan, dense_checkpoint, device, prune_record.seed
-    )
+    one_shot_records = OneShotRecords.load(one_shot)
+    one_shot_run = one_shot_records.of(prune_record, str(one_shot))
     exported = None
     if slim_out is not None:
         exported = export_model(slim, shape, slim_out)
@@ -90,9 +89,10 @@ def run_evaluate(
         pruned_top1=masked_accuracy["top1"],
         pruned_top5=masked_accuracy.get("top5"),
         slim_top1=slim_accuracy["top1"],
-        no_finetune_top1=no_finetune["top1"],
-        no_finetune_top5=no_finetune.get("top5"),
-        bn_recalibration_batches=bn_batches,
+        one_shot_top1=one_shot_run.top1,
+        one_shot_top5=one_shot_run.top5,
+        one_shot_baseline_top1=one_shot_records.dense.top1,
+        bn_recalibration_batches=one_shot_records.bn_recalibration_batches,
         target_count=prune_record.target.get("count", "masked"),
         target_met=prune_record.target_met,
         target_miss_reason=prune_record.target_miss_reason,
@@ -116,28 +116,6 @@ def run_evaluate(
     )
     record.save(out)
     return record
-
-
-def _without_finetuning(
-    spec: Spec,
-    bundle: DatasetBundle,
-    plan: PruningPlan,
-    dense_checkpoint: str | Path,
-    device: torch.device,
-    seed: int,
-) -> tuple[dict, int]:
-    """Accuracy of the dense weights under the plan's masks, BatchNorm re-estimated first."""
-    evaluation = spec["evaluation"]
-    model = load_model(spec, bundle.num_classes, dense_checkpoint)
-    apply_masks(model, plan.masks)
-    batches = recalibrate_batchnorm(
-        model,
-        train_batches(spec, bundle, evaluation["batch_size"], seed, device),
-        evaluation["bn_recalibration_batches"],
-        device,
-    )
-    test = eval_batches(spec, bundle, evaluation["batch_size"], device)
-    return evaluate(model.to(device), test, device, ks=evaluation["topk"]), batches
 
 
 def _export_difference(slim: nn.Module, path: str | Path, loader) -> float:

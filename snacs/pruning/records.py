@@ -1,7 +1,8 @@
 """Typed records the workflow's steps write and later steps (and the report) read.
 
 Each step writes one record as JSON: ``dense`` a :class:`DenseRecord`, ``prune`` a
-:class:`PruneRecord`, ``evaluate`` a :class:`RunRecord`, ``reference`` (the dense model
+:class:`PruneRecord`, ``oneshot`` a :class:`OneShotRecords` (every plan of a benchmark
+right after pruning), ``evaluate`` a :class:`RunRecord`, ``reference`` (the dense model
 fine-tuned with the pruners' recipe) a :class:`ReferenceRecord`. A record carries everything a
 later step needs (benchmark, layer order, achieved counts, timings, target met), so no
 reader re-traces a model, reopens a checkpoint or parses a result path to learn them.
@@ -110,6 +111,15 @@ class PruneRecord(Record):
     control_seed: int | None = None
 
 
+def run_name(prune: PruneRecord) -> str:
+    """A run in words, e.g. ``snacs flops50-layerwise seed 0 [random control 1]``."""
+    name = f"{prune.method} {prune.target['label']} seed {prune.seed}"
+    if not prune.control:
+        return name
+    number = "" if prune.control_seed is None else f" {prune.control_seed}"
+    return f"{name} [{prune.control} control{number}]"
+
+
 @dataclass
 class RunRecord(Record):
     """One fine-tuned, evaluated run: the row every result table is built from."""
@@ -125,9 +135,12 @@ class RunRecord(Record):
     pruned_top1: float
     pruned_top5: float | None
     slim_top1: float
-    #: the dense weights under the masks, BatchNorm statistics re-estimated, no fine-tuning
-    no_finetune_top1: float
-    no_finetune_top5: float | None
+    #: one-shot: the dense weights under the masks, BatchNorm statistics re-estimated,
+    #: no fine-tuning (copied from the benchmark's one-shot records)
+    one_shot_top1: float
+    one_shot_top5: float | None
+    #: the dense model under the same BatchNorm re-estimation: one-shot's reference
+    one_shot_baseline_top1: float
     bn_recalibration_batches: int
     dense: dict[str, int]
     masked: dict[str, int]
@@ -175,3 +188,71 @@ class ReferenceRecord(Record):
     dense: dict[str, int]
     latency_ms: dict[str, Any]
     provenance: dict[str, Any]
+
+
+@dataclass
+class OneShotAccuracy(Record):
+    """Top-1 (and top-5) of one plan right after pruning: no fine-tuning, BatchNorm re-estimated.
+
+    ``method`` is empty for the dense model, measured under the same re-estimation so that
+    a plan's one-shot accuracy is read against it rather than against the dense record.
+    """
+
+    method: str
+    target: str
+    seed: int | None
+    control: str
+    control_seed: int | None
+    top1: float
+    top5: float | None
+    #: this plan's masking, re-estimation and evaluation, without the shared loading
+    seconds: float
+
+    def matches(self, prune: PruneRecord) -> bool:
+        """Whether this is the one-shot accuracy of ``prune``'s plan."""
+        return (self.method, self.target, self.seed, self.control, self.control_seed) == (
+            prune.method,
+            prune.target["label"],
+            prune.seed,
+            prune.control,
+            prune.control_seed,
+        )
+
+
+@dataclass
+class OneShotRecords(Record):
+    """Every plan of one benchmark evaluated one-shot in one process, and the dense model.
+
+    All of them were re-estimated on the same training batches (drawn with
+    ``bn_recalibration_seed``), so their accuracies differ by the masks alone.
+    """
+
+    benchmark: str
+    bn_recalibration_batches: int
+    bn_recalibration_seed: int
+    dense: OneShotAccuracy
+    plans: list[OneShotAccuracy]
+    #: data and dense-model loading, and caching the batches, once for every plan
+    setup_seconds: float
+    provenance: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "record") -> Self:
+        record = super().from_dict(data, source)
+        record.dense = OneShotAccuracy.from_dict(data["dense"], f"{source} (dense)")
+        record.plans = [
+            OneShotAccuracy.from_dict(plan, f"{source} (plan {i})")
+            for i, plan in enumerate(data["plans"])
+        ]
+        return record
+
+    def of(self, prune: PruneRecord, source: str = "one-shot records") -> OneShotAccuracy:
+        """The one-shot accuracy of ``prune``'s plan; an error naming the run when absent."""
+        found = [plan for plan in self.plans if plan.matches(prune)]
+        if len(found) != 1:
+            raise RecordError(
+                f"{source} holds {len(found)} one-shot results for {run_name(prune)}, "
+                "expected one: "
+                "rerun the oneshot step of this benchmark"
+            )
+        return found[0]
