@@ -77,6 +77,10 @@ def run_record(
     granularity="filter",
     target_met=None,
     latency=None,
+    one_shot=10.0,
+    one_shot_baseline=50.0,
+    control="",
+    control_seed=None,
 ) -> Path:
     RunRecord(
         benchmark=benchmark,
@@ -99,14 +103,17 @@ def run_record(
         slim_flops_reduction_pct=slim_flops if slim_flops is not None else flops,
         channels_removed={},
         timings={"score_seconds": 0.5, "activation_seconds": 0.1},
-        no_finetune_top1=10.0,
-        no_finetune_top5=None,
+        one_shot_top1=one_shot,
+        one_shot_top5=None,
+        one_shot_baseline_top1=one_shot_baseline,
         bn_recalibration_batches=0,
         latency_ms={"dense": {"median_ms": 1.0}, "slim": latency or SLIM_LATENCY},
         slim_export={},
         finetune_epoch=1,
         provenance={},
         target_met=target_met,
+        control=control,
+        control_seed=control_seed,
     ).save(path)
     return path
 

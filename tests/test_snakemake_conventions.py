@@ -14,7 +14,16 @@ from tests.conftest import snakemake_command
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "config").glob("*.yaml"))
 CPU_RULES = {"tables", "timings", "figure", "speed_report", "estimator_report", "all"}
-GPU_RULES = {"dense", "activations", "prune", "finetune", "dense_reference", "evaluate", "speed"}
+GPU_RULES = {
+    "dense",
+    "activations",
+    "prune",
+    "finetune",
+    "dense_reference",
+    "oneshot",
+    "evaluate",
+    "speed",
+}
 
 
 def snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from snacs.config import (
     MATCH_PREFIX,
+    control_runs,
     parse_matched_label,
     pruner_name,
+    runs,
     step_spec,
     validate_config,
 )
@@ -106,6 +108,17 @@ def prune_inputs(wildcards):
         )
         inputs["reference"] = L.prune(reference).record
     return inputs
+
+
+def one_shot_inputs(wildcards):
+    """The dense model, and the plan and record of every run and control of the benchmark."""
+    keys = [RunKey(*run) for run in runs(CFG) if run[0] == wildcards.benchmark]
+    keys += [RunKey(*run) for run in control_runs(CFG) if run[0] == wildcards.benchmark]
+    return {
+        "dense": L.dense(wildcards.benchmark).best,
+        "plans": [L.prune(key).plan for key in keys],
+        "records": [L.prune(key).record for key in keys],
+    }
 
 
 def for_report(paths, caption, category, subcategory=None):

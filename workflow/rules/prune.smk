@@ -72,6 +72,25 @@ rule dense_reference:
         "--out {output.record} --threads {threads} --no-progress"
 
 
+rule oneshot:
+    """Every plan of a benchmark (runs and controls) right after pruning, in one process."""
+    conda:
+        CONDA_ENV
+    input:
+        unpack(one_shot_inputs),
+    output:
+        L.one_shot("{benchmark}"),
+    params:
+        spec=spec("evaluate"),
+    threads: TRAIN_THREADS
+    log:
+        L.log("oneshot", "{benchmark}"),
+    shell:
+        "snacs --log {log} oneshot --spec {params.spec:q} --dense {input.dense} "
+        "--plans {input.plans} --prune-json {input.records} --out {output} "
+        "--threads {threads} --no-progress"
+
+
 rule evaluate:
     conda:
         CONDA_ENV
@@ -80,7 +99,7 @@ rule evaluate:
         prune=L.prune(RUN).record,
         finetuned=L.finetune(RUN).best,
         dense=L.dense_record("{benchmark}"),
-        dense_checkpoint=L.dense("{benchmark}").best,
+        one_shot=L.one_shot("{benchmark}"),
     output:
         metrics=L.run_record(RUN),
         slim=L.slim_model(RUN),
@@ -93,7 +112,7 @@ rule evaluate:
     shell:
         "snacs --log {log} evaluate --spec {params.spec:q} --plan {input.plan} "
         "--prune-json {input.prune} --finetuned {input.finetuned} --dense-json {input.dense} "
-        "--dense {input.dense_checkpoint} --out {output.metrics} {params.export} "
+        "--one-shot {input.one_shot} --out {output.metrics} {params.export} "
         "--threads {threads}"
 
 
@@ -141,7 +160,7 @@ use rule evaluate as control_evaluate with:
         prune=L.prune(CONTROL).record,
         finetuned=L.finetune(CONTROL).best,
         dense=L.dense_record("{benchmark}"),
-        dense_checkpoint=L.dense("{benchmark}").best,
+        one_shot=L.one_shot("{benchmark}"),
     output:
         metrics=L.run_record(CONTROL),
     # A control is a yardstick, not a model to deploy: no slim export (seconds per run).
