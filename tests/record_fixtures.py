@@ -38,6 +38,8 @@ def prune_record(
     shares=None,
     target_met=None,
     achieved=None,
+    control="",
+    control_seed=None,
 ) -> Path:
     PruneRecord(
         benchmark=benchmark,
@@ -58,6 +60,8 @@ def prune_record(
         provenance={"hardware": {"device": "cpu", "torch_threads": 2}},
         score_timings=parts or {},
         target_met=target_met,
+        control=control,
+        control_seed=control_seed,
     ).save(path)
     return path
 

@@ -257,3 +257,118 @@ def test_speed_below_the_papers_group_counts_is_inconclusive():
     rows = _speed([1.1], [0.6], [1.9]).assign(groups=[4])
     (claim,) = c.speed_claims(rows, c.Scale.from_config(_config("ci")))
     assert claim.verdict == UNCLEAR and "paper's range" in claim.reason
+
+
+# ---------------------------------------------------------------- one-shot quality
+
+
+def _one_shot_summary(tmp_path, rows, dense=84.95):
+    """The main table (with control rows) of run records built from (method, control,
+    seed, one-shot top-1[, target]) tuples, through the tables' own loading."""
+    from record_fixtures import run_record
+
+    from snacs.report.tables import load_rows, summarise
+
+    paths = []
+    for i, (method, control, seed, top1, *target) in enumerate(rows):
+        path = tmp_path / f"{i}.json"
+        label = target[0] if target else "flops30-layerwise"
+        paths.append(
+            run_record(
+                path,
+                method,
+                label,
+                seed,
+                80.0,
+                30.0,
+                one_shot=top1,
+                one_shot_baseline=dense,
+                control=control,
+            )
+        )
+    return summarise(load_rows(paths))
+
+
+#: the issue's first real numbers (ResNet56, 30 % FLOPs, one seed)
+PUBLISHED_CHECKPOINT = [
+    ("snacs", "", 0, 48.1),
+    ("l1", "", 0, 80.0),
+    ("snacs", "random", 0, 39.3),
+    ("snacs", "magnitude", 0, 78.9),
+    ("snacs", "inverted", 0, 16.2),
+]
+
+
+def test_one_shot_row_names_every_gap_and_fails_when_snacs_is_behind(tmp_path):
+    summary = _one_shot_summary(tmp_path, PUBLISHED_CHECKPOINT)
+    (claim,) = c.one_shot_claims(
+        summary, _config("pretrained"), c.Scale.from_config(_config("pretrained")), 0.5
+    )
+    assert claim.claim.startswith("criterion quality at one-shot")
+    assert claim.verdict == FAILS
+    assert claim.reason.startswith("SNACS behind l1, magnitude control; 1 seed, no interval")
+    assert "pretrained scale" in claim.reason
+    assert "SNACS one-shot top-1 48.10 % at flops30-layerwise" in claim.measured
+    assert "same BatchNorm re-estimation 84.95 %" in claim.measured
+    for words in (
+        "vs l1 -31.90 pp",
+        "vs random control +8.80 pp",
+        "vs inverted control +31.90 pp",
+        "vs magnitude control -30.80 pp",
+    ):
+        assert words in claim.measured, words
+    assert "vs mint" not in claim.measured  # configured, never run: not compared
+
+
+@pytest.mark.parametrize(
+    "rows, verdict, why",
+    [
+        # two seeds each, well apart: ahead of everything
+        (
+            [
+                ("snacs", "", 0, 70.0),
+                ("snacs", "", 1, 71.0),
+                ("l1", "", 0, 60.0),
+                ("l1", "", 1, 61.0),
+                ("snacs", "random", 0, 40.0),
+                ("snacs", "random", 1, 42.0),
+            ],
+            HOLDS,
+            "SNACS ahead of every pruner and control; gap counted beyond its t interval",
+        ),
+        # a 2 pp lead inside a seed spread of 10 pp: level
+        (
+            [
+                ("snacs", "", 0, 60.0),
+                ("snacs", "", 1, 74.0),
+                ("l1", "", 0, 60.0),
+                ("l1", "", 1, 70.0),
+            ],
+            UNCLEAR,
+            "level with l1",
+        ),
+        # one seed: a gap within the tolerance does not count
+        ([("snacs", "", 0, 60.3), ("l1", "", 0, 60.0)], UNCLEAR, "level with l1; 1 seed"),
+        # nothing at SNACS's target
+        (
+            [("snacs", "", 0, 60.0), ("l1", "", 0, 50.0, "flops70-layerwise")],
+            UNCLEAR,
+            "no other pruner at SNACS's targets",
+        ),
+        ([("l1", "", 0, 60.0)], UNCLEAR, "SNACS has no finished run"),
+    ],
+)
+def test_one_shot_verdicts(tmp_path, rows, verdict, why):
+    config = _config("pretrained", seeds=(0, 1))
+    (claim,) = c.one_shot_claims(
+        _one_shot_summary(tmp_path, rows), config, c.Scale.from_config(config), 0.5
+    )
+    assert (claim.verdict, why in claim.reason) == (verdict, True), claim.reason
+
+
+def test_one_shot_on_synthetic_images_is_inconclusive_with_the_numbers_shown(tmp_path):
+    config = _config("ci", synthetic=True)
+    summary = _one_shot_summary(tmp_path, PUBLISHED_CHECKPOINT)
+    (claim,) = c.one_shot_claims(summary, config, c.Scale.from_config(config), 0.5)
+    assert claim.verdict == UNCLEAR and claim.reason.startswith("synthetic images")
+    assert "ci scale: synthetic images" in claim.reason and "vs l1 -31.90 pp" in claim.measured

@@ -9,6 +9,7 @@ from snacs.layout import PruneFiles, training_files
 from snacs.pipeline.dense import run_dense
 from snacs.pipeline.evaluate import run_evaluate
 from snacs.pipeline.finetune import DENSE_REFERENCE, run_dense_reference, run_finetune
+from snacs.pipeline.oneshot import OneShotJob, run_one_shot
 from snacs.pipeline.prune import run_prune
 from snacs.pruning.records import ReferenceRecord, RunRecord
 from snacs.pruning.target import Target
@@ -79,6 +80,13 @@ def test_prune_and_run_records_carry_the_accounting(digits, method):
         0,
         progress=False,
     )
+    one_shot = run_one_shot(
+        step_spec(config, "digits", "evaluate"),
+        dense / "best.pt",
+        [OneShotJob(out / "plan.pt", out / "prune.json")],
+        out / "one_shot.json",
+        CPU,
+    )
     row = run_evaluate(
         step_spec(config, "digits", "evaluate"),
         out / "plan.pt",
@@ -87,13 +95,14 @@ def test_prune_and_run_records_carry_the_accounting(digits, method):
         root / "dense.json",
         out / "row.json",
         CPU,
-        dense_checkpoint=dense / "best.pt",
+        one_shot=out / "one_shot.json",
         slim_out=out / "slim.pt2",
     )
     assert row.to_dict() == read_json(out / "row.json")
     assert RunRecord.load(out / "row.json") == row
     assert row.slim_params_reduction_pct <= row.params_reduction_pct + 1e-9
-    assert 0 <= row.no_finetune_top1 <= 100
+    assert row.one_shot_top1 == one_shot.plans[0].top1 and 0 <= row.one_shot_top1 <= 100
+    assert row.one_shot_baseline_top1 == one_shot.dense.top1
     assert row.bn_recalibration_batches == 0  # the MLP has no BatchNorm
     assert (row.target_met, row.target_miss_reason) == (
         summary.target_met,

@@ -294,3 +294,74 @@ def test_figure_marks_missed_targets_and_names_them_in_the_caption(tmp_path):
     caption = accuracy_vs_flops(summary, "b1", [tmp_path / "f.png"])
     assert "(2 here)" in caption and "One seed, so no error bars" in caption
     assert "| MISSED |" in to_markdown(summary)
+
+
+def test_one_shot_columns_for_runs_and_controls(tmp_path):
+    paths = [
+        run_record(
+            tmp_path / "a.json",
+            "snacs",
+            "flops50",
+            0,
+            80.0,
+            50.0,
+            one_shot=40.0,
+            one_shot_baseline=84.0,
+            granularity="connection",
+            slim_flops=0.4,
+            target_met=True,
+        ),
+        run_record(
+            tmp_path / "b.json",
+            "snacs",
+            "flops50",
+            1,
+            80.0,
+            50.0,
+            one_shot=44.0,
+            one_shot_baseline=84.0,
+            granularity="connection",
+            slim_flops=0.4,
+            target_met=True,
+        ),
+        run_record(
+            tmp_path / "c.json",
+            "snacs",
+            "flops50",
+            0,
+            70.0,
+            50.0,
+            one_shot=20.0,
+            one_shot_baseline=84.0,
+            control="random",
+            control_seed=0,
+        ),
+        run_record(
+            tmp_path / "d.json",
+            "l1",
+            "flops50",
+            0,
+            80.0,
+            50.0,
+            one_shot=60.0,
+            one_shot_baseline=84.0,
+            target_met=True,
+        ),
+    ]
+    out = tmp_path / "tables"
+    summary = write_tables(paths, _stems(out), tolerance_pp=20.0)
+    csv = pd.read_csv(out / "main.csv")
+    for stem in ("one_shot_top1", "one_shot_baseline_top1"):
+        assert {f"{stem}_{s}" for s in ("mean", "std", "ci")} <= set(csv.columns)
+    assert "no_finetune_top1_mean" not in csv.columns  # one name for one number
+    snacs = summary[(summary["method"] == "snacs") & (summary["control"] == "")].iloc[0]
+    assert snacs["one_shot_top1_mean"] == pytest.approx(42.0)
+    assert snacs["one_shot_top1_std"] == pytest.approx(2 * np.sqrt(2))
+    assert snacs["one_shot_top1_ci"] > snacs["one_shot_top1_std"]  # t interval, 2 seeds
+    control = summary[summary["control"] == "random"].iloc[0]
+    assert (control["one_shot_top1_mean"], control["one_shot_baseline_top1_mean"]) == (20.0, 84.0)
+    markdown = (out / "main.md").read_text()
+    assert "One-shot top-1 (%)" in markdown and "Dense one-shot top-1 (%)" in markdown
+    # a met target that deploys at almost the dense cost says so; a filter pruner's does not
+    assert "| yes (FLOPs ↓ masked 50.0 %, slim only 0.4 %) |" in markdown
+    assert "| l1 | filter | flops50 | yes |" in markdown

@@ -13,13 +13,19 @@ Every row has ``claim, benchmark, paper, measured, verdict, reason``; ``verdict`
   benchmark at matched budget, i.e. both accuracy-vs-slim-FLOPs curves interpolated at
   every budget where both were run. A gap counts when its seed interval (t, 95 %)
   excludes zero, or, with one seed, when it exceeds the selection tolerance.
+* **criterion quality at one-shot**: SNACS's accuracy right after pruning (BatchNorm
+  re-estimated, no fine-tuning) against every other pruner at the same target and
+  against its own controls at the same per-layer counts. A gap counts like a state of
+  the art one (t interval over seeds, or the tolerance with one seed). Judged at every
+  scale but on synthetic images: it depends on the dense model, not on a recipe.
 * **compression** at the paper's selection rule: SNACS's most compressed run within the
   tolerance of the dense accuracy against the published MINT row of the benchmark.
 * **estimator accuracy**: the ACMI estimator's MSE on Gaussian data against the values of
   the paper's figure at the same settings.
 
-Accuracy and compression depend on the training recipe and data, so below paper scale
-(``scale`` in the config) they are always inconclusive, with the numbers still shown.
+Accuracy after fine-tuning and compression depend on the training recipe and data, so
+below paper scale (``scale`` in the config) they are always inconclusive, with the
+numbers still shown.
 """
 
 from __future__ import annotations
@@ -380,6 +386,105 @@ def sota_claims(
     return claims
 
 
+# ---------------------------------------------------------------------- one-shot
+
+ONE_SHOT_CLAIM = (
+    "criterion quality at one-shot: SNACS ahead of every other pruner at the same target "
+    "and of its own controls at the same per-layer counts, right after pruning"
+)
+
+
+def _one_shot_gap(mine: pd.Series, other: pd.Series, tolerance_pp: float) -> tuple[float, float]:
+    """(gap, half-width): SNACS's one-shot top-1 minus the other's, and what the gap must
+    exceed to count: the 95 % t interval over seeds, or with one seed ``tolerance_pp``."""
+    gap = mine["one_shot_top1_mean"] - other["one_shot_top1_mean"]
+    n = min(mine["seeds"], other["seeds"])
+    if n < 2:
+        return gap, tolerance_pp
+    spread = mine["one_shot_top1_std"] ** 2 / mine["seeds"]
+    spread += other["one_shot_top1_std"] ** 2 / other["seeds"]
+    return gap, float(stats.t.ppf(0.975, n - 1) * math.sqrt(spread))
+
+
+def one_shot_claims(
+    summary: pd.DataFrame, config: Mapping[str, Any], scale: Scale, tolerance_pp: float
+) -> list[Claim]:
+    """Per benchmark: does SNACS's ranking beat the others' before any fine-tuning?
+
+    ``summary`` is the main table with its control rows. SNACS's one-shot top-1 is set
+    against every other pruner's at each target both ran, and against each of its
+    controls (same per-layer counts chosen at random, by magnitude, or by its inverted
+    ranking). A comparison is ``ahead``/``behind`` when every/some gap clears its spread
+    (:func:`_one_shot_gap`), else ``level``. Judged at every scale but on synthetic images,
+    where no criterion has a signal to find; the reason names the scale.
+    """
+    claims = []
+    paper = "SNACS's scores choose what to keep (the paper reports fine-tuned accuracy only)"
+    for bench in config["benchmarks"]:
+        block = summary[summary["benchmark"] == bench]
+        controls = block["control"].astype("string").fillna("")
+        subject = _subject(config, bench)
+        mine = block[(block["method"] == subject) & (controls == "")].set_index("target")
+        if subject is None or mine.empty:
+            missing = "SNACS was not run" if subject is None else "SNACS has no finished run"
+            claims.append(Claim(ONE_SHOT_CLAIM, bench, paper, "–", UNCLEAR, missing))
+            continue
+        rivals = {
+            method: block[(block["method"] == method) & (controls == "")]
+            for method in methods_for(config, bench)
+            if pruner_name(config, method) != SNACS
+        }
+        rivals |= {
+            f"{kind} control": block[(block["method"] == subject) & (controls == kind)]
+            for kind in sorted(set(controls[block["method"] == subject]) - {""})
+        }
+        outcomes, words = {}, []
+        for name, rows in rivals.items():
+            gaps = [
+                (target, *_one_shot_gap(mine.loc[target], row, tolerance_pp))
+                for target, row in rows.set_index("target").iterrows()
+                if target in mine.index
+            ]
+            if not gaps:
+                continue
+            if any(gap + half < 0 for _, gap, half in gaps):
+                outcomes[name] = "behind"
+            elif all(gap - half > 0 for _, gap, half in gaps):
+                outcomes[name] = "ahead"
+            else:
+                outcomes[name] = "level"
+            target, gap, _ = min(gaps, key=lambda g: g[1])
+            where = f" at {target}" if len(mine) > 1 else ""
+            words.append(f"vs {name} {gap:+.2f} pp{where}")
+        dense = mine["one_shot_baseline_top1_mean"].iloc[0]
+        own = ", ".join(f"{top1:.2f} % at {t}" for t, top1 in mine["one_shot_top1_mean"].items())
+        seeds = int(mine["seeds"].min())
+        spread = (
+            f"gap counted beyond its t interval over {seeds} seeds"
+            if seeds > 1
+            else f"1 seed, no interval: gap counted beyond the {tolerance_pp} pp tolerance"
+        )
+        measured = (
+            f"SNACS one-shot top-1 {own} (dense model under the same BatchNorm re-estimation "
+            f"{dense:.2f} %); " + ("; ".join(words) or "nothing to compare")
+        )
+        behind = [n for n, o in outcomes.items() if o == "behind"]
+        level = [n for n, o in outcomes.items() if o == "level"]
+        if config["benchmarks"][bench]["dataset"].get("synthetic"):
+            verdict, why = UNCLEAR, "synthetic images: no criterion has a signal to find"
+        elif not outcomes:
+            verdict, why = UNCLEAR, "no other pruner at SNACS's targets and no control of SNACS"
+        elif behind:
+            verdict, why = FAILS, f"SNACS behind {', '.join(behind)}; {spread}"
+        elif level:
+            verdict, why = UNCLEAR, f"level with {', '.join(level)}; {spread}"
+        else:
+            verdict, why = HOLDS, f"SNACS ahead of every pruner and control; {spread}"
+        reason = f"{why}; {scale.describe(bench)}"
+        claims.append(Claim(ONE_SHOT_CLAIM, bench, paper, measured, verdict, reason))
+    return claims
+
+
 # -------------------------------------------------------------------- compression
 
 
@@ -511,6 +616,7 @@ def build_claims(
         paper_mint = dict(zip(rows["groups"], rows["seconds_mean"], strict=True))
     claims += speed_claims(speed, scale, paper_mint)
     claims += sota_claims(summary, config, scale, tolerance)
+    claims += one_shot_claims(pd.read_csv(manifest.table("main")), config, scale, tolerance)
     claims += compression_claims(
         pd.read_csv(manifest.table("selected")), published, config, scale, tolerance, compression
     )
