@@ -86,6 +86,12 @@ def test_tables_hold_every_run_with_sane_numbers(finished_run):
     assert table["pruned_top1_mean"].between(0, 100).all()
     for _, block in table.groupby("benchmark"):
         assert block["baseline_top1_mean"].nunique() == 1
+    # one-shot top-1 for every run and control, against one dense one-shot per benchmark
+    for column in ("one_shot_top1_mean", "one_shot_top1_std", "one_shot_top1_ci"):
+        assert everything[column].notna().all(), column
+    assert everything["one_shot_top1_mean"].between(0, 100).all()
+    for _, block in everything.groupby("benchmark"):
+        assert block["one_shot_baseline_top1_mean"].nunique() == 1
     digits = table[table["benchmark"] == "digits_mlp"]
     assert (digits["baseline_top1_mean"] > 80).all(), "real digits data must be learnt"
     markdown = (finished_run / "results/tables/main.md").read_text()
@@ -99,6 +105,7 @@ def test_every_output_and_log_exists(finished_run):
         for ext in ("png", "pdf"):
             assert (results / f"figures/{bench}_acc_vs_flops.{ext}").stat().st_size > 1000
         assert (results / f"logs/dense/{bench}.log").is_file()
+        assert "plans one-shot in" in (results / f"logs/oneshot/{bench}.log").read_text()
         summary = json.loads((results / f"{bench}/dense/dense.json").read_text())
         assert summary["provenance"]["packages"]["torch"]
     report = (results / "all").read_text()
@@ -152,6 +159,11 @@ def test_claims_table_has_a_verdict_and_reason_in_every_row(finished_run):
     assert claims["reason"].str.len().gt(0).all()
     kinds = {claim.split(":")[0] for claim in claims["claim"]}
     assert {"speed, step", "speed, whole"} <= kinds
+    one_shot = claims[claims["claim"].str.startswith("criterion quality at one-shot")]
+    assert sorted(one_shot["benchmark"]) == ["digits_mlp", "synth_vgg"]
+    assert one_shot["measured"].str.contains("vs random control").all()
+    synthetic = one_shot[one_shot["benchmark"] == "synth_vgg"].iloc[0]
+    assert synthetic["verdict"] == "inconclusive" and synthetic["reason"].startswith("synthetic")
     sota = claims[claims["claim"].str.startswith("state of the art")]
     assert set(sota["benchmark"]) == {"synth_vgg", "digits_mlp"}
     assert (sota["verdict"] == "inconclusive").all() and sota["reason"].str.contains(
