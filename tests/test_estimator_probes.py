@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from snacs.estimators import EdgeOptions, edge_cmi, edge_cmi_matrix, edge_mi
+from snacs.estimators.edge import EdgeOptions, edge_cmi, edge_cmi_matrix, edge_mi
 
 READINGS = ["direct", "chain", "residual"]
 

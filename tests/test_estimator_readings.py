@@ -11,12 +11,12 @@ import torch
 from scipy import stats
 
 from snacs.algorithm.acmi import ScoreStability, seed_averaged_cmi
-from snacs.estimators import EdgeOptions, compiled, edge_cmi, edge_mi
-from snacs.estimators.counting import pair_estimates
-from snacs.estimators.gaussian import layer_shaped_cmi_case, random_gaussian_cmi_case
-from snacs.estimators.hashing import BlockCodes
-from snacs.estimators.residual import LayerPartialler
-from snacs.estimators.second_pass import level_factor, second_pass_levels
+from snacs.estimators.edge import EdgeOptions, compiled, edge_cmi, edge_mi
+from snacs.estimators.edge.estimates import pair_estimates
+from snacs.estimators.edge.hashing import BlockCodes
+from snacs.estimators.edge.residual import LayerPartialler
+from snacs.estimators.edge.second_pass import level_factor, second_pass_levels
+from snacs.studies.gaussian_cases import layer_shaped_cmi_case, random_gaussian_cmi_case
 
 
 def _strong_cases(count: int = 6):

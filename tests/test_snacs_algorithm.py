@@ -188,7 +188,7 @@ def test_prepare_loads_every_kernel_scoring_uses_and_is_timed_apart():
     code = """
 import numba, torch
 from torch.utils.data import TensorDataset
-import snacs.estimators.compiled as compiled
+import snacs.estimators.edge.compiled as compiled
 from snacs.models import build_model
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pruner import build_pruner, load_pruner_modules

@@ -10,8 +10,7 @@ from record_fixtures import dense_record, prune_record
 from scipy import stats
 
 from snacs.errors import ConfigError
-from snacs.estimators.edge_options import EdgeOptions
-from snacs.estimators.gaussian import random_gaussian_cmi_case
+from snacs.estimators.edge import EdgeOptions
 from snacs.models import build_model
 from snacs.pruning.activations import Activations
 from snacs.pruning.records import DenseRecord
@@ -23,6 +22,7 @@ from snacs.report.study_figures import (
 from snacs.report.tables import layer_compression
 from snacs.studies import estimator_accuracy as est
 from snacs.studies import speed
+from snacs.studies.gaussian_cases import random_gaussian_cmi_case
 from snacs.tabular import latex
 
 PAPER_SPEED = pd.DataFrame(

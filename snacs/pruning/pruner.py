@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from snacs.errors import ConfigError, SnacsError
+from snacs.options import build_options
 from snacs.pruning.connections import ConnectionOptions, connection_plan
 from snacs.pruning.context import PruneContext
 from snacs.pruning.plan import PruningPlan
@@ -54,7 +55,7 @@ class Pruner(ABC):
                 f"unknown option(s) {unknown} for pruner {self.name!r}; "
                 f"valid options: {sorted(known) or 'none'}"
             )
-        self.options = self.Options(**options)
+        self.options = build_options(self.Options, options)
 
     def prepare(self, ctx: PruneContext) -> None:
         """One-time per-process work before scoring, such as loading compiled kernels.

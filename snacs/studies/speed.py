@@ -30,7 +30,6 @@ Where the activations come from (``studies.speed.weights``):
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,10 +45,11 @@ from tqdm import tqdm
 from snacs.algorithm.acmi import score_pair
 from snacs.algorithm.weights import normalisation_range
 from snacs.errors import ConfigError, UnknownNameError
-from snacs.estimators.edge_options import PUBLISHED_METHOD, EdgeOptions
+from snacs.estimators.edge import EdgeOptions
 from snacs.estimators.geometric import gmi_matrix
 from snacs.io import write_text
 from snacs.models import build_model
+from snacs.options import build_options, known_fields
 from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
 from snacs.pruning.activations import Activations, collect_activations
 from snacs.pruning.graph import INPUT, LayerNode, trace_layer_graph
@@ -87,7 +87,7 @@ class SpeedSettings:
     samples_per_class: int = 200
     child_layer: int = 9
     phis: tuple[str, ...] = ("one", "weight")
-    estimator: Mapping[str, Any] = field(default_factory=dict)
+    estimator: EdgeOptions = field(default_factory=EdgeOptions)
     mint_mst: str = "prim"
     seed: int = 0
     workers: int | None = None
@@ -95,22 +95,7 @@ class SpeedSettings:
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> SpeedSettings:
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in section.items() if k in known}
-        for key in ("groups", "mint_groups", "phis"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
-
-    def edge_options(self) -> EdgeOptions:
-        values = {"method": PUBLISHED_METHOD, **self.estimator}  # the snacs pruner's reading
-        if "bandwidth_range" in values:
-            values["bandwidth_range"] = tuple(values["bandwidth_range"])
-        try:
-            return EdgeOptions(**values)
-        except TypeError as exc:
-            valid = [f.name for f in dataclasses.fields(EdgeOptions)]
-            raise ConfigError(f"studies.speed.estimator: {exc}; valid keys: {valid}") from None
+        return build_options(cls, known_fields(cls, section))
 
 
 @dataclass(frozen=True)
@@ -334,7 +319,7 @@ def run_speed_study(
     Constant columns record the setting (layers, widths, N, device, threads, workers,
     where the activations came from), so the CSV stands on its own.
     """
-    estimator = settings.edge_options()
+    estimator = settings.estimator
     workers = snacs_workers(settings, device)
     plan = measurement_plan(settings)
     # Untimed warm-up of both code paths (lazy imports, allocator, caches).

@@ -41,6 +41,7 @@ from tqdm import tqdm
 from snacs.errors import ConfigError
 from snacs.io import write_text
 from snacs.models import build_model
+from snacs.options import build_options, known_fields
 from snacs.pipeline.common import load_bundle, statistics_subset
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pruner import build_pruner, load_pruner_modules
@@ -96,11 +97,7 @@ class WholeSettings:
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> WholeSettings:
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in section.items() if k in known}
-        if "networks" in values:
-            values["networks"] = tuple(values["networks"])
-        return cls(**values)
+        return build_options(cls, known_fields(cls, section))
 
     def network(self, name: str) -> Network:
         """The network with this run's group count and width."""
