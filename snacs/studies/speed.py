@@ -50,8 +50,8 @@ from snacs.estimators.geometric import gmi_matrix
 from snacs.io import write_text
 from snacs.models import build_model
 from snacs.options import build_options, known_fields
-from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
 from snacs.pruning.activations import Activations, collect_activations
+from snacs.pruning.benchmark import Spec, load_bundle, load_model, statistics_subset
 from snacs.pruning.graph import INPUT, LayerNode, trace_layer_graph
 from snacs.pruning.groups import group_ids
 from snacs.tabular import latex, markdown_table, read_reference_csv

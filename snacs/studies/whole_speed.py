@@ -42,7 +42,7 @@ from snacs.errors import ConfigError
 from snacs.io import write_text
 from snacs.models import build_model
 from snacs.options import build_options, known_fields
-from snacs.pipeline.common import load_bundle, statistics_subset
+from snacs.pruning.benchmark import load_bundle, statistics_subset
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pruner import build_pruner, load_pruner_modules
 from snacs.tabular import markdown_table
