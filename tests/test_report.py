@@ -149,7 +149,8 @@ def _manifest(results: Path, **studies) -> ReportManifest:
 def _write_whole_study(manifest: ReportManifest) -> None:
     """One rerun of each method on VGG16: MINT 300 s, SNACS 20 s (10 s of it ACMI), SNACS
     keeping both cores busy."""
-    from snacs.studies.whole_speed import RAW_COLUMNS, write_whole_tables
+    from snacs.report.speed import write_whole_tables
+    from snacs.studies.whole_speed import RAW_COLUMNS
 
     rows = [
         ["vgg16", "snacs", 0, 20.0, 10.0, 40.0, 10.0, 9.9, 0.1],

@@ -14,6 +14,8 @@ from snacs.estimators.edge import EdgeOptions
 from snacs.models import build_model
 from snacs.pruning.activations import Activations
 from snacs.pruning.records import DenseRecord
+from snacs.report.claims import Scale, speed_claims, step_speed_rows
+from snacs.report.speed import claim_note, speed_cells, write_speed_tables
 from snacs.report.study_figures import (
     estimator_figure,
     layer_compression_figure,
@@ -84,10 +86,21 @@ def test_speedup_table_ratios_of_means_beside_the_paper():
     assert np.isnan(table.iloc[1]["speedup_one"]), "no MINT time at 32 groups: no ratio"
     assert table.iloc[1]["snacs_phi_one_runs"] == 1
     assert table.iloc[2]["mint_runs"] == 0 and table.iloc[2]["paper_mint_mean"] == 14517.92
-    assert "holds at every measured group count" in speed.claim_summary(table)
+    assert "the claim holds: ratio interval above 17x" in claim_note(_raw_speed(), table)
     slow = _raw_speed().assign(seconds=lambda f: np.where(f["method"] == "mint", 1.0, 0.5))
     slow_table = speed.speedup_table(speed.summarise_speed(slow), PAPER_SPEED)
-    assert "does not hold at 16×16 groups" in speed.claim_summary(slow_table)
+    assert "does not hold: ratio interval below 17x" in claim_note(slow, slow_table)
+
+
+def test_the_speed_note_and_the_claims_panel_give_one_verdict():
+    """One rerun: every ratio is above 17x, but without an interval the claim is open."""
+    raw = _raw_speed()
+    once = raw[raw["rerun"] == 0]
+    table = speed.speedup_table(speed.summarise_speed(once), PAPER_SPEED)
+    assert table["min_speedup"].min() > 17
+    (claim,) = speed_claims(step_speed_rows(once), Scale("ci", 1, {}))
+    assert claim.verdict == "inconclusive"
+    assert f"the claim {claim.verdict}: fewer than two reruns" in claim_note(once, table)
 
 
 def _check_latex(text: str, columns: int) -> None:
@@ -115,11 +128,12 @@ def test_speed_tables_and_figure_files(tmp_path):
     )
     raw.to_csv(tmp_path / "speed.csv", index=False)
     PAPER_SPEED.to_csv(tmp_path / "paper.csv", index=False)
-    table = speed.write_speed_tables(tmp_path / "speed.csv", tmp_path / "paper.csv", tmp_path)
+    table, note = write_speed_tables(tmp_path / "speed.csv", tmp_path / "paper.csv", tmp_path)
     markdown = (tmp_path / "speed.md").read_text()
     assert "| 16×16 | 11.0 ± 1.4 | 0.500 ± 0.000 | 0.500 ± 0.141 | 22.0× | 22.0× |" in markdown
     assert "N = 2000" in markdown and "2 torch threads" in markdown
-    headers, _ = speed.speed_cells(table)
+    assert note in markdown
+    headers, _ = speed_cells(table)
     _check_latex((tmp_path / "speed.tex").read_text(), len(headers))
     assert r"$\varphi$ = $\bar{w}$" in (tmp_path / "speed.tex").read_text()
     assert pd.read_csv(tmp_path / "speed_summary.csv")["speedup_one"].iloc[0] == 22.0

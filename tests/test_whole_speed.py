@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from snacs.errors import ConfigError
+from snacs.report.speed import write_whole_tables
 from snacs.studies import whole_speed as ws
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +51,7 @@ def test_ratios_are_ratios_of_means_with_an_interval_around_them():
 def test_summary_csv_has_the_typed_columns_and_reads_back(tmp_path):
     raw = fake_raw([10.0, 11.0], [300.0, 310.0], [2.0, 2.1], [290.0, 300.0])
     raw.to_csv(tmp_path / "speed_whole.csv", index=False)
-    written = ws.write_whole_tables(tmp_path / "speed_whole.csv", tmp_path)
+    written = write_whole_tables(tmp_path / "speed_whole.csv", tmp_path)
     frame = pd.read_csv(tmp_path / "speed_whole_summary.csv")
     assert list(frame.columns) == [
         "network", "scope", "groups", "snacs_s", "mint_s", "ratio", "ratio_low",
