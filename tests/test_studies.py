@@ -21,10 +21,10 @@ from snacs.report.study_figures import (
     layer_compression_figure,
     speed_figure,
 )
-from snacs.report.tables import layer_compression
 from snacs.studies import estimator_accuracy as est
 from snacs.studies import speed
 from snacs.studies.gaussian_cases import random_gaussian_cmi_case
+from snacs.studies.layer_compression import layer_compression
 from snacs.tabular import latex
 
 PAPER_SPEED = pd.DataFrame(

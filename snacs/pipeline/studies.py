@@ -105,7 +105,7 @@ def run_layer_compression(
     import pandas as pd
 
     from snacs.report.study_figures import layer_compression_figure
-    from snacs.report.tables import layer_compression
+    from snacs.studies.layer_compression import layer_compression
 
     dense = DenseRecord.load(dense_json)
     table = layer_compression(prune_json, pd.read_csv(selected), dense, methods)
