@@ -222,6 +222,8 @@ class _SnacsBase:
 @register_pruner
 class SnacsPruner(_SnacsBase, ConnectionPruner):
     name = "snacs"
+    color = "#d62728"  # red: the method under test
+    marker = "o"
     citation = CITATION
     summary = "ACMI connection scores, operating-constraint caps, sensitivity protection"
 
@@ -232,6 +234,8 @@ class SnacsPruner(_SnacsBase, ConnectionPruner):
 @register_pruner
 class SnacsFilterPruner(_SnacsBase, FilterPruner):
     name = "snacs_filter"
+    color = "#e377c2"
+    marker = "D"
     citation = CITATION + " (filter variant of this harness)"
     summary = "filters ranked by the ACMI connectivity they give their consumers"
 

@@ -44,6 +44,9 @@ class Pruner(ABC):
     granularity: ClassVar[str]  # "filter" or "connection"
     citation: ClassVar[str]
     summary: ClassVar[str] = ""
+    # Colour and marker of the method in every figure (None: one derived from the name).
+    color: ClassVar[str | None] = None
+    marker: ClassVar[str | None] = None
     needs_activations: ClassVar[bool] = False
     Options: ClassVar[type] = NoOptions
 
