@@ -273,7 +273,7 @@ def test_every_method_keeps_one_style_and_unknown_names_get_a_stable_one():
     for name in PRUNERS.names():  # a pruner's style is the one it declares
         pruner = PRUNERS.get(name)
         if pruner.color is not None:
-            assert style_of(name) == (pruner.color, pruner.marker)
+            assert (style_of(name).color, style_of(name).marker) == (pruner.color, pruner.marker)
     figure_methods = [m for m in STYLES if not m.startswith("snacs_phi")] + PRUNERS.names()
     pairs = {(style_of(m).color, style_of(m).marker) for m in figure_methods}
     assert len(pairs) == len(figure_methods)  # no two methods look alike
