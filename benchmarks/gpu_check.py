@@ -37,9 +37,9 @@ from whole_scoring import synthetic_subset
 
 from snacs.data import load_dataset, write_synthetic_cifar, write_synthetic_imagefolder
 from snacs.engine import Recipe, fit, seed_everything
-from snacs.metrics.counting import count_macs
 from snacs.models import build_model
 from snacs.pipeline.batches import eval_batches, train_batches
+from snacs.pruning.counting import count_macs
 from snacs.report.tables import markdown_table
 from snacs.studies.whole_speed import (
     WholeSettings,

@@ -17,7 +17,7 @@ from typing import Any
 from snacs.config import pruner_name, pruner_options
 from snacs.data import DATASETS, check_dataset_options
 from snacs.errors import ConfigError, SnacsError, UnknownNameError
-from snacs.estimators.edge_options import EdgeOptions
+from snacs.estimators.edge.options import EdgeOptions
 from snacs.models import MODELS, check_model_knobs
 from snacs.options import check_options
 from snacs.pruning.pruner import PRUNERS, load_pruner_modules

@@ -23,8 +23,8 @@ import torch
 
 from snacs.config import benchmark, runs
 from snacs.engine.throughput import measure_throughput
-from snacs.metrics.counting import count_macs
 from snacs.models import build_model, model_info
+from snacs.pruning.counting import count_macs
 
 REFERENCE_GPU = "NVIDIA A100 (planning table)"
 # Training images per second at each architecture's default size on REFERENCE_GPU.

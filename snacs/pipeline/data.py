@@ -17,7 +17,7 @@ from snacs.data.verify import DataCheck, verify_bundle
 from snacs.errors import DatasetNotFoundError
 from snacs.io import write_json
 from snacs.locks import dataset_lock
-from snacs.pipeline.common import Spec
+from snacs.pruning.benchmark import Spec
 
 
 def prepare_dataset(spec: Spec) -> DatasetBundle:

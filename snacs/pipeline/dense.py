@@ -12,9 +12,9 @@ from snacs.engine.distributed import barrier, is_writer
 from snacs.io import fingerprint, save_checkpoint
 from snacs.layout import training_files
 from snacs.pipeline.batches import eval_batches, train_batches
-from snacs.pipeline.common import Spec, load_bundle, load_model, new_model
 from snacs.pipeline.counts import latency, model_counts
 from snacs.pipeline.provenance import provenance
+from snacs.pruning.benchmark import Spec, load_bundle, load_model, new_model
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.records import DenseRecord
 

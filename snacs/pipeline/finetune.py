@@ -18,9 +18,9 @@ from snacs.engine import Recipe, evaluate, fit, seed_everything
 from snacs.io import fingerprint, load_checkpoint
 from snacs.layout import training_files
 from snacs.pipeline.batches import eval_batches, train_batches
-from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import latency
 from snacs.pipeline.provenance import provenance
+from snacs.pruning.benchmark import Spec, load_bundle, load_model
 from snacs.pruning.masking import MaskEnforcer, apply_masks
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.records import DenseRecord, ReferenceRecord

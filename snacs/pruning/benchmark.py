@@ -1,4 +1,8 @@
-"""Loading a benchmark's data and models from its (validated) config section."""
+"""Loading a benchmark's data and models from its (validated) config section.
+
+In the pruning core, below the workflow steps and the studies, because both load a
+benchmark the same way.
+"""
 
 from __future__ import annotations
 
