@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import Subset
 
 from snacs.data import DatasetBundle, class_balanced_indices, load_dataset
-from snacs.data.normalisation import dataset_normalisation, with_normalisation
+from snacs.data.normalisation import with_normalisation
 from snacs.errors import ConfigError, SnacsError
 from snacs.io import load_checkpoint, load_state_dict_strict
 from snacs.models import build_model, weight_free_knobs
@@ -40,7 +40,7 @@ def load_bundle(spec: Spec) -> DatasetBundle:
     """
     bundle = read_dataset(spec, spec["dataset"]["download"])
     wanted = input_normalisation(spec, bundle)
-    return with_normalisation(bundle, wanted.mean, wanted.std)
+    return bundle if wanted is None else with_normalisation(bundle, wanted.mean, wanted.std)
 
 
 def published_source(spec: Spec) -> PublishedCheckpoint | None:
@@ -48,11 +48,11 @@ def published_source(spec: Spec) -> PublishedCheckpoint | None:
     return checkpoint_of(spec["model"]["options"])
 
 
-def input_normalisation(spec: Spec, bundle: DatasetBundle) -> Normalisation:
-    """The mean/std the model's inputs need: a published checkpoint's own, else the dataset's."""
+def input_normalisation(spec: Spec, bundle: DatasetBundle) -> Normalisation | None:
+    """The mean/std a published checkpoint's inputs need; None: the dataset's own."""
     checkpoint = published_source(spec)
     if checkpoint is None:
-        return Normalisation(*dataset_normalisation(bundle))
+        return None
     if checkpoint.dataset != bundle.name:
         raise ConfigError(
             f"benchmarks.{spec['name']}.model.options.pretrained: checkpoint {checkpoint.name} "
