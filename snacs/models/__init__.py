@@ -92,4 +92,23 @@ def model_names() -> list[str]:
     return MODELS.names()
 
 
-__all__ = ["MODELS", "ModelInfo", "build_model", "check_model_knobs", "model_info", "model_names"]
+# Knobs that choose where a model's starting weights come from, not its architecture.
+WEIGHT_KNOBS = ("pretrained", "weights_path")
+
+
+def weight_free_knobs(knobs: Mapping[str, Any]) -> dict[str, Any]:
+    """``knobs`` without the weight-source knobs: the same network, freshly initialised
+    (for loading one of our own checkpoints, or counting, with no download or file read)."""
+    return {key: value for key, value in knobs.items() if key not in WEIGHT_KNOBS}
+
+
+__all__ = [
+    "MODELS",
+    "WEIGHT_KNOBS",
+    "ModelInfo",
+    "build_model",
+    "check_model_knobs",
+    "model_info",
+    "model_names",
+    "weight_free_knobs",
+]

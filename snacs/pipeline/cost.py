@@ -10,10 +10,14 @@ A configured model that differs from the reference (width, depth, image size) is
 by its multiply-accumulates. Evaluation is taken as three times faster than training
 (a forward pass without backward or optimizer step). Scoring by the pruners is not
 included: it is measured by the runs themselves and is small next to fine-tuning.
+A benchmark whose dense model is a published checkpoint (``dense.source: pretrained``)
+costs one evaluation instead of its training; when its dense recipe is still in the
+config, the hours that training would have cost are reported as saved.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -23,7 +27,7 @@ import torch
 
 from snacs.config import benchmark, runs
 from snacs.engine.throughput import measure_throughput
-from snacs.models import build_model, model_info
+from snacs.models import build_model, model_info, weight_free_knobs
 from snacs.pruning.counting import count_macs
 
 REFERENCE_GPU = "NVIDIA A100 (planning table)"
@@ -58,6 +62,8 @@ class CostRow:
     train_images: int  # images through a training step, all runs together
     eval_images: int  # images through a forward pass only, all runs together
     gpu_hours: float
+    #: GPU-hours a published dense checkpoint saves: its recipe's training (dense rows only)
+    saved_gpu_hours: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -70,12 +76,17 @@ class CostEstimate:
     def total_gpu_hours(self) -> float:
         return sum(row.gpu_hours for row in self.rows)
 
+    @property
+    def saved_gpu_hours(self) -> float:
+        return sum(row.saved_gpu_hours for row in self.rows)
+
     def to_dict(self) -> dict:
         return {
             "rows": [asdict(row) for row in self.rows],
             "throughput_source": self.throughput_source,
             "train_images_per_second": self.train_images_per_second,
             "total_gpu_hours": self.total_gpu_hours,
+            "saved_gpu_hours": self.saved_gpu_hours,
         }
 
 
@@ -121,7 +132,7 @@ def reference_throughput(spec: Mapping[str, Any]) -> float:
         )
     info = model_info(arch)
     default_knobs = {"depth": 56} if arch == "resnet_cifar" else {}
-    options = {k: v for k, v in spec["model"].get("options", {}).items() if k != "pretrained"}
+    options = weight_free_knobs(spec["model"].get("options", {}))
     shape, classes = input_shape(spec), num_classes(spec["dataset"])
     speed = REFERENCE_TRAIN_IMAGES_PER_SECOND[arch]
     if options == default_knobs and shape == info.input_shape and classes == info.num_classes:
@@ -132,7 +143,7 @@ def reference_throughput(spec: Mapping[str, Any]) -> float:
 
 def calibrated_throughput(spec: Mapping[str, Any], device: torch.device) -> float:
     """Training images/s of the benchmark's model measured on ``device``."""
-    options = {k: v for k, v in spec["model"].get("options", {}).items() if k != "pretrained"}
+    options = weight_free_knobs(spec["model"].get("options", {}))
     classes = num_classes(spec["dataset"])
     model = build_model(spec["model"]["arch"], classes, **options)
     batch = spec["finetune"]["recipe"].get("batch_size", 128)
@@ -186,7 +197,9 @@ def _benchmark_rows(
     if dense.get("source", "train") == "train":
         rows.append(training("dense", 1, dense["recipe"]))
     else:
-        rows.append(forward_only("dense", 1, test_size))
+        evaluated = forward_only("dense", 1, test_size)
+        saved = training("dense", 1, dense["recipe"]).gpu_hours if "recipe" in dense else 0.0
+        rows.append(dataclasses.replace(evaluated, saved_gpu_hours=saved))
     rows.append(forward_only("activations", 1, subset))
     rows.append(forward_only("prune", pruning_runs, subset))
     rows.append(training("finetune", pruning_runs, spec["finetune"]["recipe"]))
@@ -206,6 +219,13 @@ def format_cost_table(estimate: CostEstimate) -> str:
         lines.append(
             f"{row.benchmark:<24} {row.rule:<16} {row.runs:>5} {row.epochs:>6} "
             f"{images:>11.2f} {row.gpu_hours:>8.2f}"
+        )
+    saving = [row for row in estimate.rows if row.saved_gpu_hours > 0]
+    if saving:
+        parts = ", ".join(f"{row.benchmark} {row.saved_gpu_hours:.2f}" for row in saving)
+        lines.append(
+            f"published dense checkpoints save {estimate.saved_gpu_hours:.2f} GPU-h of dense "
+            f"training ({parts}); their dense rows count one evaluation"
         )
     lines.append("-" * len(header))
     total_images = sum(r.train_images + r.eval_images for r in estimate.rows) / 1e6
