@@ -4,7 +4,7 @@ Tolerance, float32 on CPU: per-epoch losses, final weights, momentum buffers and
 statistics of a ResNet-8 agree with three separate :func:`fit` runs (9 SGD steps) to
 ``atol=rtol=1e-4``: the grouped kernels sum in another order than the single ones, and
 training carries those last-bit differences on (about 1e-5 here); momentum buffers, sums of
-the far more sensitive gradients, to 2 % of their largest entry; accuracies agree to
+the far more sensitive gradients, to 2 % of their largest entry plus ``atol``; accuracies agree to
 within one sample (a near tie that a rounding difference breaks the other way). Pruned
 entries are exactly zero, with no tolerance.
 
@@ -22,16 +22,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from snacs.config import benchmark, load_config
+from snacs.data import write_synthetic_cifar
 from snacs.data.device_data import DeviceBatches, ImageAugment
 from snacs.engine import Recipe, fit
 from snacs.engine.stack import ModelStack, StackMember, fit_stack
 from snacs.engine.train import open_session
 from snacs.errors import ConfigError
-from snacs.io import load_checkpoint
+from snacs.io import load_checkpoint, save_checkpoint
 from snacs.models import build_model
 from snacs.pipeline.finetune import FinetuneMember, run_finetune_stack
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.masking import MaskEnforcer, filter_masks
+from snacs.pruning.plan import PruningPlan
 
 CPU = torch.device("cpu")
 ATOL = RTOL = 1e-4
@@ -183,10 +186,11 @@ def assert_same_run(stacked_dir, single_dir, n_eval: int = 48) -> None:
     assert mine["optimizer"]["param_groups"] == theirs["optimizer"]["param_groups"]
     for key, state in theirs["optimizer"]["state"].items():
         # Momentum is a sum of gradients, which are far more sensitive than the weights:
-        # held to 2 % of the buffer's largest entry.
+        # held to 2 % of the buffer's largest entry (plus ATOL: the gradient of a conv bias
+        # that a BatchNorm follows is rounding noise alone).
         buffer = state["momentum_buffer"]
         difference = mine["optimizer"]["state"][key]["momentum_buffer"] - buffer
-        assert difference.abs().max() <= 0.02 * buffer.abs().max(), key
+        assert difference.abs().max() <= ATOL + 0.02 * buffer.abs().max(), key
     assert mine["scheduler"] == theirs["scheduler"]
     assert (mine["epoch"], mine["best_epoch"]) == (theirs["epoch"], theirs["best_epoch"])
     assert load_checkpoint(stacked_dir / "best.pt")["epoch"] == theirs["best_epoch"]
@@ -318,3 +322,36 @@ def test_stack_of_members_with_different_seeds_is_refused(tmp_path):
     ]
     with pytest.raises(ConfigError, match="one seed"):
         run_finetune_stack({"name": "synth"}, members, CPU, progress=False)
+
+
+def test_stack_pipeline_matches_one_member_at_a_time(tmp_path):
+    """run_finetune_stack on the ci VGG benchmark: a pruned run and the dense reference."""
+    config = load_config("config/ci.yaml")
+    spec = benchmark(config, "synth_vgg")
+    root = tmp_path / "cifar"
+    write_synthetic_cifar(root, seed=0, train_per_class=4, test_per_class=2)
+    spec["dataset"] = {**spec["dataset"], "root": str(root)}
+    spec["finetune"]["recipe"] = {**spec["finetune"]["recipe"], "batch_size": 8, "lr": 0.002}
+    torch.manual_seed(0)
+    model = build_model("vgg16_cifar", 10, width_mult=0.125)
+    save_checkpoint(tmp_path / "dense.pt", {"model": model.state_dict()})
+    masks = members_masks(model)[1]
+    PruningPlan("l1", "filter", masks).save(tmp_path / "plan.pt")
+    plans = [tmp_path / "plan.pt", None]
+
+    def members(folder: str) -> list[FinetuneMember]:
+        return [
+            FinetuneMember(plan, tmp_path / "dense.pt", tmp_path / folder / f"m{index}", 0)
+            for index, plan in enumerate(plans)
+        ]
+
+    for member in members("single"):
+        run_finetune_stack(spec, [member], CPU, progress=False)
+    run_finetune_stack(spec, members("stacked"), CPU, progress=False)
+    for index in range(2):
+        stacked, single = tmp_path / "stacked" / f"m{index}", tmp_path / "single" / f"m{index}"
+        assert_same_run(stacked, single, n_eval=20)
+        assert (
+            load_checkpoint(stacked / "last.pt")["inputs"]
+            == load_checkpoint(single / "last.pt")["inputs"]
+        )
