@@ -91,7 +91,8 @@ def cmd_count(args: argparse.Namespace) -> None:
 def cmd_cost(args: argparse.Namespace) -> None:
     from snacs.pipeline.cost import cost_command
 
-    print(cost_command(args.config, args.table, args.json))
+    throughput, stack_k = args.throughput, args.stack_k
+    print(cost_command(args.config, args.table, args.json, throughput, stack_k))
 
 
 def cmd_validate(args: argparse.Namespace) -> None:
@@ -413,6 +414,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--config", required=True, help="config file, e.g. config/config.yaml")
     sub.add_argument("--table", action="store_true", help="planning table even on a GPU")
     sub.add_argument("--json", help="also write the estimate as JSON to this file")
+    sub.add_argument(
+        "--throughput",
+        help="measured stacking throughput: the JSON of benchmarks/gpu_check.py or "
+        "benchmarks/finetune_throughput.py (default: calibrate on this GPU or the planning table)",
+    )
+    sub.add_argument(
+        "--stack-k", type=int, help="fine-tunes trained together (default: the fastest measured)"
+    )
     sub = command("validate", cmd_validate, "validate a config file against the schema")
     sub.add_argument("configfile")
 
