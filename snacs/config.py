@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from snacs.config_methods import pruner_name, pruner_options
 from snacs.errors import ConfigError, UnknownNameError
 from snacs.pruning.controls import control_labels
 from snacs.pruning.target import Target
@@ -77,14 +78,62 @@ def validate_config(config: Mapping[str, Any]) -> dict:
     return instance
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key written twice in one mapping.
+
+    PyYAML keeps the last of two equal keys without a word, so a method or a benchmark
+    written twice would run with the second entry's settings only.
+    """
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
+    first_line: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, list | dict):  # unhashable: construct_mapping refuses it below
+            continue
+        if key in first_line:
+            raise yaml.constructor.ConstructorError(
+                problem=f"key {key!r} is given twice (first on line {first_line[key]})",
+                problem_mark=key_node.start_mark,
+            )
+        first_line[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """The parser's complaint on one line, led by where it is (line and column from 1)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc)
+    if mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    position = getattr(exc, "position", None)
+    where = f"byte {position}: " if position is not None else ""
+    return " ".join(f"{where}{problem}".split())
+
+
 def load_config(path: str | Path) -> dict:
+    """Read a YAML config file and validate it; every mistake is one line naming the file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_bytes(), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(exc)}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"config file {path} holds a YAML {type(raw).__name__}, not a mapping of config keys"
+        )
     return validate_config(raw)
 
 
@@ -96,26 +145,17 @@ def benchmark(config: Mapping[str, Any], name: str) -> dict:
 
 
 def methods_for(config: Mapping[str, Any], name: str) -> list[str]:
-    return list(benchmark(config, name).get("methods") or config["methods"])
+    """The benchmark's own method list if it has the key, else every configured method.
 
-
-RESERVED_METHOD_KEYS = ("pruner", "targets", "controls")
+    An empty list is refused by validation rather than read as "all".
+    """
+    return list(benchmark(config, name).get("methods", config["methods"]))
 
 
 def targets_for(config: Mapping[str, Any], method: str) -> list[Target]:
-    """The method's own targets if it has any, else the top-level ones."""
+    """The method's own targets if it has the key, else the top-level ones."""
     entry = config["methods"][method]
-    return [Target(**t) for t in entry.get("targets") or config["targets"]]
-
-
-def pruner_name(config: Mapping[str, Any], method: str) -> str:
-    """The registered pruner a configured method runs."""
-    return config["methods"][method].get("pruner", method)
-
-
-def pruner_options(config: Mapping[str, Any], method: str) -> dict:
-    entry = config["methods"][method]
-    return {k: copy.deepcopy(v) for k, v in entry.items() if k not in RESERVED_METHOD_KEYS}
+    return [Target(**t) for t in entry.get("targets", config["targets"])]
 
 
 MATCH_PREFIX = "match-"
@@ -136,7 +176,7 @@ def parse_matched_label(label: str) -> tuple[str, str, str]:
 
 
 def runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
-    """Every (benchmark, method, target label, seed) the config asks for.
+    """Every (benchmark, method, target label, seed) the config asks for, each once.
 
     With ``matched_budget``, every other method also runs once per reference run, at the
     compression the reference reached there.
@@ -148,16 +188,17 @@ def runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
         for target, seed in product(targets_for(config, method), config["seeds"])
     ]
     matched = config.get("matched_budget")
-    if not matched:
-        return planned
-    reference = matched["reference"]
-    return planned + [
-        (bench, method, matched_label(matched["resource"], matched["scope"], label), seed)
-        for bench, ref_method, label, seed in planned
-        if ref_method == reference
-        for method in methods_for(config, bench)
-        if method != reference
-    ]
+    if matched:
+        reference = matched["reference"]
+        planned += [
+            (bench, method, matched_label(matched["resource"], matched["scope"], label), seed)
+            for bench, ref_method, label, seed in planned
+            if ref_method == reference
+            for method in methods_for(config, bench)
+            if method != reference
+        ]
+    # Two equal runs would write the same files: each run is listed once, in order.
+    return list(dict.fromkeys(planned))
 
 
 def controls_for(config: Mapping[str, Any], method: str) -> list[str]:

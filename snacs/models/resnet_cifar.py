@@ -91,14 +91,23 @@ class ResNetCIFAR(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
-def resnet_cifar(num_classes: int, depth: int = 56, width_mult: float = 1.0) -> ResNetCIFAR:
-    """Factory for the model registry: ``depth`` = 6n+2 (20, 32, 44, 56, 110, ...)."""
+def validate_depth(depth: int) -> int:
+    """Three stages of n two-conv blocks plus the stem and the classifier: 6n+2 layers."""
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ConfigError(
             f"model knob depth must be an integer 6n+2 >= 8 (e.g. 20, 56, 110), got {depth!r}"
         )
+    return depth
+
+
+# Value checks of the factories' knobs, run by config validation before any job.
+KNOB_CHECKS = {"depth": validate_depth, "width_mult": validate_width_mult}
+
+
+def resnet_cifar(num_classes: int, depth: int = 56, width_mult: float = 1.0) -> ResNetCIFAR:
+    """Factory for the model registry: ``depth`` = 6n+2 (20, 32, 44, 56, 110, ...)."""
     return ResNetCIFAR(
-        blocks_per_stage=(depth - 2) // 6,
+        blocks_per_stage=(validate_depth(depth) - 2) // 6,
         num_classes=num_classes,
         width_mult=validate_width_mult(width_mult),
     )

@@ -69,6 +69,10 @@ class VGG16CIFAR(nn.Module):
         return self.classifier(x.flatten(1))
 
 
+# Value checks of the factory's knobs, run by config validation before any job.
+KNOB_CHECKS = {"width_mult": validate_width_mult}
+
+
 def vgg16_cifar(num_classes: int, width_mult: float = 1.0) -> VGG16CIFAR:
     """Factory for the model registry; ``width_mult`` < 1 gives a demo-size network."""
     return VGG16CIFAR(num_classes=num_classes, width_mult=validate_width_mult(width_mult))
