@@ -18,6 +18,7 @@ def _config(**extra):
         "model": {"arch": "mlp_mnist"},
         "dense": {"recipe": {"epochs": 1}},
         "finetune": {"recipe": {"epochs": 1}},
+        "statistics": {"samples_per_class": 10},
     }
     return validate_config(
         {"benchmarks": {"b": bench}, "methods": {"snacs": {}, "l1": {}, "random": {}}, **extra}

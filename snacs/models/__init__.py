@@ -58,7 +58,12 @@ MODELS.register("resnet_cifar")(
     ModelInfo(resnet_cifar.resnet_cifar, 10, (3, 32, 32), knob_checks=resnet_cifar.KNOB_CHECKS)
 )
 MODELS.register("resnet56_cifar")(
-    ModelInfo(resnet_cifar.resnet56_cifar, 10, (3, 32, 32), knob_checks=resnet_cifar.KNOB_CHECKS)
+    ModelInfo(
+        resnet_cifar.resnet56_cifar,
+        10,
+        (3, 32, 32),
+        knob_checks=resnet_cifar.RESNET56_KNOB_CHECKS,
+    )
 )
 MODELS.register("resnet50")(ModelInfo(resnet50.resnet50, resnet50.IMAGENET_CLASSES, (3, 224, 224)))
 MODELS.register("mlp_mnist")(

@@ -102,6 +102,7 @@ def validate_depth(depth: int) -> int:
 
 # Value checks of the factories' knobs, run by config validation before any job.
 KNOB_CHECKS = {"depth": validate_depth, "width_mult": validate_width_mult}
+RESNET56_KNOB_CHECKS = {"width_mult": validate_width_mult}
 
 
 def resnet_cifar(num_classes: int, depth: int = 56, width_mult: float = 1.0) -> ResNetCIFAR:
