@@ -25,6 +25,7 @@ import torch
 
 from snacs.config import load_config, pruner_options, step_spec
 from snacs.engine import evaluate, resolve_device
+from snacs.layout import training_files
 from snacs.pipeline.batches import eval_batches
 from snacs.pipeline.common import load_bundle, load_model
 from snacs.pipeline.data import prepare_dataset
@@ -80,9 +81,9 @@ def main() -> None:
     work = Path(args.work) / args.benchmark
     dense_spec = step_spec(config, args.benchmark, "dense")
     prepare_dataset(dense_spec)
-    if not (work / "dense" / "best.pt").is_file():
-        run_dense(dense_spec, work / "dense", device, progress=False)
-    dense = work / "dense" / "best.pt"
+    dense = training_files(work / "dense").best
+    if not dense.is_file():
+        run_dense(dense_spec, dense.parent, work / "dense.json", device, progress=False)
     spec = step_spec(config, args.benchmark, "prune", args.method)
     finetune_spec = step_spec(config, args.benchmark, "finetune")
     load_pruner_modules()
@@ -114,7 +115,7 @@ def main() -> None:
                     "disconnected_rows": disconnected_rows(chosen.masks),
                     "top1_no_finetune": accuracy(finetune_spec, chosen.masks, dense, device),
                     "top1_finetuned": accuracy(
-                        finetune_spec, chosen.masks, folder / "best.pt", device
+                        finetune_spec, chosen.masks, training_files(folder).best, device
                     ),
                     "layer_pruned_groups": chosen.info.get("layer_pruned_groups"),
                 }

@@ -122,7 +122,9 @@ def cmd_weights(args: argparse.Namespace) -> None:
 def cmd_dense(args: argparse.Namespace) -> None:
     from snacs.pipeline.dense import run_dense
 
-    record = run_dense(_spec(args, "dense"), args.out, _device(args), not args.no_progress)
+    record = run_dense(
+        _spec(args, "dense"), args.train_dir, args.out, _device(args), not args.no_progress
+    )
     print(f"dense top-1 {record.accuracy['top1']:.2f} %")
 
 
@@ -136,6 +138,7 @@ def cmd_activations(args: argparse.Namespace) -> None:
 
 
 def cmd_prune(args: argparse.Namespace) -> None:
+    from snacs.layout import PruneFiles
     from snacs.pipeline.prune import resolve_target, run_prune
 
     spec = _spec(args, "prune")
@@ -145,7 +148,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
         resolve_target(args.target, args.reference, spec.get("matched_budget_count", "slim")),
         args.seed,
         args.dense,
-        args.out,
+        PruneFiles(args.plan, args.scores, args.out),
         _device(args),
         activations_path=args.activations,
         progress=not args.no_progress,
@@ -162,10 +165,17 @@ def cmd_prune(args: argparse.Namespace) -> None:
 
 
 def cmd_control(args: argparse.Namespace) -> None:
+    from snacs.layout import PruneFiles
     from snacs.pipeline.controls import run_control
 
     record = run_control(
-        _spec(args, "control"), args.run, args.control, args.dense, args.out, _device(args)
+        _spec(args, "control"),
+        PruneFiles(args.run_plan, args.run_scores, args.run_record),
+        args.control,
+        args.dense,
+        args.plan,
+        args.out,
+        _device(args),
     )
     achieved = record.achieved
     print(
@@ -182,7 +192,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
         _spec(args, "finetune"),
         args.plan,
         args.dense,
-        args.out,
+        args.train_dir,
         _device(args),
         args.seed,
         not args.no_progress,
@@ -196,7 +206,7 @@ def cmd_reference(args: argparse.Namespace) -> None:
         _spec(args, "finetune"),
         args.dense,
         args.dense_json,
-        args.out_dir,
+        args.train_dir,
         args.out,
         _device(args),
         args.seed,
@@ -231,13 +241,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_tables(args: argparse.Namespace) -> None:
     from snacs.report.tables import write_tables
 
-    write_tables(args.results, args.out_dir, args.tolerance_pp, args.compression, args.published)
+    stems = {"main": args.main, "selected": args.selected, "reported": args.reported}
+    write_tables(args.results, stems, args.tolerance_pp, args.compression, args.published)
 
 
 def cmd_timings(args: argparse.Namespace) -> None:
     from snacs.report.tables import write_timing_tables
 
-    write_timing_tables(args.prune_json, args.out_dir)
+    write_timing_tables(args.prune_json, args.out)
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
@@ -280,9 +291,12 @@ def cmd_speed(args: argparse.Namespace) -> None:
 
 
 def cmd_speed_report(args: argparse.Namespace) -> None:
+    from snacs.layout import StudyTables
     from snacs.pipeline.studies import run_speed_report
 
-    print(run_speed_report(args.raw, args.paper, args.out_dir, args.figure, args.whole_raw))
+    tables = StudyTables(args.out, args.markdown, args.latex)
+    whole = StudyTables(args.whole_out, args.whole_markdown) if args.whole_raw else None
+    print(run_speed_report(args.raw, args.paper, tables, args.figure, args.whole_raw, whole))
 
 
 def cmd_estimator(args: argparse.Namespace) -> None:
@@ -293,9 +307,11 @@ def cmd_estimator(args: argparse.Namespace) -> None:
 
 
 def cmd_estimator_report(args: argparse.Namespace) -> None:
+    from snacs.layout import StudyTables
     from snacs.pipeline.studies import run_estimator_report
 
-    run_estimator_report(args.raw, args.paper, args.out_dir, args.figure)
+    tables = StudyTables(args.out, args.markdown, args.latex)
+    run_estimator_report(args.raw, args.paper, tables, args.figure)
 
 
 def cmd_layer_compression(args: argparse.Namespace) -> None:
@@ -319,6 +335,13 @@ def _add_report_config(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--config-json", type=json_object, help="resolved config as JSON (workflow use)"
     )
+
+
+def _add_study_tables(parser: argparse.ArgumentParser) -> None:
+    """Where a study's tables go: every number (CSV), and the Markdown and LaTeX pages."""
+    parser.add_argument("--out", required=True, help="summary CSV (every number)")
+    parser.add_argument("--markdown", required=True, help="Markdown table")
+    parser.add_argument("--latex", required=True, help="LaTeX table")
 
 
 def _add_step_arguments(parser: argparse.ArgumentParser) -> None:
@@ -351,6 +374,11 @@ class OneLineErrorParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(
         prog="snacs", description="Benchmark harness for neural-network filter pruning (SNACS)."
+    )
+    parser.add_argument(
+        "--log",
+        help="write the command's output here once it holds its outputs (workflow use): "
+        "a command refused because another one is writing leaves that one's log alone",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -396,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("weights", cmd_weights, "fetch a pretrained model's weights (login node)", True)
     sub.add_argument("--out", help="marker JSON to write when done")
     sub = command("dense", cmd_dense, "train (or fetch) and evaluate the dense model", True)
-    sub.add_argument("--out", required=True, help="output folder")
+    sub.add_argument("--train-dir", required=True, help="training folder (checkpoints, log)")
+    sub.add_argument("--out", required=True, help="dense record (JSON)")
     sub = command("activations", cmd_activations, "collect pooled pre-BN activations", True)
     sub.add_argument("--dense", required=True, help="dense checkpoint")
     sub.add_argument("--out", required=True, help="activation cache file")
@@ -406,25 +435,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--dense", required=True, help="dense checkpoint")
     sub.add_argument("--activations", help="activation cache file (shared by pruners)")
-    sub.add_argument("--reference", help="prune.json of the reference run (match-* targets)")
-    sub.add_argument("--out", required=True, help="output folder")
+    sub.add_argument("--reference", help="prune record of the reference run (match-* targets)")
+    sub.add_argument("--plan", required=True, help="pruning plan to write")
+    sub.add_argument("--scores", required=True, help="the pruner's scores to write")
+    sub.add_argument("--out", required=True, help="prune record (JSON) to write")
     sub = command("control", cmd_control, "a run's control plan (same per-layer counts)", True)
-    sub.add_argument("--run", required=True, help="the run's folder (plan.pt, scores.pt)")
+    sub.add_argument("--run-plan", required=True, help="the run's pruning plan")
+    sub.add_argument("--run-scores", required=True, help="the run's scores")
+    sub.add_argument("--run-record", required=True, help="the run's prune record")
     sub.add_argument("--control", required=True, help="random<k>, magnitude or inverted")
     sub.add_argument("--dense", required=True, help="dense checkpoint")
-    sub.add_argument("--out", required=True, help="output folder")
+    sub.add_argument("--plan", required=True, help="control plan to write")
+    sub.add_argument("--out", required=True, help="control's prune record (JSON) to write")
     sub = command("finetune", cmd_finetune, "fine-tune under a plan's fixed masks", True)
     sub.add_argument("--plan", required=True)
     sub.add_argument("--dense", required=True)
     sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--out", required=True)
+    sub.add_argument("--train-dir", required=True, help="training folder (checkpoints, log)")
     sub = command(
         "reference", cmd_reference, "fine-tune the dense model with the fine-tune recipe", True
     )
     sub.add_argument("--dense", required=True, help="dense checkpoint")
     sub.add_argument("--dense-json", required=True)
     sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--out-dir", required=True, help="training folder (best.pt, last.pt)")
+    sub.add_argument("--train-dir", required=True, help="training folder (checkpoints, log)")
     sub.add_argument("--out", required=True, help="reference record (JSON)")
     sub = command("evaluate", cmd_evaluate, "accuracy, counts and latency of a run", True)
     sub.add_argument("--plan", required=True)
@@ -439,13 +473,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("tables", cmd_tables, "summarise run results into CSV and Markdown tables")
     sub.add_argument("--results", nargs="+", required=True)
-    sub.add_argument("--out-dir", required=True, help="writes main.* and selected.* there")
+    for name, what in (
+        ("main", "every run"),
+        ("selected", "the selected operating points"),
+        ("reported", "the selected points beside the published ones"),
+    ):
+        sub.add_argument(
+            f"--{name}", required=True, help=f"table of {what}: path without extension"
+        )
     sub.add_argument("--tolerance-pp", type=float, default=0.5)
     sub.add_argument("--compression", choices=["params", "flops"], default="params")
     sub.add_argument("--published", help="published results CSV shown beside ours")
-    sub = command("timings", cmd_timings, "per-benchmark pruner timing tables from prune.json")
+    sub = command("timings", cmd_timings, "per-benchmark pruner timing tables from prune records")
     sub.add_argument("--prune-json", nargs="+", required=True)
-    sub.add_argument("--out-dir", required=True, help="writes timings.{csv,md,tex} there")
+    sub.add_argument("--out", required=True, help="timing table: path without extension")
     sub = command("figures", cmd_figures, "accuracy-vs-FLOPs figure of one benchmark")
     sub.add_argument("--summary", required=True)
     sub.add_argument("--benchmark", required=True)
@@ -453,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("report", cmd_report, "the self-contained HTML report")
     _add_report_config(sub)
     sub.add_argument("--out", required=True)
-    sub = command("claims", cmd_claims, "verdict per claim of the paper: tables/claims.{csv,md}")
+    sub = command("claims", cmd_claims, "verdict per claim of the paper: the claims table")
     _add_report_config(sub)
     sub.add_argument("--published", help="paper_figures/published_results.csv")
     sub.add_argument("--paper-speed", help="paper_figures/speed_paper.csv")
@@ -475,7 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--raw", required=True, help="raw timings CSV from snacs speed")
     sub.add_argument("--paper", required=True, help="paper_figures/speed_paper.csv")
     sub.add_argument("--whole-raw", help="whole-network timings CSV from snacs speed --whole-out")
-    sub.add_argument("--out-dir", required=True, help="writes speed_summary.csv, speed.md/.tex")
+    _add_study_tables(sub)
+    sub.add_argument("--whole-out", help="whole-network summary CSV (with --whole-raw)")
+    sub.add_argument("--whole-markdown", help="whole-network Markdown table (with --whole-raw)")
     sub.add_argument("--figure", nargs="+", required=True, help="figure files (.png, .pdf)")
     sub = command("estimator-accuracy", cmd_estimator, "bias and MSE of ACMI on Gaussian cases")
     sub.add_argument("--spec", type=json_object, help="JSON with the study section (workflow use)")
@@ -485,14 +528,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("estimator-report", cmd_estimator_report, "estimator study tables and figure")
     sub.add_argument("--raw", required=True, help="raw estimates CSV")
     sub.add_argument("--paper", required=True, help="paper_figures/estimator_accuracy_paper.csv")
-    sub.add_argument("--out-dir", required=True, help="writes estimator_summary.csv, .md, .tex")
+    _add_study_tables(sub)
     sub.add_argument("--figure", nargs="+", required=True, help="figure files (.png, .pdf)")
     sub = command(
         "layer-compression", cmd_layer_compression, "per-layer pruned share of the chosen runs"
     )
-    sub.add_argument("--prune-json", nargs="+", required=True, help="prune records (prune.json)")
-    sub.add_argument("--selected", required=True, help="selected.csv from snacs tables")
-    sub.add_argument("--dense-json", required=True, help="the benchmark's dense.json")
+    sub.add_argument("--prune-json", nargs="+", required=True, help="prune records")
+    sub.add_argument("--selected", required=True, help="selected table (CSV) of snacs tables")
+    sub.add_argument("--dense-json", required=True, help="the benchmark's dense record")
     sub.add_argument("--methods", nargs="+", required=True)
     sub.add_argument("--paper", help="paper_figures/layer_compression_paper.csv")
     sub.add_argument("--out-csv", required=True)
@@ -506,16 +549,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    try:
-        with contextlib.ExitStack() as held:
+    with contextlib.ExitStack() as held:
+        try:
             for output, writer in _outputs(args):
                 held.enter_context(exclusive_output(output, f"snacs {args.command}", writer))
+            if args.log:  # only once the outputs are ours: a refused command keeps off it
+                held.enter_context(_output_to(args.log))
             args.handler(args)
-    except SnacsError as exc:
-        return _fail(args.command, str(exc))
-    except OSError as exc:  # a missing input file, an unwritable output folder, a full disk
-        return _fail(args.command, _os_error_line(exc))
+        except SnacsError as exc:
+            return _fail(args.command, str(exc))
+        except OSError as exc:  # a missing input file, an unwritable output folder, a full disk
+            return _fail(args.command, _os_error_line(exc))
     return 0
+
+
+@contextlib.contextmanager
+def _output_to(log: str):
+    """Send this process's stdout and stderr (its own and its children's) to ``log``."""
+    from pathlib import Path
+
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "w") as file:
+        os.dup2(file.fileno(), 1)
+        os.dup2(file.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -528,7 +596,7 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     if os.environ.get("RANK", "0") != "0":
         return []
     found: set[tuple[str, str | None]] = set()
-    for name in ("out", "out_csv", "whole_out"):
+    for name in ("out", "out_csv", "whole_out", "train_dir", "main"):
         value = getattr(args, name, None)
         found |= {(v, None) for v in (value if isinstance(value, list) else [value]) if v}
     if getattr(args, "out_dir", None):

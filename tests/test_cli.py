@@ -112,7 +112,8 @@ def test_missing_and_damaged_input_files_name_the_file(capsys, tmp_path):
     broken.write_text('{"achieved": ')
     argv = ["prune", "--spec", "{}", "--method", "l1", "--target", "match-params-layerwise-of-x"]
     out = str(tmp_path / "o")
-    code, _, err = run(capsys, *argv, "--reference", str(broken), "--dense", "d", "--out", out)
+    argv += ["--reference", str(broken), "--dense", "d", "--plan", "p", "--scores", "s"]
+    code, _, err = run(capsys, *argv, "--out", out)
     assert code == 2 and str(broken) in err and "not valid JSON" in err
     code, _, err = run(capsys, "validate", str(tmp_path / "absent.yaml"))
     assert code == 2 and "absent.yaml" in err

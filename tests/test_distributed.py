@@ -32,7 +32,8 @@ def digits_config(tmp_path_factory) -> Path:
 
 def _dense(config: Path, out: Path, processes: int) -> subprocess.CompletedProcess:
     step = ["-m", "snacs", "dense", "--config", str(config), "--benchmark", "digits_mlp"]
-    step += ["--out", str(out), "--device", "cpu", "--no-progress", "--threads", "1"]
+    step += ["--train-dir", str(out), "--out", str(out / "dense.json")]
+    step += ["--device", "cpu", "--no-progress", "--threads", "1"]
     launcher = [sys.executable]
     if processes > 1:
         launcher += ["-m", "torch.distributed.run", "--standalone"]
@@ -69,7 +70,7 @@ def test_two_gloo_processes_match_a_single_process(digits_config, tmp_path):
     assert len(_log(parallel)) == 3
 
 
-@pytest.mark.parametrize(("gpus", "launcher"), [(1, "snacs dense"), (2, "torchrun")])
+@pytest.mark.parametrize(("gpus", "launcher"), [(1, "snacs --log"), (2, "torchrun")])
 def test_workflow_launches_torchrun_when_a_rule_has_several_gpus(tmp_path, gpus, launcher):
     command = ["snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "results/all"]
     command += ["-n", "-p", f"--configfile={ROOT / 'config' / 'ci.yaml'}", "--cores", "2"]
@@ -80,6 +81,6 @@ def test_workflow_launches_torchrun_when_a_rule_has_several_gpus(tmp_path, gpus,
     dense = [line for line in done.stdout.splitlines() if " dense --spec" in line]
     assert dense and all(launcher in line for line in dense)
     if gpus > 1:
-        assert all("--nproc-per-node=2 -m snacs dense" in line for line in dense)
+        assert all("--nproc-per-node=2 -m snacs --log" in line for line in dense)
         finetune = [line for line in done.stdout.splitlines() if " finetune --spec" in line]
         assert finetune and not any("torchrun" in line for line in finetune)

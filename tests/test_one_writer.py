@@ -2,7 +2,6 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -39,7 +38,8 @@ def _prune(capsys, out: Path) -> tuple[int, str]:
         {"name": "b", "dataset": dataset, "model": model, "statistics": statistics, "workers": 0}
     )
     argv = ["prune", "--spec", spec, "--method", "l1", "--target", "flops50-layerwise"]
-    code = main([*argv, "--dense", str(out.parent / "missing.pt"), "--out", str(out)])
+    files = ["--plan", str(out.parent / "plan.pt"), "--scores", str(out.parent / "scores.pt")]
+    code = main([*argv, "--dense", str(out.parent / "missing.pt"), *files, "--out", str(out)])
     return code, capsys.readouterr().err
 
 
@@ -69,17 +69,56 @@ def test_lock_is_released_when_the_step_ends(tmp_path, capsys):
     assert output_lock_path(out).parent == tmp_path
 
 
-def test_commands_sharing_an_output_folder_lock_only_their_own_files(tmp_path, capsys):
-    tables = tmp_path / "tables"
-    holder = _hold(tables, "tables")  # `snacs tables` writing main.* into the folder
+def test_a_refused_command_leaves_the_writers_log_alone(tmp_path):
+    """Both commands name the same log: only the one that holds the output may write it."""
+    out = tmp_path / "pruned" / "prune.json"
+    log = tmp_path / "logs" / "prune.log"
+    log.parent.mkdir()
+    log.write_text("the first run's log\n")
+    holder = _hold(out)
     try:
-        code = main(["timings", "--prune-json", str(tmp_path / "x.json"), "--out-dir", str(tables)])
-        assert code == 2 and "being written" not in capsys.readouterr().err
-        code = main(["tables", "--results", str(tmp_path / "x.json"), "--out-dir", str(tables)])
-        assert code == 2 and "being written by another" in capsys.readouterr().err
+        refused = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "snacs",
+                "--log",
+                str(log),
+                "timings",
+                "--prune-json",
+                str(tmp_path / "x.json"),
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     finally:
-        holder.send_signal(signal.SIGTERM)
+        holder.kill()
         holder.wait()
+    assert refused.returncode == 2 and "being written by another" in refused.stderr
+    assert log.read_text() == "the first run's log\n"
+    # Once the output is free, the command owns the log: its error goes there.
+    taken = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snacs",
+            "--log",
+            str(log),
+            "timings",
+            "--prune-json",
+            str(tmp_path / "x.json"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert taken.returncode == 2 and taken.stderr == ""
+    assert "x.json" in log.read_text() and "first run" not in log.read_text()
 
 
 def test_exclusive_output_in_one_process(tmp_path):

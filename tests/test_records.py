@@ -5,6 +5,7 @@ import torch
 
 from snacs.config import step_spec, validate_config
 from snacs.io import read_json
+from snacs.layout import PruneFiles, training_files
 from snacs.pipeline.dense import run_dense
 from snacs.pipeline.evaluate import run_evaluate
 from snacs.pipeline.finetune import DENSE_REFERENCE, run_dense_reference, run_finetune
@@ -37,7 +38,8 @@ def digits(tmp_path_factory):
             "methods": {"l1": {}, "snacs": {"groups": 8}},
         }
     )
-    run_dense(step_spec(config, "digits", "dense"), root / "dense", CPU, progress=False)
+    dense = training_files(root / "dense")
+    run_dense(step_spec(config, "digits", "dense"), dense.folder, root / "dense.json", CPU, False)
     return config, root
 
 
@@ -52,7 +54,7 @@ def test_prune_and_run_records_carry_the_accounting(digits, method):
         Target(0.4, "flops"),
         0,
         dense / "best.pt",
-        out / "pruned",
+        PruneFiles(*(str(out / name) for name in ("plan.pt", "scores.pt", "prune.json"))),
         CPU,
         progress=False,
     )
@@ -70,7 +72,7 @@ def test_prune_and_run_records_carry_the_accounting(digits, method):
     assert set(summary.layer_pruned_pct) == {"fc1", "fc2", "fc3"}
     run_finetune(
         step_spec(config, "digits", "finetune"),
-        out / "pruned" / "plan.pt",
+        out / "plan.pt",
         dense / "best.pt",
         out / "finetuned",
         CPU,
@@ -79,10 +81,10 @@ def test_prune_and_run_records_carry_the_accounting(digits, method):
     )
     row = run_evaluate(
         step_spec(config, "digits", "evaluate"),
-        out / "pruned" / "plan.pt",
-        out / "pruned" / "prune.json",
+        out / "plan.pt",
+        out / "prune.json",
         out / "finetuned" / "best.pt",
-        dense / "dense.json",
+        root / "dense.json",
         out / "row.json",
         CPU,
         dense_checkpoint=dense / "best.pt",
@@ -110,7 +112,7 @@ def test_dense_reference_is_fine_tuned_with_the_pruners_recipe(digits):
     record = run_dense_reference(
         step_spec(config, "digits", "finetune"),
         root / "dense" / "best.pt",
-        root / "dense" / "dense.json",
+        root / "dense.json",
         root / "reference",
         root / "reference.json",
         CPU,
@@ -119,6 +121,6 @@ def test_dense_reference_is_fine_tuned_with_the_pruners_recipe(digits):
     )
     assert record.method == DENSE_REFERENCE and record.seed == 1
     assert record.finetune_epochs == 1 and record.finetune_epoch == 1
-    assert record.baseline_top1 == read_json(root / "dense" / "dense.json")["accuracy"]["top1"]
+    assert record.baseline_top1 == read_json(root / "dense.json")["accuracy"]["top1"]
     assert ReferenceRecord.load(root / "reference.json") == record
     assert (root / "reference" / "best.pt").is_file()

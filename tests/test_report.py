@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from record_fixtures import dense_record, prune_record, reference_record, run_record
 
+from snacs.layout import TABLES
 from snacs.report.claims import build_claims, write_claims
 from snacs.report.figures import accuracy_vs_flops
 from snacs.report.html import write_report
@@ -58,9 +59,13 @@ def test_selection_picks_most_compressed_run_within_tolerance(result_files):
     }
 
 
+def _stems(folder: Path) -> dict[str, Path]:
+    return {name: folder / name for name in ("main", "selected", "reported")}
+
+
 def test_written_tables_figure_and_report(result_files, tmp_path):
     out = tmp_path / "tables"
-    write_tables(result_files, out, tolerance_pp=0.5, compression="params")
+    write_tables(result_files, _stems(out), tolerance_pp=0.5, compression="params")
     csv = pd.read_csv(out / "main.csv")
     assert {"pruned_top1_mean", "pruned_top1_std", "seeds"} <= set(csv.columns)
     markdown = (out / "main.md").read_text()
@@ -81,7 +86,9 @@ def test_latex_tables_and_published_rows_beside_ours(result_files, tmp_path):
         "elsewhere,GAL,82.20,,93.42,,,MINT table,own baseline\n"
     )
     out = tmp_path / "tables"
-    write_tables(result_files, out, tolerance_pp=0.5, compression="flops", published=published)
+    write_tables(
+        result_files, _stems(out), tolerance_pp=0.5, compression="flops", published=published
+    )
     tex = (out / "main.tex").read_text()
     assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 1
     assert r"flops30-layerwise" in tex and r"89.70 $\pm$ 1.27" in tex
@@ -113,7 +120,7 @@ def test_timing_tables_per_benchmark_and_pruner(tmp_path):
         _prune_json(tmp_path, "b1", "snacs", 1, 3.0, {"acmi_seconds": 0.4, "svm_seconds": 2.6}),
         _prune_json(tmp_path, "b2", "mint", 0, 40.0),
     ]
-    table = write_timing_tables(paths, tmp_path / "tables")
+    table = write_timing_tables(paths, tmp_path / "tables" / "timings")
     snacs = table[table["method"] == "snacs"].iloc[0]
     assert (snacs["benchmark"], snacs["runs"]) == ("b1", 2)
     assert snacs["score_seconds_mean"] == pytest.approx(2.0)
@@ -160,16 +167,18 @@ def _write_whole_study(manifest: ReportManifest) -> None:
     )
     Path(manifest.whole_speed_raw).parent.mkdir(parents=True, exist_ok=True)
     raw.to_csv(manifest.whole_speed_raw, index=False)
-    write_whole_tables(manifest.whole_speed_raw, Path(manifest.whole_speed_raw).parent)
+    write_whole_tables(manifest.whole_speed_raw, manifest.layout.speed.whole_tables)
 
 
 def test_report_holds_every_study_section(result_files, tmp_path):
     manifest = _manifest(tmp_path / "results", speed=True, whole_speed=True, estimator=True)
-    out = Path(manifest.results_dir) / "tables"
-    write_tables(result_files, out)
-    timings = write_timing_tables([_prune_json(tmp_path, "b1", "snacs", 0, 1.0)], out)
+    layout = manifest.layout
+    write_tables(result_files, {name: layout.table_stem(name) for name in TABLES})
+    timings = write_timing_tables(
+        [_prune_json(tmp_path, "b1", "snacs", 0, 1.0)], layout.table_stem("timings")
+    )
     assert len(timings) == 1
-    Path(manifest.studies_dir).mkdir(parents=True)
+    Path(layout.studies).mkdir(parents=True)
     pd.DataFrame(
         {
             "groups": [16],
@@ -222,11 +231,11 @@ def test_report_holds_every_study_section(result_files, tmp_path):
     figures = [
         *manifest.accuracy_figures,
         *manifest.layer_figures,
-        manifest.figure("speed"),
-        manifest.figure("estimator_accuracy"),
+        manifest.layout.speed_figure(),
+        manifest.layout.estimator_figure(),
     ]
     for figure in figures:
-        accuracy_vs_flops(pd.read_csv(out / "main.csv"), "b1", [figure])
+        accuracy_vs_flops(pd.read_csv(layout.table("main")), "b1", [figure])
     config = {
         "scale": "demo",
         "seeds": [0, 1],

@@ -52,6 +52,7 @@ from snacs.engine.recipe import Recipe
 from snacs.engine.seed import seed_rngs
 from snacs.errors import CheckpointError, ConfigError, SnacsError
 from snacs.io import load_checkpoint, load_state_dict_strict, save_checkpoint, write_text
+from snacs.layout import TrainingFiles, training_files
 
 LOGGER = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ def fit(
         model=model,
         train_model=train_model,
         recipe=recipe,
-        out_dir=Path(out_dir),
+        files=training_files(out_dir),
         device=device,
         seed=seed,
         optimizer=optimizer,
@@ -219,7 +220,7 @@ def fit(
         inputs=inputs,
         progress=progress,
     )
-    last_path = session.out_dir / "last.pt"
+    last_path = session.files.last
     completed = None
     if resume and last_path.is_file():
         completed = _resume(session, last_path, restart_stale)
@@ -248,7 +249,7 @@ class _Session:
     model: nn.Module
     train_model: nn.Module  # what the training step calls: DDP-wrapped and/or compiled
     recipe: Recipe
-    out_dir: Path
+    files: TrainingFiles
     device: torch.device
     seed: int
     optimizer: torch.optim.SGD
@@ -341,12 +342,12 @@ def _resume(session: _Session, last_path: Path, restart_stale: bool) -> int | No
         reason = f"{last_path} belongs to a different run ({'; '.join(problems)})"
         if not restart_stale:
             raise ConfigError(
-                f"{reason}; delete {session.out_dir} or pass resume=False to start over"
+                f"{reason}; delete {session.files.folder} or pass resume=False to start over"
             )
         LOGGER.warning("%s; starting over", reason)
         if is_writer():
-            for name in ("last.pt", "best.pt"):
-                (session.out_dir / name).unlink(missing_ok=True)
+            for path in (session.files.last, session.files.best):
+                path.unlink(missing_ok=True)
         barrier()
         return None
     load_state_dict_strict(session.model, checkpoint["model"], str(last_path))
@@ -357,7 +358,7 @@ def _resume(session: _Session, last_path: Path, restart_stale: bool) -> int | No
     session.best_top1 = checkpoint["best_top1"]
     session.best_epoch = checkpoint["best_epoch"]
     session.best = checkpoint.get("best")
-    best_path = session.out_dir / "best.pt"
+    best_path = session.files.best
     # Missing (deleted by Snakemake), or from a repeated epoch that differed this time.
     if (
         is_writer()
@@ -398,9 +399,11 @@ def _run_differences(checkpoint: dict, session: _Session) -> list[str]:
         problems.append(f"inputs: {checkpoint.get('inputs')} there, {session.inputs} now")
     if checkpoint["epoch"] > session.recipe.epochs:
         problems.append(f"it already ran {checkpoint['epoch']} epochs, the recipe asks for fewer")
-    lost_best = not (session.out_dir / "best.pt").is_file() and checkpoint.get("best") is None
+    lost_best = not session.files.best.is_file() and checkpoint.get("best") is None
     if math.isfinite(checkpoint["best_top1"]) and lost_best:
-        problems.append(f"the best.pt of its epoch {checkpoint['best_epoch']} is missing")
+        problems.append(
+            f"{session.files.best}, of its epoch {checkpoint['best_epoch']}, is missing"
+        )
     return problems
 
 
@@ -525,10 +528,10 @@ def _end_epoch(
             "extra_state": session.extra_state,
         }
         if writer:
-            save_checkpoint(session.out_dir / "best.pt", session.best)
+            save_checkpoint(session.files.best, session.best)
     if writer:
-        save_checkpoint(session.out_dir / "last.pt", _last_payload(session, epoch))
-        _write_log(session.out_dir / "log.csv", session.history)
+        save_checkpoint(session.files.last, _last_payload(session, epoch))
+        _write_log(session.files.log, session.history)
         tqdm.write(_summary(session.recipe.epochs, row, improved))
 
 

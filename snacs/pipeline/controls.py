@@ -1,8 +1,8 @@
 """Step ``control``: a run's control plan (same per-layer counts, another choice).
 
-Reads the run's ``plan.pt``, ``scores.pt`` and ``prune.json`` and writes the control's
-``plan.pt`` and ``prune.json`` in the run's layout, so the control is fine-tuned and
-evaluated by the same steps as the run itself. Its result row carries ``control``.
+Reads the run's plan, scores and record and writes the control's plan and record, so
+the control is fine-tuned and evaluated by the same steps as the run itself.
+Its result row carries ``control``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from snacs.layout import PruneFiles
 from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.provenance import provenance
@@ -24,23 +25,23 @@ from snacs.pruning.scores import load_scores
 
 def run_control(
     spec: Spec,
-    run_dir: str | Path,
+    run_files: PruneFiles,
     label: str,
     dense_checkpoint: str | Path,
-    out_dir: str | Path,
+    plan_out: str | Path,
+    record_out: str | Path,
     device: torch.device,
 ) -> PruneRecord:
-    """Write control ``label`` of the run in ``run_dir`` to ``out_dir``; return its summary."""
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
-    run = PruneRecord.load(run_dir / "prune.json")
-    plan = PruningPlan.load(run_dir / "plan.pt")
-    scores = load_scores(run_dir / "scores.pt")
+    """Write control ``label`` of the run in ``run_files``; return its record."""
+    run = PruneRecord.load(run_files.record)
+    plan = PruningPlan.load(run_files.plan)
+    scores = load_scores(run_files.scores)
     bundle = load_bundle(spec)
     model = load_model(spec, bundle.num_classes, dense_checkpoint)
     plan.check_against(model)
     graph = trace_layer_graph(model)
     control = control_plan(plan, scores, label, run.seed, model, graph)
-    control.save(out_dir / "plan.pt")
+    control.save(plan_out)
     counts = plan_counts(model, graph, control.masks, bundle.input_shape)
     record = PruneRecord(
         benchmark=run.benchmark,
@@ -67,5 +68,5 @@ def run_control(
         plan_info=control.info,
         provenance=provenance(device),
     )
-    record.save(out_dir / "prune.json")
+    record.save(record_out)
     return record

@@ -10,6 +10,7 @@ import torch
 from snacs.engine import Recipe, evaluate, fit, seed_everything
 from snacs.engine.distributed import barrier, is_writer
 from snacs.io import fingerprint, save_checkpoint
+from snacs.layout import training_files
 from snacs.pipeline.batches import eval_batches, train_batches
 from snacs.pipeline.common import Spec, load_bundle, load_model, new_model
 from snacs.pipeline.counts import latency, model_counts
@@ -19,14 +20,18 @@ from snacs.pruning.records import DenseRecord
 
 
 def run_dense(
-    spec: Spec, out_dir: str | Path, device: torch.device, progress: bool = True
+    spec: Spec,
+    train_dir: str | Path,
+    record_out: str | Path,
+    device: torch.device,
+    progress: bool = True,
 ) -> DenseRecord:
-    """Produce ``out_dir/best.pt`` and ``out_dir/dense.json`` (accuracy, counts, latency).
+    """Write the dense checkpoint in ``train_dir`` and its record (accuracy, counts, latency).
 
     Training keeps the epoch with the best test accuracy, the protocol of the paper's
     code (docs/method.md); the README says so next to the tables.
     """
-    out_dir = Path(out_dir)
+    files = training_files(train_dir)
     bundle = load_bundle(spec)
     dense = spec["dense"]
     seed_everything(dense["seed"])
@@ -40,7 +45,7 @@ def run_dense(
             train_batches(spec, bundle, recipe.batch_size, dense["seed"], device),
             test,
             recipe,
-            out_dir,
+            files.folder,
             device=device,
             seed=dense["seed"],
             # A saved state of another dataset or architecture is started over, not resumed.
@@ -50,9 +55,9 @@ def run_dense(
             compile_model=spec["compile"],
         )
     elif is_writer():
-        save_checkpoint(out_dir / "best.pt", {"model": model.state_dict(), "epoch": 0})
+        save_checkpoint(files.best, {"model": model.state_dict(), "epoch": 0})
     barrier()  # under torchrun, best.pt is complete before any rank reads it
-    best = load_model(spec, bundle.num_classes, out_dir / "best.pt").to(device)
+    best = load_model(spec, bundle.num_classes, files.best).to(device)
     metrics = evaluate(best, test, device, ks=spec["evaluation"]["topk"])
     record = DenseRecord(
         benchmark=spec["name"],
@@ -68,7 +73,7 @@ def run_dense(
         spec=spec,
     )
     if is_writer():
-        record.save(out_dir / "dense.json")
+        record.save(record_out)
     return record
 
 

@@ -16,6 +16,7 @@ from torch import nn
 from snacs.data import DatasetBundle
 from snacs.engine import Recipe, evaluate, fit, seed_everything
 from snacs.io import fingerprint, load_checkpoint
+from snacs.layout import training_files
 from snacs.pipeline.batches import eval_batches, train_batches
 from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import latency
@@ -37,7 +38,7 @@ def run_finetune(
     seed: int,
     progress: bool = True,
 ) -> None:
-    """Fine-tune with masks re-applied after every step; ``best.pt`` keeps the best epoch.
+    """Fine-tune with masks re-applied after every step; the best epoch is kept in ``out_dir``.
 
     Every method gets the same recipe from the benchmark's ``finetune`` section, which is
     what makes the accuracy columns of different pruners comparable. An interrupted run
@@ -81,7 +82,7 @@ def run_dense_reference(
     model = load_model(spec, bundle.num_classes, dense_checkpoint)
     inputs = fingerprint(model.state_dict())
     _fine_tune(spec, bundle, model, out_dir, device, seed, inputs, progress, None)
-    best_path = Path(out_dir) / "best.pt"
+    best_path = training_files(out_dir).best
     best = load_model(spec, bundle.num_classes, best_path).to(device)
     evaluation = spec["evaluation"]
     accuracy = evaluate(

@@ -10,6 +10,7 @@ import torch
 from snacs.config import MATCH_PREFIX, parse_matched_label
 from snacs.engine import seed_everything
 from snacs.errors import ConfigError
+from snacs.layout import PruneFiles
 from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
 from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.provenance import provenance
@@ -77,7 +78,7 @@ def resolve_target(
         return Target.parse(label)
     resource, scope, _ = parse_matched_label(label)
     if reference_json is None:
-        raise ConfigError(f"target {label} needs the reference run's prune.json (--reference)")
+        raise ConfigError(f"target {label} needs the reference run's prune record (--reference)")
     key = f"{resource}_reduction" if count == "masked" else f"slim_{resource}_reduction"
     achieved = PruneRecord.load(reference_json).achieved.get(key)
     if achieved is None:
@@ -91,13 +92,13 @@ def run_prune(
     target: Target,
     seed: int,
     dense_checkpoint: str | Path,
-    out_dir: str | Path,
+    out: PruneFiles,
     device: torch.device,
     activations_path: str | Path | None = None,
     progress: bool = True,
     label: str | None = None,
 ) -> PruneRecord:
-    """Score and plan with one pruner; write ``plan.pt``, ``scores.pt`` and ``prune.json``.
+    """Score and plan with one pruner; write the plan, the scores and the record to ``out``.
 
     The typed scores are kept beside the plan so that the inverted control can reverse
     the pruner's own ranking without scoring again.
@@ -105,7 +106,6 @@ def run_prune(
     ``label`` is the run's target label when it differs from ``target.label`` (matched
     budgets), so results group under the label the config asked for.
     """
-    out_dir = Path(out_dir)
     load_pruner_modules(spec.get("pruner_modules", []))
     pruner = build_pruner(spec.get("pruner", method), spec.get("method_options", {}))
     seed_everything(seed)
@@ -113,7 +113,7 @@ def run_prune(
     outcome = run_pruner(pruner, ctx, target)
     plan = outcome.plan
     plan.info.update(seed=seed, pruner_options=spec.get("method_options", {}))
-    save_scores(outcome.scores, out_dir / "scores.pt")
+    save_scores(outcome.scores, out.scores)
     counts = plan_counts(ctx.model, ctx.graph, plan.masks, ctx.input_shape)
     achieved = counts["achieved"]
     on_target = _target_reduction(achieved, target)
@@ -126,7 +126,7 @@ def run_prune(
             f"(± {TARGET_TOLERANCE:.0%}): {reason}",
             file=sys.stderr,
         )
-    plan.save(out_dir / "plan.pt")
+    plan.save(out.plan)
     record = PruneRecord(
         benchmark=spec["name"],
         method=method,
@@ -149,7 +149,7 @@ def run_prune(
         target_miss_reason=reason,
         target_tolerance=TARGET_TOLERANCE,
     )
-    record.save(out_dir / "prune.json")
+    record.save(out.record)
     return record
 
 

@@ -10,6 +10,7 @@ import torch
 
 from snacs.errors import ConfigError
 from snacs.io import write_text
+from snacs.layout import StudyTables
 from snacs.pruning.records import DenseRecord
 from snacs.tabular import markdown_table
 
@@ -32,8 +33,9 @@ def run_speed(
     if speed.weights_source(settings.weights, spec) == "trained":
         if not (dense and activations):
             raise ConfigError(
-                f"the speed study reads the trained {spec['name']} model: give --dense "
-                "(dense/best.pt) and --activations (activations.pt), or set weights: random"
+                f"the speed study reads the trained {spec['name']} model: give --dense (its "
+                "dense checkpoint) and --activations (its activation cache), or set weights: "
+                "random"
             )
         pair = speed.pair_from_trained(spec, dense, activations, settings)
     else:
@@ -57,9 +59,10 @@ def run_speed(
 def run_speed_report(
     raw: str | Path,
     paper: str | Path,
-    out_dir: str | Path,
+    tables: StudyTables,
     figure,
     whole_raw: str | Path | None = None,
+    whole_tables: StudyTables | None = None,
 ) -> str:
     """Speed tables and figure from the raw CSV (and the whole-network tables from
     ``whole_raw``); return the claim's one-line summary."""
@@ -67,11 +70,13 @@ def run_speed_report(
     from snacs.studies.speed import claim_summary, write_speed_tables
     from snacs.studies.whole_speed import write_whole_tables
 
-    table = write_speed_tables(raw, paper, out_dir)
+    table = write_speed_tables(raw, paper, tables)
     speed_figure(table, figure)
     summary = claim_summary(table)
     if whole_raw is not None:
-        ratios = write_whole_tables(whole_raw, out_dir)
+        if whole_tables is None:
+            raise ConfigError("the whole-network timings need their output tables")
+        ratios = write_whole_tables(whole_raw, whole_tables)
         summary += "\n" + "; ".join(
             f"{r.network} {r.scope} ratio {r.ratio:.1f}x [{r.ratio_low:.1f}, {r.ratio_high:.1f}]"
             for r in ratios
@@ -86,11 +91,11 @@ def run_estimator(section: Mapping[str, Any], out: str | Path, progress: bool = 
     write_text(out, raw.to_csv(index=False))
 
 
-def run_estimator_report(raw: str | Path, paper: str | Path, out_dir: str | Path, figure) -> None:
+def run_estimator_report(raw: str | Path, paper: str | Path, tables: StudyTables, figure) -> None:
     from snacs.report.study_figures import estimator_figure
     from snacs.studies.estimator_accuracy import write_estimator_tables
 
-    estimator_figure(write_estimator_tables(raw, paper, out_dir), figure)
+    estimator_figure(write_estimator_tables(raw, paper, tables), figure)
 
 
 def run_layer_compression(

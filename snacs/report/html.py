@@ -232,7 +232,7 @@ def _speed_section(manifest: ReportManifest) -> list[str]:
     )
     parts.append(_note(setup_summary(pd.read_csv(manifest.speed_raw))))
     parts.append(_cells_html(*speed_cells(table)))
-    parts.append(_image(manifest.figure("speed"), SPEED_CAPTION))
+    parts.append(_image(manifest.layout.speed_figure(), SPEED_CAPTION))
     if manifest.whole_speed:
         parts += _whole_speed_section(manifest)
     return parts
@@ -257,7 +257,7 @@ def _estimator_section(manifest: ReportManifest) -> list[str]:
     table = pd.read_csv(manifest.estimator_summary)
     parts = ["<h2 id='estimator'>Estimator accuracy on Gaussian data</h2>"]
     parts += [_note(estimator_note(table)), _cells_html(*estimator_cells(table))]
-    parts.append(_image(manifest.figure("estimator_accuracy"), ESTIMATOR_CAPTION))
+    parts.append(_image(manifest.layout.estimator_figure(), ESTIMATOR_CAPTION))
     return parts
 
 
@@ -355,7 +355,7 @@ def write_report(
     for benchmark in manifest.benchmarks:
         block = pruner_rows(summary[summary["benchmark"] == benchmark])
         if not block.empty:
-            png = manifest.figure(f"{benchmark}_acc_vs_flops")
+            png = manifest.layout.accuracy_figure(benchmark)
             sections.append(_image(png, accuracy_caption(block)))
     if manifest.layer_benchmarks:
         sections += _layer_section([Path(f) for f in manifest.layer_figures if f.endswith(".png")])

@@ -2,27 +2,19 @@
 
 The workflow's rules take their inputs from :func:`report_manifest` and the CLI finds
 the same files through it, so adding a report input is one edit here: the rule and the
-command cannot disagree about which files a report is built from. Paths follow the
-results layout the workflow writes (``RUN_DIR`` and the patterns below).
+command cannot disagree about which files a report is built from. The manifest lists
+paths; it never spells them: each comes from the results layout (:mod:`snacs.layout`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from snacs.config import control_runs, methods_for, runs
-
-#: one run's folder below ``pruned/`` (and its record's name below ``metrics/``)
-RUN_DIR = "{benchmark}/{method}/{target}/seed{seed}"
-RUN_RECORD = "{results}/metrics/" + RUN_DIR + ".json"
-#: a control of a run (same per-layer counts, another choice) lives inside the run's folder
-CONTROL_RECORD = "{results}/metrics/" + RUN_DIR + "/control-{control}.json"
-PRUNE_RECORD = "{results}/pruned/" + RUN_DIR + "/prune.json"
-DENSE_RECORD = "{results}/{benchmark}/dense/dense.json"
-REFERENCE_RECORD = "{results}/reference/{benchmark}/seed{seed}/dense_finetuned.json"
-TABLES = ("main", "selected", "reported", "timings", "claims")
+from snacs.layout import TABLES, ResultsLayout, RunKey
 
 
 @dataclass(frozen=True)
@@ -48,49 +40,60 @@ class ReportManifest:
     estimator: bool = False
     prune_records_by_benchmark: dict[str, list[str]] = field(default_factory=dict)
 
-    def table(self, name: str, ext: str = "csv") -> str:
-        if name not in TABLES:
-            raise KeyError(f"the report has no table {name!r}; known: {', '.join(TABLES)}")
-        return f"{self.results_dir}/tables/{name}.{ext}"
-
-    def figure(self, stem: str, ext: str = "png") -> str:
-        return f"{self.results_dir}/figures/{stem}.{ext}"
-
-    def figures(self, stem: str) -> list[str]:
-        """``stem`` in every configured figure format."""
-        return [self.figure(stem, ext) for ext in self.formats]
-
     @property
-    def studies_dir(self) -> str:
-        return f"{self.results_dir}/studies"
+    def layout(self) -> ResultsLayout:
+        return ResultsLayout(self.results_dir)
+
+    def table(self, name: str, ext: str = "csv") -> str:
+        return self.layout.table(name, ext)
+
+    def formats_of(self, figure: Callable[[str], str]) -> list[str]:
+        """A figure (a function of the file extension) in every configured format."""
+        return [figure(ext) for ext in self.formats]
 
     @property
     def accuracy_figures(self) -> list[str]:
-        return [f for b in self.benchmarks for f in self.figures(f"{b}_acc_vs_flops")]
+        return [
+            f
+            for b in self.benchmarks
+            for f in self.formats_of(partial(self.layout.accuracy_figure, b))
+        ]
 
     @property
     def layer_figures(self) -> list[str]:
-        return [f for b in self.layer_benchmarks for f in self.figures(f"{b}_layer_compression")]
+        return [
+            f
+            for b in self.layer_benchmarks
+            for f in self.formats_of(partial(self.layout.layer_figure, b))
+        ]
+
+    @property
+    def speed_figures(self) -> list[str]:
+        return self.formats_of(self.layout.speed_figure)
+
+    @property
+    def estimator_figures(self) -> list[str]:
+        return self.formats_of(self.layout.estimator_figure)
 
     @property
     def speed_summary(self) -> str | None:
-        return f"{self.studies_dir}/speed_summary.csv" if self.speed else None
+        return self.layout.speed.tables.summary if self.speed else None
 
     @property
     def speed_raw(self) -> str | None:
-        return f"{self.studies_dir}/speed.csv" if self.speed else None
+        return self.layout.speed.raw if self.speed else None
 
     @property
     def whole_speed_summary(self) -> str | None:
-        return f"{self.studies_dir}/speed_whole_summary.csv" if self.whole_speed else None
+        return self.layout.speed.whole_tables.summary if self.whole_speed else None
 
     @property
     def whole_speed_raw(self) -> str | None:
-        return f"{self.studies_dir}/speed_whole.csv" if self.whole_speed else None
+        return self.layout.speed.whole_raw if self.whole_speed else None
 
     @property
     def estimator_summary(self) -> str | None:
-        return f"{self.studies_dir}/estimator_summary.csv" if self.estimator else None
+        return self.layout.estimator.tables.summary if self.estimator else None
 
     def inputs(self) -> dict[str, str | list[str]]:
         """The report rule's inputs by name (Snakemake ``unpack``)."""
@@ -102,13 +105,13 @@ class ReportManifest:
         if self.speed:
             inputs["speed_summary"] = self.speed_summary  # type: ignore[assignment]
             inputs["speed_raw"] = self.speed_raw  # type: ignore[assignment]
-            inputs["speed_figures"] = self.figures("speed")
+            inputs["speed_figures"] = self.speed_figures
         if self.whole_speed:
             inputs["whole_speed_summary"] = self.whole_speed_summary  # type: ignore[assignment]
             inputs["whole_speed_raw"] = self.whole_speed_raw  # type: ignore[assignment]
         if self.estimator:
             inputs["estimator_summary"] = self.estimator_summary  # type: ignore[assignment]
-            inputs["estimator_figures"] = self.figures("estimator_accuracy")
+            inputs["estimator_figures"] = self.estimator_figures
         return inputs
 
 
@@ -125,32 +128,21 @@ def report_manifest(config: Mapping[str, Any]) -> ReportManifest:
         else []
     )
 
-    def fill(pattern: str, run: tuple[str, str, str, int]) -> str:
-        bench, method, target, seed = run
-        return pattern.format(
-            results=results, benchmark=bench, method=method, target=target, seed=seed
-        )
-
+    layout = ResultsLayout(results)
+    keys = [RunKey(*run) for run in planned]
     by_benchmark = {
-        b: [fill(PRUNE_RECORD, r) for r in planned if r[0] == b and r[1] in layer_methods]
+        b: [layout.prune(k).record for k in keys if k.benchmark == b and k.method in layer_methods]
         for b in layer_benchmarks
     }
+    controls = [RunKey(b, m, t, seed, c) for b, m, t, seed, c in control_runs(config)]
     return ReportManifest(
         results_dir=results,
         formats=tuple(config["figures"]["formats"]),
-        run_records=[fill(RUN_RECORD, r) for r in planned]
-        + [
-            CONTROL_RECORD.format(
-                results=results, benchmark=b, method=m, target=t, seed=seed, control=c
-            )
-            for b, m, t, seed, c in control_runs(config)
-        ],
-        prune_records=[fill(PRUNE_RECORD, r) for r in planned],
-        dense_records=[DENSE_RECORD.format(results=results, benchmark=b) for b in benchmarks],
+        run_records=[layout.run_record(k) for k in keys + controls],
+        prune_records=[layout.prune(k).record for k in keys],
+        dense_records=[layout.dense_record(b) for b in benchmarks],
         reference_records=[
-            REFERENCE_RECORD.format(results=results, benchmark=b, seed=seed)
-            for b in benchmarks
-            for seed in config["seeds"]
+            layout.reference_record(b, seed) for b in benchmarks for seed in config["seeds"]
         ],
         layer_benchmarks=layer_benchmarks,
         layer_methods=layer_methods,

@@ -8,7 +8,7 @@ reproduced ones, a per-pruner timing table, and the per-layer compression of cho
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -310,17 +310,18 @@ def read_published(path: str | Path | None) -> pd.DataFrame:
 
 def write_tables(
     paths: Iterable[str | Path],
-    out_dir: str | Path,
+    stems: Mapping[str, str | Path],
     tolerance_pp: float = 0.5,
     compression: str = "params",
     published: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Write main.*, selected.* (selected operating points) and reported.* to ``out_dir``.
+    """Write the tables of every run (``main``), of the selected operating points
+    (``selected``) and of those beside the published numbers (``reported``).
 
-    Each as .csv, .md and .tex; ``reported`` puts the published rows of ``published``
-    beside the selected ones.
+    ``stems`` maps each of the three names to its path without extension; each table is
+    written as .csv, .md and .tex there.
     """
-    out_dir = Path(out_dir)
+    out = {name: Path(stems[name]) for name in ("main", "selected", "reported")}
     summary = with_control_margins(summarise(load_rows(paths)))
     selected = select_operating_points(pruner_rows(summary), tolerance_pp, compression)
     misses = selection_misses(pruner_rows(summary), tolerance_pp)
@@ -329,13 +330,13 @@ def write_tables(
         ("main", summary, "every run"),
         ("selected", selected, f"selected operating points (within {tolerance_pp} pp)"),
     ):
-        write_text(out_dir / f"{name}.csv", frame.to_csv(index=False))
-        write_text(out_dir / f"{name}.md", to_markdown(frame) + misses[name])
-        write_text(out_dir / f"{name}.tex", to_latex(frame, what))
+        write_text(out[name].with_suffix(".csv"), frame.to_csv(index=False))
+        write_text(out[name].with_suffix(".md"), to_markdown(frame) + misses[name])
+        write_text(out[name].with_suffix(".tex"), to_latex(frame, what))
     reported = reported_beside_reproduced(selected, read_published(published))
-    write_text(out_dir / "reported.csv", reported.to_csv(index=False))
-    write_text(out_dir / "reported.md", reported_markdown(reported))
-    write_text(out_dir / "reported.tex", reported_latex(reported))
+    write_text(out["reported"].with_suffix(".csv"), reported.to_csv(index=False))
+    write_text(out["reported"].with_suffix(".md"), reported_markdown(reported))
+    write_text(out["reported"].with_suffix(".tex"), reported_latex(reported))
     return summary
 
 
@@ -434,9 +435,9 @@ TIMING_NOTE = (
 )
 
 
-def write_timing_tables(paths: Iterable[str | Path], out_dir: str | Path) -> pd.DataFrame:
-    """Write timings.{csv,md,tex}: per benchmark, every pruner's scoring and activation time."""
-    out_dir = Path(out_dir)
+def write_timing_tables(paths: Iterable[str | Path], stem: str | Path) -> pd.DataFrame:
+    """Write ``stem``.{csv,md,tex}: per benchmark, every pruner's scoring and activation time."""
+    stem = Path(stem)
     table = summarise_timings(load_timings(paths))
     blocks = list(table.groupby("benchmark", sort=False))
     markdown = (
@@ -457,9 +458,9 @@ def write_timing_tables(paths: Iterable[str | Path], out_dir: str | Path) -> pd.
         ],
         TIMING_NOTE,
     )
-    write_text(out_dir / "timings.csv", table.to_csv(index=False))
-    write_text(out_dir / "timings.md", markdown + "\n")
-    write_text(out_dir / "timings.tex", tex)
+    write_text(stem.with_suffix(".csv"), table.to_csv(index=False))
+    write_text(stem.with_suffix(".md"), markdown + "\n")
+    write_text(stem.with_suffix(".tex"), tex)
     return table
 
 

@@ -45,6 +45,7 @@ from snacs.estimators.edge import edge_cmi
 from snacs.estimators.edge_options import PUBLISHED_METHOD, EdgeOptions
 from snacs.estimators.gaussian import layer_shaped_cmi_case, random_gaussian_cmi_case
 from snacs.io import write_text
+from snacs.layout import StudyTables
 from snacs.tabular import latex, markdown_table, read_reference_csv
 
 PHIS = {"one": None, "exp_act": "exp_act"}
@@ -351,15 +352,14 @@ def estimator_note(table: pd.DataFrame) -> str:
 
 
 def write_estimator_tables(
-    raw_csv: str | Path, paper_csv: str | Path, out_dir: str | Path
+    raw_csv: str | Path, paper_csv: str | Path, out: StudyTables
 ) -> pd.DataFrame:
-    """estimator_summary.csv, estimator.md and estimator.tex from the raw estimates."""
+    """The summary, Markdown and LaTeX tables of the raw estimates."""
     table = summarise_estimator(pd.read_csv(raw_csv), read_paper_accuracy(paper_csv))
     headers, rows = estimator_cells(table)
-    out_dir = Path(out_dir)
-    write_text(out_dir / "estimator_summary.csv", table.to_csv(index=False))
+    write_text(out.summary, table.to_csv(index=False))
     note = estimator_note(table)
-    write_text(out_dir / "estimator.md", f"{note}\n\n{markdown_table(headers, rows)}\n")
+    write_text(out.markdown, f"{note}\n\n{markdown_table(headers, rows)}\n")
     tex = latex.table(
         headers,
         rows,
@@ -367,5 +367,5 @@ def write_estimator_tables(
         "data, beside the paper's MSE.",
         label="tab:estimator-accuracy",
     )
-    write_text(out_dir / "estimator.tex", latex.document([tex], note))
+    write_text(out.latex, latex.document([tex], note))
     return table

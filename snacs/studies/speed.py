@@ -49,6 +49,7 @@ from snacs.errors import ConfigError, UnknownNameError
 from snacs.estimators.edge_options import PUBLISHED_METHOD, EdgeOptions
 from snacs.estimators.geometric import gmi_matrix
 from snacs.io import write_text
+from snacs.layout import StudyTables
 from snacs.models import build_model
 from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
 from snacs.pruning.activations import Activations, collect_activations
@@ -486,16 +487,15 @@ def setup_summary(raw: pd.DataFrame) -> str:
 
 
 def write_speed_tables(
-    raw_csv: str | Path, paper_csv: str | Path, out_dir: str | Path
+    raw_csv: str | Path, paper_csv: str | Path, out: StudyTables
 ) -> pd.DataFrame:
-    """speed_summary.csv (every number), speed.md and speed.tex from the raw timings."""
+    """The summary (every number), Markdown and LaTeX tables of the raw timings."""
     raw = pd.read_csv(raw_csv)
     table = speedup_table(summarise_speed(raw), read_paper_speed(paper_csv))
-    out_dir = Path(out_dir)
     headers, rows = speed_cells(table)
     notes = f"{setup_summary(raw)}\n\n{claim_summary(table)}"
-    write_text(out_dir / "speed_summary.csv", table.to_csv(index=False))
-    write_text(out_dir / "speed.md", f"{notes}\n\n{markdown_table(headers, rows)}\n")
+    write_text(out.summary, table.to_csv(index=False))
+    write_text(out.markdown, f"{notes}\n\n{markdown_table(headers, rows)}\n")
     tex = latex.table(
         headers,
         rows,
@@ -503,5 +503,5 @@ def write_speed_tables(
         "SNACS over MINT, beside the paper's numbers.",
         label="tab:speed",
     )
-    write_text(out_dir / "speed.tex", latex.document([tex], notes))
+    write_text(out.latex, latex.document([tex], notes))
     return table

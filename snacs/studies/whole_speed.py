@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from snacs.errors import ConfigError
 from snacs.io import write_text
+from snacs.layout import StudyTables
 from snacs.models import build_model
 from snacs.pipeline.common import load_bundle, statistics_subset
 from snacs.pruning.context import PruneContext
@@ -337,23 +338,22 @@ def whole_setup_summary(raw: pd.DataFrame) -> str:
     )
 
 
-def write_whole_tables(raw_csv: str | Path, out_dir: str | Path) -> list[SpeedRatio]:
-    """speed_whole_summary.csv (one SpeedRatio per row) and speed_whole.md."""
+def write_whole_tables(raw_csv: str | Path, out: StudyTables) -> list[SpeedRatio]:
+    """The summary (one SpeedRatio per row) and the Markdown table of the raw timings."""
     raw = pd.read_csv(raw_csv)
     ratios = summarise_whole(raw)
-    out_dir = Path(out_dir)
     summary = pd.DataFrame([dataclasses.asdict(r) for r in ratios], columns=SUMMARY_COLUMNS)
-    write_text(out_dir / "speed_whole_summary.csv", summary.to_csv(index=False))
+    write_text(out.summary, summary.to_csv(index=False))
     headers, rows = whole_cells(raw, ratios)
     write_text(
-        out_dir / "speed_whole.md",
+        out.markdown,
         f"{whole_setup_summary(raw)}\n\n{markdown_table(headers, rows)}\n",
     )
     return ratios
 
 
 def read_whole_summary(path: str | Path) -> list[SpeedRatio]:
-    """The typed records of speed_whole_summary.csv (for the report's claims panel)."""
+    """The typed records of the whole-network summary (for the report's claims panel)."""
     frame = pd.read_csv(path)
     missing = [c for c in SUMMARY_COLUMNS if c not in frame.columns]
     if missing:

@@ -1,21 +1,21 @@
 # Shared helpers: the validated config, result paths, the JSON spec each step reads, and
 # every input/params function of the rules (rules live in the other .smk files).
 import json
+from functools import partial
 from pathlib import Path
 
 from snacs.config import (
     MATCH_PREFIX,
-    control_runs,
     parse_matched_label,
     pruner_name,
-    runs,
     step_spec,
     validate_config,
 )
 from snacs.errors import SnacsError
+from snacs.layout import CONTROL_PATTERN, RUN_PATTERN, ResultsLayout, RunKey
 from snacs.pipeline.prune import needs_activations
 from snacs.pipeline.resources import speed_study_minutes, training_minutes
-from snacs.report.manifest import RUN_DIR, report_manifest
+from snacs.report.manifest import report_manifest
 from snacs.studies.speed import speed_benchmark, weights_source
 from snakemake.exceptions import WorkflowError
 from snakemake.io import report as mark_for_report
@@ -26,8 +26,11 @@ try:
 except SnacsError as error:
     raise WorkflowError(str(error)) from None
 R = CFG["results_dir"]
-RUNS = runs(CFG)
-CONTROL_RUNS = control_runs(CFG)
+# Every result path comes from the layout: each rule declares its files with it once and
+# passes them to its step.
+L = ResultsLayout(R)
+RUN = RUN_PATTERN
+CONTROL = CONTROL_PATTERN
 BENCHMARKS = list(CFG["benchmarks"])
 # Software of every rule, relative to the rule files (used with --sdm conda).
 CONDA_ENV = "../envs/snacs.yaml"
@@ -69,32 +72,39 @@ def launcher(wildcards, resources):
     return f"torchrun --standalone --nproc-per-node={gpus} -m snacs"
 
 
+def run_key(wildcards):
+    """The run (or control) a job's wildcards name."""
+    return RunKey(
+        wildcards.benchmark,
+        wildcards.method,
+        wildcards.target,
+        wildcards.seed,
+        getattr(wildcards, "control", None),
+    )
+
+
+def training_folder(folder_of):
+    """Params function: the training folder ``folder_of(wildcards)`` of the layout (params,
+    unlike outputs, are not filled with the job's wildcards)."""
+    return lambda wildcards: str(folder_of(wildcards).folder)
+
+
 # What the report reads (tables, figures, records): the same list ``snacs report`` uses.
 MANIFEST = report_manifest(CFG)
-# A control of a run lives inside the run's folder: same per-layer counts, another choice.
-CONTROL_DIR = f"{RUN_DIR}/control-{{control}}"
-
-
-def control_files(pattern):
-    """``pattern`` expanded over every control of every configured run."""
-    return [
-        pattern.format(benchmark=b, method=m, target=t, seed=s, control=c)
-        for b, m, t, s, c in CONTROL_RUNS
-    ]
 
 
 def prune_inputs(wildcards):
-    inputs = {"dense": f"{R}/{wildcards.benchmark}/dense/best.pt"}
+    inputs = {"dense": L.dense(wildcards.benchmark).best}
     if needs_activations(pruner_name(CFG, wildcards.method), CFG["pruner_modules"]):
-        inputs["activations"] = f"{R}/{wildcards.benchmark}/activations.pt"
+        inputs["activations"] = L.activations(wildcards.benchmark)
     if wildcards.target.startswith(MATCH_PREFIX):
-        reference = RUN_DIR.format(
-            benchmark=wildcards.benchmark,
-            method=CFG["matched_budget"]["reference"],
-            target=parse_matched_label(wildcards.target)[2],
-            seed=wildcards.seed,
+        reference = RunKey(
+            wildcards.benchmark,
+            CFG["matched_budget"]["reference"],
+            parse_matched_label(wildcards.target)[2],
+            wildcards.seed,
         )
-        inputs["reference"] = f"{R}/pruned/{reference}/prune.json"
+        inputs["reference"] = L.prune(reference).record
     return inputs
 
 
@@ -113,9 +123,9 @@ def for_report(paths, caption, category, subcategory=None):
 
 def dense_inputs(wildcards):
     """The dataset, and for a pretrained model its weights (fetched on the login node)."""
-    inputs = {"data": f"{R}/{wildcards.benchmark}/data.json"}
+    inputs = {"data": L.data_marker(wildcards.benchmark)}
     if CFG["benchmarks"][wildcards.benchmark]["dense"]["source"] == "pretrained":
-        inputs["weights"] = f"{R}/{wildcards.benchmark}/weights.json"
+        inputs["weights"] = L.weights_marker(wildcards.benchmark)
     return inputs
 
 
@@ -130,11 +140,6 @@ def finetune_minutes(wildcards):
     return training_minutes(bench, bench["finetune"]["recipe"])
 
 
-def output_folder(wildcards, output):
-    """Params function: the folder of the rule's first output, where ``--out-dir`` writes."""
-    return str(Path(output[0]).parent)
-
-
 def optional_flag(flag, key):
     """Params function: ``flag path`` when the rule has input ``key``, else nothing."""
     return lambda wildcards, input: f"{flag} {input[key]}" if key in input.keys() else ""
@@ -142,13 +147,13 @@ def optional_flag(flag, key):
 
 # Side studies: switches, paths and inputs.
 STUDIES = CFG["studies"]
-S = f"{R}/studies"
 PAPER = Path(workflow.basedir) / "paper_figures"
 FORMATS = CFG["figures"]["formats"]
 
 
-def study_figures(name):
-    return [f"{R}/figures/{name}.{ext}" for ext in FORMATS]
+def in_formats(figure):
+    """A figure of the layout (a function of the file extension) in every configured format."""
+    return [figure(ext) for ext in FORMATS]
 
 
 if STUDIES["speed"]["enabled"]:
@@ -160,7 +165,7 @@ if STUDIES["speed"]["enabled"]:
 def speed_inputs(wildcards):
     if SPEED_WEIGHTS == "trained":
         return {
-            "dense": f"{R}/{SPEED_BENCHMARK}/dense/best.pt",
-            "activations": f"{R}/{SPEED_BENCHMARK}/activations.pt",
+            "dense": L.dense(SPEED_BENCHMARK).best,
+            "activations": L.activations(SPEED_BENCHMARK),
         }
-    return {"data": f"{R}/{SPEED_BENCHMARK}/data.json"}
+    return {"data": L.data_marker(SPEED_BENCHMARK)}

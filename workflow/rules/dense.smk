@@ -12,26 +12,26 @@ rule data:
     conda:
         CONDA_ENV
     output:
-        f"{R}/{{benchmark}}/data.json",
+        L.data_marker("{benchmark}"),
     params:
         spec=spec("data"),
     log:
-        f"{R}/logs/data/{{benchmark}}.log",
+        L.log("data", "{benchmark}"),
     shell:
-        "snacs data --spec {params.spec:q} --out {output} > {log} 2>&1"
+        "snacs --log {log} data --spec {params.spec:q} --out {output}"
 
 
 rule weights:
     conda:
         CONDA_ENV
     output:
-        f"{R}/{{benchmark}}/weights.json",
+        L.weights_marker("{benchmark}"),
     params:
         spec=spec("weights"),
     log:
-        f"{R}/logs/weights/{{benchmark}}.log",
+        L.log("weights", "{benchmark}"),
     shell:
-        "snacs weights --spec {params.spec:q} --out {output} > {log} 2>&1"
+        "snacs --log {log} weights --spec {params.spec:q} --out {output}"
 
 
 rule dense:
@@ -40,34 +40,34 @@ rule dense:
     input:
         unpack(dense_inputs),
     output:
-        checkpoint=f"{R}/{{benchmark}}/dense/best.pt",
-        summary=f"{R}/{{benchmark}}/dense/dense.json",
+        checkpoint=L.dense("{benchmark}").best,
+        summary=L.dense_record("{benchmark}"),
     params:
         spec=spec("dense"),
-        out=lambda w: f"{R}/{w.benchmark}/dense",
+        train_dir=training_folder(lambda w: L.dense(w.benchmark)),
         launch=launcher,
     threads: TRAIN_THREADS
     resources:
         runtime=dense_minutes,
     log:
-        f"{R}/logs/dense/{{benchmark}}.log",
+        L.log("dense", "{benchmark}"),
     shell:
-        "{params.launch} dense --spec {params.spec:q} --out {params.out} --threads {threads} "
-        "--no-progress > {log} 2>&1"
+        "{params.launch} --log {log} dense --spec {params.spec:q} "
+        "--train-dir {params.train_dir} --out {output.summary} --threads {threads} --no-progress"
 
 
 rule activations:
     conda:
         CONDA_ENV
     input:
-        f"{R}/{{benchmark}}/dense/best.pt",
+        L.dense("{benchmark}").best,
     output:
-        f"{R}/{{benchmark}}/activations.pt",
+        L.activations("{benchmark}"),
     params:
         spec=spec("activations"),
     threads: TRAIN_THREADS
     log:
-        f"{R}/logs/activations/{{benchmark}}.log",
+        L.log("activations", "{benchmark}"),
     shell:
-        "snacs activations --spec {params.spec:q} --dense {input} --out {output} "
-        "--threads {threads} --no-progress > {log} 2>&1"
+        "snacs --log {log} activations --spec {params.spec:q} --dense {input} --out {output} "
+        "--threads {threads} --no-progress"

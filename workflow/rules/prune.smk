@@ -7,46 +7,45 @@ rule prune:
     input:
         unpack(prune_inputs),
     output:
-        plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
-        scores=f"{R}/pruned/{RUN_DIR}/scores.pt",
-        summary=f"{R}/pruned/{RUN_DIR}/prune.json",
+        plan=L.prune(RUN).plan,
+        scores=L.prune(RUN).scores,
+        summary=L.prune(RUN).record,
     params:
         spec=spec("prune"),
-        out=lambda w: f"{R}/pruned/{RUN_DIR.format(**w)}",
         activations=optional_flag("--activations", "activations"),
         reference=optional_flag("--reference", "reference"),
     # Every core, so no other job disturbs the measured scoring time.
     threads: CORES
     log:
-        f"{R}/logs/prune/{RUN_DIR}.log",
+        L.log("prune", RUN.folder),
     shell:
-        "snacs prune --spec {params.spec:q} --method {wildcards.method} "
+        "snacs --log {log} prune --spec {params.spec:q} --method {wildcards.method} "
         "--target {wildcards.target} --seed {wildcards.seed} --dense {input.dense} "
-        "{params.activations} {params.reference} --out {params.out} --threads {threads} --no-progress "
-        "> {log} 2>&1"
+        "{params.activations} {params.reference} --plan {output.plan} "
+        "--scores {output.scores} --out {output.summary} --threads {threads} --no-progress"
 
 
 rule finetune:
     conda:
         CONDA_ENV
     input:
-        plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
-        dense=f"{R}/{{benchmark}}/dense/best.pt",
+        plan=L.prune(RUN).plan,
+        dense=L.dense("{benchmark}").best,
     output:
-        f"{R}/finetuned/{RUN_DIR}/best.pt",
+        L.finetune(RUN).best,
     params:
         spec=spec("finetune"),
-        out=lambda w: f"{R}/finetuned/{RUN_DIR.format(**w)}",
+        train_dir=training_folder(lambda w: L.finetune(run_key(w))),
         launch=launcher,
     threads: TRAIN_THREADS
     resources:
         runtime=finetune_minutes,
     log:
-        f"{R}/logs/finetune/{RUN_DIR}.log",
+        L.log("finetune", RUN.folder),
     shell:
-        "{params.launch} finetune --spec {params.spec:q} --plan {input.plan} --dense {input.dense} "
-        "--seed {wildcards.seed} --out {params.out} --threads {threads} --no-progress "
-        "> {log} 2>&1"
+        "{params.launch} --log {log} finetune --spec {params.spec:q} --plan {input.plan} "
+        "--dense {input.dense} --seed {wildcards.seed} --train-dir {params.train_dir} "
+        "--threads {threads} --no-progress"
 
 
 rule dense_reference:
@@ -54,48 +53,48 @@ rule dense_reference:
     conda:
         CONDA_ENV
     input:
-        dense=f"{R}/{{benchmark}}/dense/best.pt",
-        summary=f"{R}/{{benchmark}}/dense/dense.json",
+        dense=L.dense("{benchmark}").best,
+        summary=L.dense_record("{benchmark}"),
     output:
-        checkpoint=f"{R}/reference/{{benchmark}}/seed{{seed}}/best.pt",
-        record=f"{R}/reference/{{benchmark}}/seed{{seed}}/dense_finetuned.json",
+        checkpoint=L.reference("{benchmark}", "{seed}").best,
+        record=L.reference_record("{benchmark}", "{seed}"),
     params:
         spec=spec("finetune"),
-        out=lambda w: f"{R}/reference/{w.benchmark}/seed{w.seed}",
+        train_dir=training_folder(lambda w: L.reference(w.benchmark, w.seed)),
     threads: TRAIN_THREADS
     resources:
         runtime=finetune_minutes,
     log:
-        f"{R}/logs/reference/{{benchmark}}/seed{{seed}}.log",
+        L.log("reference", "{benchmark}/seed{seed}"),
     shell:
-        "snacs reference --spec {params.spec:q} --dense {input.dense} "
-        "--dense-json {input.summary} --seed {wildcards.seed} --out-dir {params.out} "
-        "--out {output.record} --threads {threads} --no-progress > {log} 2>&1"
+        "snacs --log {log} reference --spec {params.spec:q} --dense {input.dense} "
+        "--dense-json {input.summary} --seed {wildcards.seed} --train-dir {params.train_dir} "
+        "--out {output.record} --threads {threads} --no-progress"
 
 
 rule evaluate:
     conda:
         CONDA_ENV
     input:
-        plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
-        prune=f"{R}/pruned/{RUN_DIR}/prune.json",
-        finetuned=f"{R}/finetuned/{RUN_DIR}/best.pt",
-        dense=f"{R}/{{benchmark}}/dense/dense.json",
-        dense_checkpoint=f"{R}/{{benchmark}}/dense/best.pt",
+        plan=L.prune(RUN).plan,
+        prune=L.prune(RUN).record,
+        finetuned=L.finetune(RUN).best,
+        dense=L.dense_record("{benchmark}"),
+        dense_checkpoint=L.dense("{benchmark}").best,
     output:
-        metrics=f"{R}/metrics/{RUN_DIR}.json",
-        slim=f"{R}/slim/{RUN_DIR}.pt2",
+        metrics=L.run_record(RUN),
+        slim=L.slim_model(RUN),
     params:
         spec=spec("evaluate"),
         export=lambda w, output: f"--slim-out {output.slim}",
     threads: TRAIN_THREADS
     log:
-        f"{R}/logs/evaluate/{RUN_DIR}.log",
+        L.log("evaluate", RUN.folder),
     shell:
-        "snacs evaluate --spec {params.spec:q} --plan {input.plan} --prune-json {input.prune} "
-        "--finetuned {input.finetuned} --dense-json {input.dense} "
+        "snacs --log {log} evaluate --spec {params.spec:q} --plan {input.plan} "
+        "--prune-json {input.prune} --finetuned {input.finetuned} --dense-json {input.dense} "
         "--dense {input.dense_checkpoint} --out {output.metrics} {params.export} "
-        "--threads {threads} > {log} 2>&1"
+        "--threads {threads}"
 
 
 # Controls: the run's per-layer counts chosen at random, by magnitude, or by the inverted
@@ -104,50 +103,50 @@ rule control:
     conda:
         CONDA_ENV
     input:
-        plan=f"{R}/pruned/{RUN_DIR}/plan.pt",
-        scores=f"{R}/pruned/{RUN_DIR}/scores.pt",
-        summary=f"{R}/pruned/{RUN_DIR}/prune.json",
-        dense=f"{R}/{{benchmark}}/dense/best.pt",
+        plan=L.prune(RUN).plan,
+        scores=L.prune(RUN).scores,
+        summary=L.prune(RUN).record,
+        dense=L.dense("{benchmark}").best,
     output:
-        plan=f"{R}/pruned/{CONTROL_DIR}/plan.pt",
-        summary=f"{R}/pruned/{CONTROL_DIR}/prune.json",
+        plan=L.prune(CONTROL).plan,
+        summary=L.prune(CONTROL).record,
     params:
         spec=spec("control"),
-        run=lambda w: f"{R}/pruned/{RUN_DIR.format(**w)}",
-        out=lambda w: f"{R}/pruned/{CONTROL_DIR.format(**w)}",
     log:
-        f"{R}/logs/control/{CONTROL_DIR}.log",
+        L.log("control", CONTROL.folder),
     shell:
-        "snacs control --spec {params.spec:q} --run {params.run} --control {wildcards.control} "
-        "--dense {input.dense} --out {params.out} > {log} 2>&1"
+        "snacs --log {log} control --spec {params.spec:q} --run-plan {input.plan} "
+        "--run-scores {input.scores} --run-record {input.summary} "
+        "--control {wildcards.control} --dense {input.dense} --plan {output.plan} "
+        "--out {output.summary}"
 
 
 use rule finetune as control_finetune with:
     input:
-        plan=f"{R}/pruned/{CONTROL_DIR}/plan.pt",
-        dense=f"{R}/{{benchmark}}/dense/best.pt",
+        plan=L.prune(CONTROL).plan,
+        dense=L.dense("{benchmark}").best,
     output:
-        f"{R}/finetuned/{CONTROL_DIR}/best.pt",
+        L.finetune(CONTROL).best,
     params:
         spec=spec("finetune"),
-        out=lambda w: f"{R}/finetuned/{CONTROL_DIR.format(**w)}",
+        train_dir=training_folder(lambda w: L.finetune(run_key(w))),
         launch=launcher,
     log:
-        f"{R}/logs/finetune/{CONTROL_DIR}.log",
+        L.log("finetune", CONTROL.folder),
 
 
 use rule evaluate as control_evaluate with:
     input:
-        plan=f"{R}/pruned/{CONTROL_DIR}/plan.pt",
-        prune=f"{R}/pruned/{CONTROL_DIR}/prune.json",
-        finetuned=f"{R}/finetuned/{CONTROL_DIR}/best.pt",
-        dense=f"{R}/{{benchmark}}/dense/dense.json",
-        dense_checkpoint=f"{R}/{{benchmark}}/dense/best.pt",
+        plan=L.prune(CONTROL).plan,
+        prune=L.prune(CONTROL).record,
+        finetuned=L.finetune(CONTROL).best,
+        dense=L.dense_record("{benchmark}"),
+        dense_checkpoint=L.dense("{benchmark}").best,
     output:
-        metrics=f"{R}/metrics/{CONTROL_DIR}.json",
+        metrics=L.run_record(CONTROL),
     # A control is a yardstick, not a model to deploy: no slim export (seconds per run).
     params:
         spec=spec("evaluate"),
         export="",
     log:
-        f"{R}/logs/evaluate/{CONTROL_DIR}.log",
+        L.log("evaluate", CONTROL.folder),

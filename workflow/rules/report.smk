@@ -8,21 +8,18 @@ rule tables:
         results=MANIFEST.run_records,
         published=PAPER / "published_results.csv",
     output:
-        for_report(multiext(f"{R}/tables/main", ".csv", ".md", ".tex"), "main_table.rst", "Tables"),
-        for_report(
-            multiext(f"{R}/tables/selected", ".csv", ".md", ".tex"), "selected_table.rst", "Tables"
-        ),
-        multiext(f"{R}/tables/reported", ".csv", ".md", ".tex"),
+        for_report(L.table_files("main"), "main_table.rst", "Tables"),
+        for_report(L.table_files("selected"), "selected_table.rst", "Tables"),
+        L.table_files("reported"),
     params:
-        out_dir=output_folder,
+        stems=" ".join(f"--{name} {L.table_stem(name)}" for name in ("main", "selected", "reported")),
         tolerance=CFG["selection"]["tolerance_pp"],
         compression=CFG["selection"]["compression"],
     log:
-        f"{R}/logs/tables.log",
+        L.log("tables"),
     shell:
-        "snacs tables --results {input.results} --published {input.published} "
-        "--out-dir {params.out_dir} --tolerance-pp {params.tolerance} "
-        "--compression {params.compression} > {log} 2>&1"
+        "snacs --log {log} tables --results {input.results} --published {input.published} "
+        "{params.stems} --tolerance-pp {params.tolerance} --compression {params.compression}"
 
 
 rule timings:
@@ -31,34 +28,32 @@ rule timings:
     input:
         MANIFEST.prune_records,
     output:
-        for_report(
-            multiext(f"{R}/tables/timings", ".csv", ".md", ".tex"), "timings_table.rst", "Tables"
-        ),
+        for_report(L.table_files("timings"), "timings_table.rst", "Tables"),
     params:
-        out_dir=output_folder,
+        stem=L.table_stem("timings"),
     log:
-        f"{R}/logs/timings.log",
+        L.log("timings"),
     shell:
-        "snacs timings --prune-json {input} --out-dir {params.out_dir} > {log} 2>&1"
+        "snacs --log {log} timings --prune-json {input} --out {params.stem}"
 
 
 rule figure:
     conda:
         CONDA_ENV
     input:
-        f"{R}/tables/main.csv",
+        L.table("main"),
     output:
         for_report(
-            expand(f"{R}/figures/{{{{benchmark}}}}_acc_vs_flops.{{ext}}", ext=FORMATS),
+            in_formats(partial(L.accuracy_figure, "{benchmark}")),
             "accuracy_vs_flops.rst",
             "Accuracy vs FLOPs",
             "{benchmark}",
         ),
     log:
-        f"{R}/logs/figures/{{benchmark}}.log",
+        L.log("figures", "{benchmark}"),
     shell:
-        "snacs figures --summary {input} --benchmark {wildcards.benchmark} --out {output} "
-        "> {log} 2>&1"
+        "snacs --log {log} figures --summary {input} --benchmark {wildcards.benchmark} "
+        "--out {output}"
 
 
 rule claims:
@@ -79,14 +74,14 @@ rule claims:
         published=PAPER / "published_results.csv",
         paper_speed=PAPER / "speed_paper.csv",
     output:
-        for_report(multiext(f"{R}/tables/claims", ".csv", ".md"), "claims_table.rst", "Tables"),
+        for_report(L.table_files("claims"), "claims_table.rst", "Tables"),
     params:
         config=json.dumps(CFG, sort_keys=True),
     log:
-        f"{R}/logs/claims.log",
+        L.log("claims"),
     shell:
-        "snacs claims --config-json {params.config:q} --published {input.published} "
-        "--paper-speed {input.paper_speed} > {log} 2>&1"
+        "snacs --log {log} claims --config-json {params.config:q} --published {input.published} "
+        "--paper-speed {input.paper_speed}"
 
 
 rule all:
@@ -95,13 +90,13 @@ rule all:
     input:
         unpack(lambda wildcards: MANIFEST.inputs()),
     output:
-        report=f"{R}/all",
+        report=L.report_page,
         # The same page under a name browsers open as HTML from the file system.
-        html=report(f"{R}/report.html", caption="../report/report_html.rst", category="Report"),
+        html=report(L.report_html, caption="../report/report_html.rst", category="Report"),
     params:
         config=json.dumps(CFG, sort_keys=True),
     log:
-        f"{R}/logs/all.log",
+        L.log("all"),
     shell:
-        "snacs report --config-json {params.config:q} --out {output.report} > {log} 2>&1 "
+        "snacs --log {log} report --config-json {params.config:q} --out {output.report} "
         "&& cp {output.report} {output.html}"

@@ -5,6 +5,7 @@
 
 if STUDIES["speed"]["enabled"]:
     SPEED_WHOLE = STUDIES["speed"]["whole"]["enabled"]
+    SPEED = L.speed
 
     rule speed:
         conda:
@@ -12,88 +13,88 @@ if STUDIES["speed"]["enabled"]:
         input:
             unpack(speed_inputs),
         output:
-            pair=f"{S}/speed.csv",
-            whole=[f"{S}/speed_whole.csv"] if SPEED_WHOLE else [],
+            pair=SPEED.raw,
+            whole=[SPEED.whole_raw] if SPEED_WHOLE else [],
         params:
             spec=json.dumps({"study": STUDIES["speed"], "benchmark": SPEED_SPEC}, sort_keys=True),
             dense=optional_flag("--dense", "dense"),
             activations=optional_flag("--activations", "activations"),
-            whole=f"--whole-out {S}/speed_whole.csv" if SPEED_WHOLE else "",
+            whole=f"--whole-out {SPEED.whole_raw}" if SPEED_WHOLE else "",
         # Every core, so no other job disturbs the measured times.
         threads: CORES
         resources:
             runtime=speed_study_minutes(STUDIES["speed"]),
         log:
-            f"{R}/logs/studies/speed.log",
+            L.log("studies", "speed"),
         shell:
-            "snacs speed --spec {params.spec:q} {params.dense} {params.activations} "
-            "--out {output.pair} {params.whole} --threads {threads} --no-progress > {log} 2>&1"
+            "snacs --log {log} speed --spec {params.spec:q} {params.dense} {params.activations} "
+            "--out {output.pair} {params.whole} --threads {threads} --no-progress"
 
     rule speed_report:
         conda:
             CONDA_ENV
         input:
-            raw=f"{S}/speed.csv",
+            raw=SPEED.raw,
             paper=PAPER / "speed_paper.csv",
-            whole=[f"{S}/speed_whole.csv"] if SPEED_WHOLE else [],
+            whole=[SPEED.whole_raw] if SPEED_WHOLE else [],
         output:
-            tables=for_report(
-                multiext(f"{S}/speed", "_summary.csv", ".md", ".tex"), "speed.rst", "Speed study"
-            ),
-            figures=for_report(study_figures("speed"), "speed.rst", "Speed study"),
+            tables=for_report(SPEED.tables.files, "speed.rst", "Speed study"),
+            figures=for_report(in_formats(L.speed_figure), "speed.rst", "Speed study"),
             whole=for_report(
-                multiext(f"{S}/speed_whole", "_summary.csv", ".md") if SPEED_WHOLE else [],
-                "speed.rst",
-                "Speed study",
+                SPEED.whole_tables.files if SPEED_WHOLE else [], "speed.rst", "Speed study"
             ),
         params:
-            out_dir=output_folder,
-            whole=f"--whole-raw {S}/speed_whole.csv" if SPEED_WHOLE else "",
+            tables=f"--out {SPEED.tables.summary} --markdown {SPEED.tables.markdown} "
+            f"--latex {SPEED.tables.latex}",
+            whole=(
+                f"--whole-raw {SPEED.whole_raw} --whole-out {SPEED.whole_tables.summary} "
+                f"--whole-markdown {SPEED.whole_tables.markdown}"
+                if SPEED_WHOLE
+                else ""
+            ),
         log:
-            f"{R}/logs/studies/speed_report.log",
+            L.log("studies", "speed_report"),
         shell:
-            "snacs speed-report --raw {input.raw} --paper {input.paper} {params.whole} "
-            "--out-dir {params.out_dir} --figure {output.figures} > {log} 2>&1"
+            "snacs --log {log} speed-report --raw {input.raw} --paper {input.paper} "
+            "{params.whole} {params.tables} --figure {output.figures}"
 
 
 if STUDIES["estimator"]["enabled"]:
+    ESTIMATOR = L.estimator
 
     rule estimator_accuracy:
         conda:
             CONDA_ENV
         output:
-            f"{S}/estimator_accuracy.csv",
+            ESTIMATOR.raw,
         params:
             spec=json.dumps({"study": STUDIES["estimator"]}, sort_keys=True),
         threads: TRAIN_THREADS
         log:
-            f"{R}/logs/studies/estimator_accuracy.log",
+            L.log("studies", "estimator_accuracy"),
         shell:
-            "snacs estimator-accuracy --spec {params.spec:q} --out {output} "
-            "--threads {threads} --no-progress > {log} 2>&1"
+            "snacs --log {log} estimator-accuracy --spec {params.spec:q} --out {output} "
+            "--threads {threads} --no-progress"
 
     rule estimator_report:
         conda:
             CONDA_ENV
         input:
-            raw=f"{S}/estimator_accuracy.csv",
+            raw=ESTIMATOR.raw,
             paper=PAPER / "estimator_accuracy_paper.csv",
         output:
-            tables=for_report(
-                multiext(f"{S}/estimator", "_summary.csv", ".md", ".tex"),
-                "estimator.rst",
-                "Estimator accuracy",
-            ),
+            tables=for_report(ESTIMATOR.tables.files, "estimator.rst", "Estimator accuracy"),
             figures=for_report(
-                study_figures("estimator_accuracy"), "estimator.rst", "Estimator accuracy"
+                in_formats(L.estimator_figure), "estimator.rst", "Estimator accuracy"
             ),
         params:
-            out_dir=output_folder,
+            tables=f"--out {ESTIMATOR.tables.summary} --markdown {ESTIMATOR.tables.markdown} "
+            f"--latex {ESTIMATOR.tables.latex}",
         log:
-            f"{R}/logs/studies/estimator_report.log",
+            L.log("studies", "estimator_report"),
         shell:
-            "snacs estimator-report --raw {input.raw} --paper {input.paper} "
-            "--out-dir {params.out_dir} --figure {output.figures} > {log} 2>&1"
+            "snacs --log {log} estimator-report --raw {input.raw} --paper {input.paper} "
+            "{params.tables} --figure {output.figures}"
 
 
 rule layer_compression:
@@ -101,13 +102,13 @@ rule layer_compression:
         CONDA_ENV
     input:
         prune=lambda w: MANIFEST.prune_records_by_benchmark[w.benchmark],
-        selected=f"{R}/tables/selected.csv",
-        dense=f"{R}/{{benchmark}}/dense/dense.json",
+        selected=L.table("selected"),
+        dense=L.dense_record("{benchmark}"),
         paper=PAPER / "layer_compression_paper.csv",
     output:
-        table=f"{S}/{{benchmark}}_layer_compression.csv",
+        table=L.layer_compression("{benchmark}"),
         figures=for_report(
-            expand(f"{R}/figures/{{{{benchmark}}}}_layer_compression.{{ext}}", ext=FORMATS),
+            in_formats(partial(L.layer_figure, "{benchmark}")),
             "layer_compression.rst",
             "Compression per layer",
             "{benchmark}",
@@ -115,8 +116,8 @@ rule layer_compression:
     params:
         methods=" ".join(MANIFEST.layer_methods),
     log:
-        f"{R}/logs/studies/{{benchmark}}_layer_compression.log",
+        L.log("studies", "{benchmark}_layer_compression"),
     shell:
-        "snacs layer-compression --prune-json {input.prune} --selected {input.selected} "
-        "--dense-json {input.dense} --methods {params.methods} --paper {input.paper} "
-        "--out-csv {output.table} --figure {output.figures} > {log} 2>&1"
+        "snacs --log {log} layer-compression --prune-json {input.prune} "
+        "--selected {input.selected} --dense-json {input.dense} --methods {params.methods} "
+        "--paper {input.paper} --out-csv {output.table} --figure {output.figures}"
