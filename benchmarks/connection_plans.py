@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from snacs.config import load_config, pruner_options, step_spec
+from snacs.config import pruner_options, step_spec
+from snacs.config_file import load_config
 from snacs.engine import evaluate, resolve_device
 from snacs.layout import training_files
 from snacs.pipeline.batches import eval_batches

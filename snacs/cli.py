@@ -89,14 +89,16 @@ def cmd_count(args: argparse.Namespace) -> None:
 
 
 def cmd_cost(args: argparse.Namespace) -> None:
+    from snacs.config_file import load_config
     from snacs.pipeline.cost import cost_command
 
-    throughput, stack_k = args.throughput, args.stack_k
-    print(cost_command(args.config, args.table, args.json, throughput, stack_k))
+    config = load_config(args.config)
+    print(cost_command(config, args.table, args.json, args.throughput, args.stack_k))
 
 
 def cmd_validate(args: argparse.Namespace) -> None:
-    from snacs.config import load_config, runs
+    from snacs.config import runs
+    from snacs.config_file import load_config
 
     config = load_config(args.configfile)
     print(f"{args.configfile}: valid; {len(runs(config))} pruning runs")
@@ -259,7 +261,7 @@ def cmd_figures(args: argparse.Namespace) -> None:
 
 
 def _report_config(args: argparse.Namespace) -> dict:
-    from snacs.config import load_config, validate_config
+    from snacs.config_file import load_config, validate_config
 
     if args.config_json is not None:
         return validate_config(args.config_json)

@@ -18,7 +18,8 @@ import pytest
 import torch
 import yaml
 
-from snacs.config import benchmark, load_config, step_spec, validate_config
+from snacs.config import benchmark, step_spec
+from snacs.config_file import load_config, validate_config
 from snacs.data import load_dataset, write_synthetic_cifar
 from snacs.data.cifar import CIFAR10_MEAN, CIFAR10_STD
 from snacs.data.normalisation import with_normalisation

@@ -22,7 +22,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from snacs.config import benchmark, load_config
+from snacs.config import benchmark
+from snacs.config_file import load_config
 from snacs.data import write_synthetic_cifar
 from snacs.data.device_data import DeviceBatches, ImageAugment
 from snacs.engine import Recipe, fit

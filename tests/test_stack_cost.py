@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from snacs.config import load_config, runs
+from snacs.config import runs
+from snacs.config_file import load_config
 from snacs.errors import ConfigError
 from snacs.pipeline import cost
 

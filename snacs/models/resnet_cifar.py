@@ -113,6 +113,30 @@ class ResNetCIFAR(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
+def validate_depth(depth: int) -> int:
+    """Three stages of n two-conv blocks plus the stem and the classifier: 6n+2 layers."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ConfigError(
+            f"model knob depth must be an integer 6n+2 >= 8 (e.g. 20, 56, 110), got {depth!r}"
+        )
+    return depth
+
+
+def validate_shortcut(shortcut: str) -> str:
+    if shortcut not in SHORTCUTS:
+        raise ConfigError(f"model knob shortcut must be 'A' or 'B', got {shortcut!r}")
+    return shortcut
+
+
+# Value checks of the factories' knobs, run by config validation before any job.
+KNOB_CHECKS = {
+    "depth": validate_depth,
+    "width_mult": validate_width_mult,
+    "shortcut": validate_shortcut,
+}
+RESNET56_KNOB_CHECKS = {"width_mult": validate_width_mult, "shortcut": validate_shortcut}
+
+
 def resnet_cifar(
     num_classes: int,
     depth: int = 56,
@@ -128,17 +152,11 @@ def resnet_cifar(
     (:mod:`snacs.models.published`) whose weights are loaded, from ``weights_path`` when
     given; the checkpoint's own depth and shortcut must be the ones configured.
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
-        raise ConfigError(
-            f"model knob depth must be an integer 6n+2 >= 8 (e.g. 20, 56, 110), got {depth!r}"
-        )
-    if shortcut not in SHORTCUTS:
-        raise ConfigError(f"model knob shortcut must be 'A' or 'B', got {shortcut!r}")
     model = ResNetCIFAR(
-        blocks_per_stage=(depth - 2) // 6,
+        blocks_per_stage=(validate_depth(depth) - 2) // 6,
         num_classes=num_classes,
         width_mult=validate_width_mult(width_mult),
-        shortcut=shortcut,
+        shortcut=validate_shortcut(shortcut),
     )
     knobs: dict[str, Any] = {"depth": depth, "width_mult": width_mult, "shortcut": shortcut}
     if pretrained is not None:

@@ -91,6 +91,16 @@ def _head(kind: str, in_features: int, hidden: int, num_classes: int) -> nn.Sequ
     )
 
 
+def validate_classifier(classifier: str) -> str:
+    if classifier not in CLASSIFIERS:
+        raise ConfigError(f"model knob classifier must be 'bn' or 'dropout', got {classifier!r}")
+    return classifier
+
+
+# Value checks of the factory's knobs, run by config validation before any job.
+KNOB_CHECKS = {"width_mult": validate_width_mult, "classifier": validate_classifier}
+
+
 def vgg16_cifar(
     num_classes: int,
     width_mult: float = 1.0,
@@ -104,10 +114,10 @@ def vgg16_cifar(
     published checkpoint (:mod:`snacs.models.published`) whose weights are loaded, from
     ``weights_path`` when given.
     """
-    if classifier not in CLASSIFIERS:
-        raise ConfigError(f"model knob classifier must be 'bn' or 'dropout', got {classifier!r}")
     model = VGG16CIFAR(
-        num_classes=num_classes, width_mult=validate_width_mult(width_mult), classifier=classifier
+        num_classes=num_classes,
+        width_mult=validate_width_mult(width_mult),
+        classifier=validate_classifier(classifier),
     )
     knobs: dict[str, Any] = {"width_mult": width_mult, "classifier": classifier}
     if pretrained is not None:

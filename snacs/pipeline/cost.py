@@ -353,21 +353,20 @@ def format_cost_table(estimate: CostEstimate) -> str:
 
 
 def cost_command(
-    config_path: str,
+    config: Mapping[str, Any],
     table: bool,
     json_path: str | None,
     throughput_path: str | None = None,
     stack_k: int | None = None,
 ) -> str:
-    """``snacs cost``: calibrate on CUDA unless ``table``; return the printed table.
+    """``snacs cost`` of a validated config: calibrate on CUDA unless ``table``; return the
+    printed table.
 
     ``throughput_path``: a gpu check JSON whose measured stacking figures are used for the
     models it covers; ``stack_k`` the stack size to assume (default: the fastest measured).
     """
-    from snacs.config import load_config
     from snacs.io import write_json
 
-    config = load_config(config_path)
     device = None
     if torch.cuda.is_available() and not table:
         device = torch.device("cuda", torch.cuda.current_device())
