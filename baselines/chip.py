@@ -35,6 +35,8 @@ _CHUNK_ELEMENTS = 2**23
 @register_pruner
 class ChipPruner(FilterPruner):
     name = "chip"
+    color = "#637939"
+    marker = "p"
     citation = (
         "Sui, Yin, Xie, Phan, Zonouz, Yuan, CHIP: CHannel Independence-based Pruning for "
         "Compact Neural Networks, NeurIPS 2021"

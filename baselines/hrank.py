@@ -30,6 +30,8 @@ from snacs.pruning.pruner import FilterPruner, Scores, register_pruner
 @register_pruner
 class HRankPruner(FilterPruner):
     name = "hrank"
+    color = "#393b79"
+    marker = ">"
     citation = (
         "Lin, Ji, Wang, Zhang, Zhang, Tian, Shao, HRank: Filter Pruning using High-Rank "
         "Feature Map, CVPR 2020"

@@ -17,6 +17,8 @@ from snacs.pruning.pruner import FilterPruner, Scores, register_pruner
 @register_pruner
 class L1NormPruner(FilterPruner):
     name = "l1"
+    color = "#2ca02c"
+    marker = "^"
     citation = "Li et al., Pruning Filters for Efficient ConvNets, ICLR 2017"
     summary = "smallest sum of absolute filter weights first"
 

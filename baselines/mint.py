@@ -88,6 +88,8 @@ class MintOptions(ConnectionOptions):
 @register_pruner
 class MintPruner(ConnectionPruner):
     name = "mint"
+    color = "#1f77b4"
+    marker = "s"
     citation = (
         "Ganesh, Corso, Sekeh, MINT: Deep Network Compression via Mutual Information-based "
         "Neuron Trimming, ICPR 2020 (arXiv 2003.08472)"

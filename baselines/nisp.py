@@ -39,6 +39,8 @@ from snacs.pruning.pruner import FilterPruner, Scores, register_pruner
 @register_pruner
 class NispPruner(FilterPruner):
     name = "nisp"
+    color = "#9467bd"
+    marker = "v"
     citation = (
         "Yu, Li, Chen, Lai, Morariu, Han, Gao, Lin, Davis, NISP: Pruning Networks using "
         "Neuron Importance Score Propagation, CVPR 2018"

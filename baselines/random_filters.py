@@ -16,6 +16,8 @@ from snacs.pruning.pruner import FilterPruner, Scores, register_pruner
 @register_pruner
 class RandomFilterPruner(FilterPruner):
     name = "random"
+    color = "#7f7f7f"
+    marker = "x"
     citation = "Blalock et al., What is the State of Neural Network Pruning?, MLSys 2020"
     summary = "uniformly random filter ranking (seeded control)"
 

@@ -45,6 +45,8 @@ class TaylorOptions:
 @register_pruner
 class TaylorPruner(FilterPruner):
     name = "taylor"
+    color = "#8c6d31"
+    marker = "h"
     citation = (
         "Molchanov, Mallya, Tyree, Frosio, Kautz, Importance Estimation for Neural Network "
         "Pruning, CVPR 2019"

@@ -57,6 +57,8 @@ class ThiNetOptions:
 @register_pruner
 class ThiNetPruner(FilterPruner):
     name = "thinet"
+    color = "#17becf"
+    marker = "<"
     citation = (
         "Luo, Wu, Lin, ThiNet: A Filter Level Pruning Method for Deep Neural Network "
         "Compression, ICCV 2017"

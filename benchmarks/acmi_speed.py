@@ -20,8 +20,7 @@ import time
 import numpy as np
 import torch
 
-from snacs.estimators import EdgeOptions, edge_cmi_matrix
-from snacs.estimators.edge_options import PUBLISHED_METHOD
+from snacs.estimators.edge import EdgeOptions, edge_cmi_matrix
 
 # ACMI (phi = 1) seconds per layer pair reported by the paper's code (docs/method.md).
 PAPER_ACMI_SECONDS = {16: 45.56, 32: 205.25, 64: 839.93, 128: 2439.35, 256: 9999.00}
@@ -97,7 +96,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    options = EdgeOptions(method=PUBLISHED_METHOD, debias=False if args.no_debias else None)
+    options = EdgeOptions(debias=False if args.no_debias else None)
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
         f"workers {args.workers}, torch threads {torch.get_num_threads()}, device {args.device}, "

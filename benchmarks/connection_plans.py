@@ -23,15 +23,16 @@ from pathlib import Path
 
 import torch
 
-from snacs.config import load_config, pruner_options, step_spec
+from snacs.config import pruner_options, step_spec
+from snacs.config_file import load_config
 from snacs.engine import evaluate, resolve_device
 from snacs.layout import training_files
 from snacs.pipeline.batches import eval_batches
-from snacs.pipeline.common import load_bundle, load_model
 from snacs.pipeline.data import prepare_dataset
 from snacs.pipeline.dense import run_dense
 from snacs.pipeline.finetune import run_finetune
 from snacs.pipeline.prune import _context
+from snacs.pruning.benchmark import load_bundle, load_model
 from snacs.pruning.controls import control_plan
 from snacs.pruning.masking import apply_masks
 from snacs.pruning.pruner import build_pruner, load_pruner_modules

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from snacs.algorithm.acmi import spearman
-from snacs.estimators import EdgeOptions, edge_cmi, edge_cmi_matrix
+from snacs.estimators.edge import EdgeOptions, edge_cmi, edge_cmi_matrix
 from snacs.studies.estimator_accuracy import (
     EstimatorSettings,
     read_paper_accuracy,

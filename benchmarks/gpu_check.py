@@ -8,6 +8,10 @@ Writes one JSON (and prints a table) with, on the current device:
   (training FLOPs of an epoch, 2 per multiply-accumulate and the backward pass twice the
   forward, over the GPU's peak dense bfloat16 rate from ``PEAK_BF16_FLOPS``) and the
   ratio of the measured time to that floor;
+* stacked fine-tuning throughput (``finetune_throughput.py``): images per second per
+  member and in total for K = 1, 2, 4, 8, 16 members of VGG16, ResNet56 and MobileNetV2
+  trained as one model, with the same compute floor and ratio; ``snacs cost`` reads
+  this section (``--throughput``);
 * ImageNet input pipeline throughput (images per second, no model): JPEG bytes decoded
   and augmented on the GPU against PIL decoding in loader workers;
 * SNACS and MINT whole-network scoring time (the workflow's whole-network speed study,
@@ -18,7 +22,7 @@ The timed epoch is the second one (the first pays cuDNN autotuning and worker st
 Images are the project's synthetic CIFAR-format and ImageFolder data written to a
 temporary folder, read through the same loaders as real data.
 
-    python benchmarks/gpu_check.py --json gpu_check.json     # one GPU, under 8 minutes
+    python benchmarks/gpu_check.py --json gpu_check.json     # one GPU, about 10 minutes
     python benchmarks/gpu_check.py --quick --json quick.json # CPU, seconds: narrow models
 """
 
@@ -31,15 +35,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import finetune_throughput
 import torch
 from whole_scoring import QUICK as QUICK_SCORING
 from whole_scoring import synthetic_subset
 
 from snacs.data import load_dataset, write_synthetic_cifar, write_synthetic_imagefolder
 from snacs.engine import Recipe, fit, seed_everything
-from snacs.metrics.counting import count_macs
 from snacs.models import build_model
 from snacs.pipeline.batches import eval_batches, train_batches
+from snacs.pruning.counting import count_macs
 from snacs.report.tables import markdown_table
 from snacs.studies.whole_speed import (
     WholeSettings,
@@ -110,6 +115,21 @@ def cifar_checks(args, device: torch.device, peak: float | None, root: Path) -> 
             print(f"{name} {path}: {measured['seconds']:.2f} s/epoch", flush=True)
         results[name] = entry
     return results
+
+
+def stacked_finetune_check(args, device: torch.device, peak: float | None) -> dict:
+    """Images/s per member and in total of K stacked fine-tunes, with compute floors."""
+    if args.quick:
+        models, ks = finetune_throughput.QUICK_MODELS, finetune_throughput.QUICK_STACK_SIZES
+    else:
+        models, ks = finetune_throughput.MODELS, finetune_throughput.STACK_SIZES
+    rows = finetune_throughput.run(models, ks, device, args.batch, args.stack_batches)
+    finetune_throughput.add_floors(rows, peak)
+    return {"device": report_name(device), "rows": rows}
+
+
+def report_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
 def imagenet_input_check(args, device: torch.device, root: Path) -> dict:
@@ -195,14 +215,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="loader processes (loader path)")
     parser.add_argument("--scoring-samples-per-class", type=int, default=50)
     parser.add_argument("--skip-scoring", action="store_true")
+    parser.add_argument(
+        "--stack-batches", type=int, default=40, help="batches per epoch of the stacking check"
+    )
     args = parser.parse_args()
     if args.quick:
-        args.batch, args.imagenet_batch, args.workers = 20, 10, 0
+        args.batch, args.imagenet_batch, args.workers, args.stack_batches = 20, 10, 0, 2
     if args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
         device = torch.device(args.device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    name = report_name(device)
     peak = peak_flops(name) if device.type == "cuda" else None
     started = time.perf_counter()
     report: dict = {
@@ -216,11 +239,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         report["cifar"] = cifar_checks(args, device, peak, Path(scratch) / "cifar10")
         report["imagenet_input"] = imagenet_input_check(args, device, Path(scratch) / "imagenet")
+    report["stacked_finetune"] = stacked_finetune_check(args, device, peak)
     if not args.skip_scoring:
         report["scoring"] = scoring_check(args, device)
     report["wall_seconds"] = time.perf_counter() - started
     print(f"{name}, torch {torch.__version__}, peak bf16 {peak or math.nan:.3g} FLOP/s")
     print(_table(report))
+    print(finetune_throughput.table(report["stacked_finetune"]["rows"]))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 

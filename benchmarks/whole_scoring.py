@@ -24,13 +24,12 @@ import torch
 from torch.utils.data import TensorDataset
 
 from snacs.data.synthetic import make_synthetic_arrays
+from snacs.report.speed import whole_cells, whole_setup_summary
 from snacs.studies.whole_speed import (
     WholeSettings,
     prepare_context,
     run_whole_study,
     summarise_whole,
-    whole_cells,
-    whole_setup_summary,
 )
 from snacs.tabular import markdown_table
 

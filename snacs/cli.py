@@ -89,13 +89,16 @@ def cmd_count(args: argparse.Namespace) -> None:
 
 
 def cmd_cost(args: argparse.Namespace) -> None:
+    from snacs.config_file import load_config
     from snacs.pipeline.cost import cost_command
 
-    print(cost_command(args.config, args.table, args.json))
+    config = load_config(args.config)
+    print(cost_command(config, args.table, args.json, args.throughput, args.stack_k))
 
 
 def cmd_validate(args: argparse.Namespace) -> None:
-    from snacs.config import load_config, runs
+    from snacs.config import runs
+    from snacs.config_file import load_config
 
     config = load_config(args.configfile)
     print(f"{args.configfile}: valid; {len(runs(config))} pruning runs")
@@ -277,7 +280,7 @@ def cmd_figures(args: argparse.Namespace) -> None:
 
 
 def _report_config(args: argparse.Namespace) -> dict:
-    from snacs.config import load_config, validate_config
+    from snacs.config_file import load_config, validate_config
 
     if args.config_json is not None:
         return validate_config(args.config_json)
@@ -432,6 +435,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--config", required=True, help="config file, e.g. config/config.yaml")
     sub.add_argument("--table", action="store_true", help="planning table even on a GPU")
     sub.add_argument("--json", help="also write the estimate as JSON to this file")
+    sub.add_argument(
+        "--throughput",
+        help="measured stacking throughput: the JSON of benchmarks/gpu_check.py or "
+        "benchmarks/finetune_throughput.py (default: calibrate on this GPU or the planning table)",
+    )
+    sub.add_argument(
+        "--stack-k", type=int, help="fine-tunes trained together (default: the fastest measured)"
+    )
     sub = command("validate", cmd_validate, "validate a config file against the schema")
     sub.add_argument("configfile")
 

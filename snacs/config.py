@@ -1,8 +1,9 @@
-"""Loading and validating experiment configs against the workflow's JSON schema.
+"""Reading experiment configs: the workflow's JSON schema with its defaults, and the grid
+of runs, controls and step specs a config describes.
 
-The Snakefile and the ``snacs`` command line validate through this one module, so a
-config means the same thing whether a rule or a person runs a step. Validation fills
-every default from the schema, and an invalid value is reported with its key path.
+Validation fills every default from the schema, and an invalid value is reported with
+its key path. Loading a file and checking names against the registries is
+:mod:`snacs.config_file` (the workflow glue), which ends here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from snacs.config_methods import pruner_name, pruner_options
 from snacs.errors import ConfigError, UnknownNameError
 from snacs.pruning.controls import control_labels
 from snacs.pruning.target import Target
@@ -41,11 +43,12 @@ def load_schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
-def validate_config(config: Mapping[str, Any]) -> dict:
+def apply_schema(config: Mapping[str, Any]) -> dict:
     """Return a defaulted copy of ``config``; raise ConfigError naming the first bad key.
 
-    After the schema, every name is checked against the registries and every pruner's,
-    model's and dataset's options against their declarations (``snacs.config_checks``).
+    This checks the schema and how the sections refer to each other. Names and options
+    are checked against the registries by :func:`snacs.config_file.validate_config`, the
+    one entry point for a config a person wrote.
     """
     instance = copy.deepcopy(dict(config))
     validator = _with_defaults(jsonschema.Draft202012Validator)(load_schema())
@@ -71,21 +74,7 @@ def validate_config(config: Mapping[str, Any]) -> dict:
             f"invalid config at matched_budget.reference: {reference!r} is not a "
             f"configured method ({sorted(instance['methods'])})"
         )
-    from snacs.config_checks import check_config  # imports every pruner: only when needed
-
-    check_config(instance)
     return instance
-
-
-def load_config(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-    return validate_config(raw)
 
 
 def benchmark(config: Mapping[str, Any], name: str) -> dict:
@@ -96,26 +85,17 @@ def benchmark(config: Mapping[str, Any], name: str) -> dict:
 
 
 def methods_for(config: Mapping[str, Any], name: str) -> list[str]:
-    return list(benchmark(config, name).get("methods") or config["methods"])
+    """The benchmark's own method list if it has the key, else every configured method.
 
-
-RESERVED_METHOD_KEYS = ("pruner", "targets", "controls")
+    An empty list is refused by validation rather than read as "all".
+    """
+    return list(benchmark(config, name).get("methods", config["methods"]))
 
 
 def targets_for(config: Mapping[str, Any], method: str) -> list[Target]:
-    """The method's own targets if it has any, else the top-level ones."""
+    """The method's own targets if it has the key, else the top-level ones."""
     entry = config["methods"][method]
-    return [Target(**t) for t in entry.get("targets") or config["targets"]]
-
-
-def pruner_name(config: Mapping[str, Any], method: str) -> str:
-    """The registered pruner a configured method runs."""
-    return config["methods"][method].get("pruner", method)
-
-
-def pruner_options(config: Mapping[str, Any], method: str) -> dict:
-    entry = config["methods"][method]
-    return {k: copy.deepcopy(v) for k, v in entry.items() if k not in RESERVED_METHOD_KEYS}
+    return [Target(**t) for t in entry.get("targets", config["targets"])]
 
 
 MATCH_PREFIX = "match-"
@@ -136,7 +116,7 @@ def parse_matched_label(label: str) -> tuple[str, str, str]:
 
 
 def runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
-    """Every (benchmark, method, target label, seed) the config asks for.
+    """Every (benchmark, method, target label, seed) the config asks for, each once.
 
     With ``matched_budget``, every other method also runs once per reference run, at the
     compression the reference reached there.
@@ -148,16 +128,17 @@ def runs(config: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
         for target, seed in product(targets_for(config, method), config["seeds"])
     ]
     matched = config.get("matched_budget")
-    if not matched:
-        return planned
-    reference = matched["reference"]
-    return planned + [
-        (bench, method, matched_label(matched["resource"], matched["scope"], label), seed)
-        for bench, ref_method, label, seed in planned
-        if ref_method == reference
-        for method in methods_for(config, bench)
-        if method != reference
-    ]
+    if matched:
+        reference = matched["reference"]
+        planned += [
+            (bench, method, matched_label(matched["resource"], matched["scope"], label), seed)
+            for bench, ref_method, label, seed in planned
+            if ref_method == reference
+            for method in methods_for(config, bench)
+            if method != reference
+        ]
+    # Two equal runs would write the same files: each run is listed once, in order.
+    return list(dict.fromkeys(planned))
 
 
 def controls_for(config: Mapping[str, Any], method: str) -> list[str]:

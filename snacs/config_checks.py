@@ -11,13 +11,14 @@ the dense models trained.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping
 from typing import Any
 
-from snacs.config import pruner_name, pruner_options
+from snacs.config_methods import pruner_name, pruner_options
 from snacs.data import DATASETS, check_dataset_options
 from snacs.errors import ConfigError, SnacsError, UnknownNameError
-from snacs.estimators.edge_options import EdgeOptions
+from snacs.estimators.edge.options import EdgeOptions
 from snacs.models import MODELS, check_model_knobs
 from snacs.options import check_options
 from snacs.pruning.pruner import PRUNERS, load_pruner_modules
@@ -25,6 +26,15 @@ from snacs.pruning.target import Target
 
 # Synthetic data formats and the dataset loader that reads each.
 SYNTHETIC_READERS = {"cifar10": "cifar10", "imagefolder": "imagenet"}
+
+# Images in the smallest class of each real dataset's training split, as released:
+# CIFAR-10 has 5,000 of every class, MNIST 5,421 fives, ILSVRC-2012 732 images in its
+# smallest class. A root holding fewer (a subset) is found out when the statistics
+# subset is drawn from the files themselves.
+RELEASED_SMALLEST_TRAIN_CLASS = {"cifar10": 5000, "mnist": 5421, "imagenet": 732}
+# scikit-learn's digits: 174 eights are the smallest class of the 1,797 images; the
+# training part keeps at most ceil(174 * (1 - test_fraction)) of them.
+DIGITS_SMALLEST_CLASS = 174
 
 
 def check_config(config: Mapping[str, Any]) -> None:
@@ -85,11 +95,50 @@ def _check_benchmark(where: str, bench: Mapping[str, Any]) -> None:
             f"{where}.model.arch", UnknownNameError("model", model["arch"], MODELS.names())
         )
     check_model_knobs(model["arch"], model["options"], f"{where}.model.options")
+    _check_statistics_subset(where, bench)
     knobs = inspect.signature(MODELS.get(model["arch"]).factory).parameters
     if bench["dense"].get("source") == "pretrained" and "pretrained" not in knobs:
         raise ConfigError(
             f"invalid config at {where}.dense.source: model {model['arch']!r} has no "
             "pretrained weights to fetch; use source: train with a recipe"
+        )
+
+
+def _smallest_train_class(where: str, dataset: Mapping[str, Any]) -> tuple[int, str] | None:
+    """An upper bound on the smallest training class of ``dataset``, and where it comes from.
+
+    Known from the config for synthetic data and the bundled digits, from the release
+    for the real datasets; None for a dataset this table does not know.
+    """
+    synthetic = dataset.get("synthetic")
+    if synthetic:
+        return synthetic["train_per_class"], f"{where}.dataset.synthetic.train_per_class"
+    name = dataset["name"]
+    if name == "digits":
+        default = inspect.signature(DATASETS.get("digits")).parameters["test_fraction"].default
+        test_fraction = dataset["options"].get("test_fraction", default)
+        if not 0 < test_fraction < 1:  # refused by the loader itself
+            return None
+        share = 1 - test_fraction
+        return math.ceil(DIGITS_SMALLEST_CLASS * share), "the digits' training split"
+    if name in RELEASED_SMALLEST_TRAIN_CLASS:
+        return RELEASED_SMALLEST_TRAIN_CLASS[name], f"the {name} release"
+    return None
+
+
+def _check_statistics_subset(where: str, bench: Mapping[str, Any]) -> None:
+    """The statistics subset, drawn without replacement, fits in every training class."""
+    statistics = bench["statistics"]
+    known = _smallest_train_class(where, bench["dataset"])
+    if statistics["replace"] or known is None:
+        return
+    size, source = known
+    if statistics["samples_per_class"] > size:
+        raise ConfigError(
+            f"invalid config at {where}.statistics.samples_per_class: "
+            f"{statistics['samples_per_class']} samples per class without replacement, but "
+            f"the smallest training class has at most {size} ({source}); lower it or set "
+            "statistics.replace: true"
         )
 
 

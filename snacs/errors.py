@@ -32,5 +32,9 @@ class CheckpointError(SnacsError):
     """A checkpoint is truncated, unreadable, or does not fit its architecture."""
 
 
+class DiskFullError(SnacsError, OSError):
+    """An output could not be written for want of space; names the file and the free space."""
+
+
 class ConfigError(SnacsError, ValueError):
     """A configuration value is invalid; the message names the key."""

@@ -7,9 +7,14 @@ elsewhere and unpickling arbitrary objects would execute code.
 """
 
 import contextlib
+import errno
 import json
 import os
+import pickle
+import re
+import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,24 +23,72 @@ import numpy as np
 import torch
 import xxhash
 
-from snacs.errors import CheckpointError, SnacsError
+from snacs.errors import CheckpointError, DiskFullError, SnacsError
+
+# What torch's zip writer raises when a write comes up short, as it does on a full disk
+# ("[enforce fail at inline_container.cc:672] . unexpected pos 2586880 vs 2586776").
+_TORCH_SHORT_WRITE = ("unexpected pos", "PytorchStreamWriter failed writing")
+_NO_SPACE = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded"}
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success."""
+def atomic_path(path: str | os.PathLike, size: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    A write that fails for want of space ends in a DiskFullError naming ``path``, the
+    space left and, when the caller knows it, about how many bytes (``size``) the file
+    needs, instead of a traceback from whichever writer hit the wall. Either way the
+    temporary file is removed, and a finished file already at ``path`` is kept.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path: Path | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
         yield tmp_path
         # mkstemp creates 0600 files; give results the permissions of a normal write.
         os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
+    except (OSError, RuntimeError) as exc:
+        reason = _out_of_space(exc)
+        if reason is None:
+            raise
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)  # before measuring what is left
+        raise DiskFullError(_disk_full_message(target, reason, size)) from exc
     finally:
-        tmp_path.unlink(missing_ok=True)
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)
+
+
+def _out_of_space(exc: BaseException) -> str | None:
+    """Why ``exc`` says the disk is full, or None when it is about something else."""
+    if isinstance(exc, OSError):
+        return _NO_SPACE.get(exc.errno)
+    if isinstance(exc, RuntimeError) and any(text in str(exc) for text in _TORCH_SHORT_WRITE):
+        return "torch's writer stopped short, as it does on a full disk"
+    return None
+
+
+def _disk_full_message(target: Path, reason: str, size: int | None) -> str:
+    try:
+        free = f"{_bytes(shutil.disk_usage(target.parent).free)} free on its filesystem"
+    except OSError:
+        free = "free space unknown"
+    needs = f", the file needs about {_bytes(size)}" if size else ""
+    return f"cannot write {target}: {reason} ({free}{needs}); nothing half-written was left"
+
+
+def _bytes(count: int) -> str:
+    """``count`` bytes as a short human reading (``1.5 MiB``)."""
+    value, unit = float(count), "bytes"
+    for larger in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{count} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
 
 
 def _umask() -> int:
@@ -64,8 +117,9 @@ def fingerprint(*parts: str | Mapping[str, torch.Tensor]) -> str:
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+    data = text.encode()
+    with atomic_path(path, len(data)) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -109,22 +163,58 @@ def plain(obj: Any) -> Any:
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
     """Save a dict of tensors and plain values atomically (loadable with weights_only)."""
-    with atomic_path(path) as tmp:
-        torch.save(plain(payload), tmp)
+    payload = plain(payload)
+    with atomic_path(path, _tensor_bytes(payload)) as tmp:
+        torch.save(payload, tmp)
+
+
+def _tensor_bytes(obj: Any) -> int:
+    """Bytes of the tensors in ``obj``: about what its checkpoint file takes."""
+    if isinstance(obj, torch.Tensor):
+        return obj.untyped_storage().nbytes()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(value) for value in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(_tensor_bytes(value) for value in obj)
+    return 0
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint without executing pickled code; explain what went wrong if it fails."""
+    """Load a checkpoint without executing pickled code; explain what went wrong if it fails.
+
+    A file that holds anything but tensors and plain values is refused in one line that
+    says what it refers to. Torch's own message is not passed on: it suggests loading
+    with ``weights_only`` off, which for a file from elsewhere means running its code.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            # Legacy (non-zip) pickles draw a warning about their protocol before refusal.
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:  # how torch refuses what it will not unpickle
+        raise CheckpointError(
+            f"checkpoint {path} refused and not loaded: {_refusal(str(exc))}, which a file "
+            "of tensors never needs and which could run code when unpickled"
+        ) from None
     except Exception as exc:  # torch raises several types for truncated/foreign files
         raise CheckpointError(
             f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); it may be "
-            "truncated by an interrupted write or contain pickled objects other than tensors"
+            "truncated by an interrupted write or not be a torch checkpoint"
         ) from exc
+
+
+def _refusal(message: str) -> str:
+    """What a refused pickle asked for, from torch's refusal (without its advice)."""
+    name = re.search(r"GLOBAL ([\w.]+)", message)
+    if name:
+        return f"it refers to {name.group(1)}"
+    detail = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\n|$)", message, re.S)
+    if detail:
+        return f"its pickle holds something other than tensors ({' '.join(detail[1].split())})"
+    return "its pickle holds something other than tensors"
 
 
 def load_state_dict_strict(model: torch.nn.Module, state: dict, source: str) -> None:

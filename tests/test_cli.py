@@ -9,7 +9,7 @@ import torch
 from snacs.cli import build_parser, main
 from snacs.errors import CheckpointError
 from snacs.io import save_checkpoint
-from snacs.pipeline.common import load_model
+from snacs.pruning.benchmark import load_model
 
 
 def run(capsys, *argv):

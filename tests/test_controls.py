@@ -10,7 +10,8 @@ import torch
 import yaml
 from torch.utils.data import TensorDataset
 
-from snacs.config import control_runs, controls_for, runs, validate_config
+from snacs.config import control_runs, controls_for, runs
+from snacs.config_file import validate_config
 from snacs.errors import ConfigError
 from snacs.models import build_model
 from snacs.pruning.connections import ConnectionOptions, connection_plan

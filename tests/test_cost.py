@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from snacs.cli import main
-from snacs.config import benchmark, load_config, runs
+from snacs.config import benchmark, runs
+from snacs.config_file import load_config
 from snacs.pipeline import cost
 
 

@@ -10,16 +10,21 @@ import pickle
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from snacs.cli import main
+from snacs.config import step_spec
+from snacs.config_file import load_config
 from snacs.data import load_dataset, write_synthetic_cifar, write_synthetic_imagefolder
 from snacs.data.safe_pickle import load_pickle_safely
 from snacs.data.synthetic import SYNTHETIC_MARKER
-from snacs.errors import CorruptDataError
+from snacs.errors import CheckpointError, CorruptDataError
+from snacs.io import load_checkpoint
 from snacs.locks import dataset_lock_path
 from snacs.pipeline.data import prepare_dataset, run_data
 
@@ -107,6 +112,47 @@ def test_crafted_batch_beside_the_synthetic_marker_runs_no_code(cifar_root, tmp_
         capture_output=True,
     )
     assert flag.exists()
+
+
+def _hostile_checkpoints(flag: Path, folder: Path) -> dict[str, Path]:
+    """A torch zip checkpoint and a bare pickle that each run a command when unpickled."""
+    zipped, bare = folder / "zipped.pt", folder / "bare.pt"
+    torch.save({"model": {"fc1.weight": torch.zeros(2)}, "extra": _Payload(flag)}, zipped)
+    bare.write_bytes(pickle.dumps(_Payload(flag), protocol=2))
+    return {"zipped": zipped, "bare": bare}
+
+
+@pytest.mark.parametrize("kind", ["zipped", "bare"])
+def test_hostile_checkpoint_is_refused_in_one_line_without_unsafe_advice(tmp_path, kind):
+    flag = tmp_path / "pwned"
+    path = _hostile_checkpoints(flag, tmp_path)[kind]
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError) as caught:
+            load_checkpoint(path)
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message and "refused" in message
+    assert "weights_only" not in message and "succeed" not in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert not shown  # torch's protocol warning would be a second message
+    assert not flag.exists()
+    if kind == "zipped":
+        assert "system" in message  # names what the file asked for
+
+
+def test_hostile_checkpoint_given_to_a_step_ends_in_one_line(tmp_path, capsys):
+    flag = tmp_path / "pwned"
+    path = _hostile_checkpoints(flag, tmp_path)["zipped"]
+    config = load_config(Path(__file__).resolve().parent.parent / "config" / "ci.yaml")
+    spec = step_spec(config, "digits_mlp", "activations")
+    out = tmp_path / "activations.pt"
+    code = main(
+        ["activations", "--spec", json.dumps(spec), "--dense", str(path), "--out", str(out)]
+    )
+    _, err = capsys.readouterr()
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert str(path) in err and "weights_only" not in err
+    assert not flag.exists() and not out.exists()
 
 
 def test_release_style_pickles_still_load(tmp_path):

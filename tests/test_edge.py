@@ -9,24 +9,23 @@ import pytest
 import torch
 
 from snacs.errors import ConfigError
-from snacs.estimators import (
+from snacs.estimators.edge import (
     EdgeOptions,
     compiled,
     edge_cmi,
     edge_cmi_groups,
     edge_cmi_matrix,
     edge_mi,
-    gaussian_cmi_bits,
-    random_gaussian_cmi_case,
 )
-from snacs.estimators.bandwidth import knn_order, mean_knn_distance, query_indices
-from snacs.estimators.counting import (
+from snacs.estimators.edge.bandwidth import knn_order, mean_knn_distance, query_indices
+from snacs.estimators.edge.estimates import (
     _random_order,
     _shuffle_within_buckets,
     conditional_estimates,
 )
-from snacs.estimators.hashing import BlockCodes, dense_bucket_ids
-from snacs.estimators.projection import LayerProjector, Stream, projected_width
+from snacs.estimators.edge.hashing import BlockCodes, dense_bucket_ids
+from snacs.estimators.edge.projection import LayerProjector, Stream, projected_width
+from snacs.studies.gaussian_cases import gaussian_cmi_bits, random_gaussian_cmi_case
 
 
 @pytest.fixture(params=["compiled", "torch"])

@@ -31,6 +31,34 @@ def test_quick_run_writes_every_section(tmp_path):
     for path in ("device", "loader"):
         assert report["imagenet_input"][path]["images_per_second"] > 0
     assert "| vgg16 | device |" in done.stdout
+    stacked = report["stacked_finetune"]
+    assert stacked["device"] == "cpu"
+    assert {(row["model"], row["k"]) for row in stacked["rows"]} == {
+        (network, k) for network in ("vgg16", "resnet56") for k in (1, 2)
+    }
+
+
+def test_stack_throughput_quick_rows_name_their_k(tmp_path):
+    out = tmp_path / "throughput.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    script = ROOT / "benchmarks" / "finetune_throughput.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick", "--json", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    assert sorted(row["k"] for row in rows) == [1, 1, 2, 2]
+    for row in rows:
+        assert row["images"] == 16 and row["seconds"] > 0 and row["macs"] > 0
+        total, per_member = row["images_per_second_total"], row["images_per_second_per_member"]
+        assert total == pytest.approx(row["k"] * per_member)
+        assert per_member == pytest.approx(row["images"] / row["seconds"])
+    assert "| vgg16 | 2 |" in done.stdout
 
 
 def test_peak_table_prefers_the_specific_name(monkeypatch):

@@ -4,7 +4,8 @@ import pytest
 import torch
 from record_fixtures import prune_record
 
-from snacs.config import matched_label, parse_matched_label, runs, validate_config
+from snacs.config import matched_label, parse_matched_label, runs
+from snacs.config_file import validate_config
 from snacs.errors import ConfigError
 from snacs.models import build_model
 from snacs.pipeline.prune import resolve_target
@@ -18,6 +19,7 @@ def _config(**extra):
         "model": {"arch": "mlp_mnist"},
         "dense": {"recipe": {"epochs": 1}},
         "finetune": {"recipe": {"epochs": 1}},
+        "statistics": {"samples_per_class": 10},
     }
     return validate_config(
         {"benchmarks": {"b": bench}, "methods": {"snacs": {}, "l1": {}, "random": {}}, **extra}

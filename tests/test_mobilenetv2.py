@@ -5,9 +5,9 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from snacs.metrics.counting import count_macs, count_params
 from snacs.models import build_model
 from snacs.pruning.context import PruneContext
+from snacs.pruning.counting import count_macs, count_params
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.masking import apply_masks, complete_dead_channels, filter_masks
 from snacs.pruning.pairing import scored_children

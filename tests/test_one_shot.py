@@ -11,7 +11,6 @@ from record_fixtures import prune_record
 from snacs.config import step_spec, validate_config
 from snacs.errors import SnacsError
 from snacs.io import save_checkpoint
-from snacs.pipeline.common import load_model, new_model
 from snacs.pipeline.data import prepare_dataset
 from snacs.pipeline.oneshot import (
     OneShotJob,
@@ -20,6 +19,7 @@ from snacs.pipeline.oneshot import (
     one_shot_batches,
     run_one_shot,
 )
+from snacs.pruning.benchmark import load_model, new_model
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.masking import filter_masks
 from snacs.pruning.plan import PruningPlan

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from snacs.config import step_spec, validate_config
+from snacs.config import step_spec
+from snacs.config_file import validate_config
 from snacs.io import read_json
 from snacs.layout import PruneFiles, training_files
 from snacs.pipeline.dense import run_dense

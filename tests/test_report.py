@@ -156,7 +156,8 @@ def _manifest(results: Path, **studies) -> ReportManifest:
 def _write_whole_study(manifest: ReportManifest) -> None:
     """One rerun of each method on VGG16: MINT 300 s, SNACS 20 s (10 s of it ACMI), SNACS
     keeping both cores busy."""
-    from snacs.studies.whole_speed import RAW_COLUMNS, write_whole_tables
+    from snacs.report.speed import write_whole_tables
+    from snacs.studies.whole_speed import RAW_COLUMNS
 
     rows = [
         ["vgg16", "snacs", 0, 20.0, 10.0, 40.0, 10.0, 9.9, 0.1],
@@ -274,9 +275,15 @@ def test_report_holds_every_study_section(result_files, tmp_path):
 
 
 def test_every_method_keeps_one_style_and_unknown_names_get_a_stable_one():
+    from snacs.pruning.pruner import PRUNERS, load_pruner_modules
     from snacs.report.style import STYLES, style_of
 
-    figure_methods = [m for m in STYLES if not m.startswith("snacs_phi")]
+    load_pruner_modules()
+    for name in PRUNERS.names():  # a pruner's style is the one it declares
+        pruner = PRUNERS.get(name)
+        if pruner.color is not None:
+            assert (style_of(name).color, style_of(name).marker) == (pruner.color, pruner.marker)
+    figure_methods = [m for m in STYLES if not m.startswith("snacs_phi")] + PRUNERS.names()
     pairs = {(style_of(m).color, style_of(m).marker) for m in figure_methods}
     assert len(pairs) == len(figure_methods)  # no two methods look alike
     assert style_of("my_new_pruner") == style_of("my_new_pruner")

@@ -11,7 +11,9 @@ from snacs.algorithm.pruner import SnacsOptions
 from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import connection_strength, group_means, normalisation_range, phi
 from snacs.errors import ConfigError
+from snacs.estimators.edge import EdgeOptions
 from snacs.models import build_model
+from snacs.options import build_options
 from snacs.pruning.connections import ConnectionOptions, connection_plan
 from snacs.pruning.context import PruneContext
 from snacs.pruning.graph import trace_layer_graph
@@ -119,8 +121,13 @@ def test_options_are_validated():
     with pytest.raises(ConfigError, match="normalise"):
         SnacsOptions(normalise="zscore")
     with pytest.raises(ConfigError, match="estimator"):
-        SnacsOptions(estimator={"bandwidth": 3})
-    assert SnacsOptions(estimator={"method": "chain"}).edge_options().method == "chain"
+        SnacsOptions(estimator={"method": "chain"})
+    with pytest.raises(TypeError, match="bandwidth"):
+        build_options(SnacsOptions, {"estimator": {"bandwidth": 3}})
+    built = build_options(
+        SnacsOptions, {"estimator": {"method": "chain", "bandwidth_range": [1, 2]}}
+    )
+    assert built.estimator == EdgeOptions(method="chain", bandwidth_range=(1, 2))
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +170,7 @@ def test_snacs_end_to_end_on_a_residual_network(small_context, method):
 
 
 def test_published_reading_is_direct_and_seeds_report_stability(small_context):
-    assert SnacsOptions().edge_options().method == "direct"
+    assert SnacsOptions().estimator == EdgeOptions() and EdgeOptions().method == "direct"
     ctx = small_context
     options = {"groups": 4, "constraints": False, "estimator": {"method": "residual", "seeds": 2}}
     result = run_pruner(build_pruner("snacs", options), ctx, Target(0.2, "flops", "global"))
@@ -188,8 +195,9 @@ def test_prepare_loads_every_kernel_scoring_uses_and_is_timed_apart():
     code = """
 import numba, torch
 from torch.utils.data import TensorDataset
-import snacs.estimators.compiled as compiled
+import snacs.estimators.edge.compiled as compiled
 from snacs.models import build_model
+from snacs.options import build_options
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pruner import build_pruner, load_pruner_modules
 from snacs.pruning.run import run_pruner

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from snacs.config import load_config
+from snacs.config_file import load_config
 from snacs.pipeline.resources import speed_study_minutes, training_minutes
 from tests.conftest import snakemake_command
 

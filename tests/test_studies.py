@@ -1,6 +1,7 @@
 """Side studies (speed, estimator accuracy, per-layer compression) on tiny fixtures."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,19 +11,22 @@ from record_fixtures import dense_record, prune_record
 from scipy import stats
 
 from snacs.errors import ConfigError
-from snacs.estimators.edge_options import EdgeOptions
-from snacs.estimators.gaussian import random_gaussian_cmi_case
+from snacs.estimators.edge import EdgeOptions
+from snacs.layout import ResultsLayout, StudyTables
 from snacs.models import build_model
 from snacs.pruning.activations import Activations
 from snacs.pruning.records import DenseRecord
+from snacs.report.claims import Scale, speed_claims, step_speed_rows
+from snacs.report.speed import claim_note, speed_cells, write_speed_tables
 from snacs.report.study_figures import (
     estimator_figure,
     layer_compression_figure,
     speed_figure,
 )
-from snacs.report.tables import layer_compression
 from snacs.studies import estimator_accuracy as est
 from snacs.studies import speed
+from snacs.studies.gaussian_cases import random_gaussian_cmi_case
+from snacs.studies.layer_compression import layer_compression
 from snacs.tabular import latex
 
 PAPER_SPEED = pd.DataFrame(
@@ -84,10 +88,21 @@ def test_speedup_table_ratios_of_means_beside_the_paper():
     assert np.isnan(table.iloc[1]["speedup_one"]), "no MINT time at 32 groups: no ratio"
     assert table.iloc[1]["snacs_phi_one_runs"] == 1
     assert table.iloc[2]["mint_runs"] == 0 and table.iloc[2]["paper_mint_mean"] == 14517.92
-    assert "holds at every measured group count" in speed.claim_summary(table)
+    assert "the claim holds: ratio interval above 17x" in claim_note(_raw_speed(), table)
     slow = _raw_speed().assign(seconds=lambda f: np.where(f["method"] == "mint", 1.0, 0.5))
     slow_table = speed.speedup_table(speed.summarise_speed(slow), PAPER_SPEED)
-    assert "does not hold at 16×16 groups" in speed.claim_summary(slow_table)
+    assert "does not hold: ratio interval below 17x" in claim_note(slow, slow_table)
+
+
+def test_the_speed_note_and_the_claims_panel_give_one_verdict():
+    """One rerun: every ratio is above 17x, but without an interval the claim is open."""
+    raw = _raw_speed()
+    once = raw[raw["rerun"] == 0]
+    table = speed.speedup_table(speed.summarise_speed(once), PAPER_SPEED)
+    assert table["min_speedup"].min() > 17
+    (claim,) = speed_claims(step_speed_rows(once), Scale("ci", 1, {}))
+    assert claim.verdict == "inconclusive"
+    assert f"the claim {claim.verdict}: fewer than two reruns" in claim_note(once, table)
 
 
 def _check_latex(text: str, columns: int) -> None:
@@ -115,14 +130,16 @@ def test_speed_tables_and_figure_files(tmp_path):
     )
     raw.to_csv(tmp_path / "speed.csv", index=False)
     PAPER_SPEED.to_csv(tmp_path / "paper.csv", index=False)
-    table = speed.write_speed_tables(tmp_path / "speed.csv", tmp_path / "paper.csv", tmp_path)
-    markdown = (tmp_path / "speed.md").read_text()
+    out = StudyTables(*(str(tmp_path / name) for name in ("summary.csv", "s.md", "s.tex")))
+    table, note = write_speed_tables(tmp_path / "speed.csv", tmp_path / "paper.csv", out)
+    markdown = (tmp_path / "s.md").read_text()
     assert "| 16×16 | 11.0 ± 1.4 | 0.500 ± 0.000 | 0.500 ± 0.141 | 22.0× | 22.0× |" in markdown
     assert "N = 2000" in markdown and "2 torch threads" in markdown
-    headers, _ = speed.speed_cells(table)
-    _check_latex((tmp_path / "speed.tex").read_text(), len(headers))
-    assert r"$\varphi$ = $\bar{w}$" in (tmp_path / "speed.tex").read_text()
-    assert pd.read_csv(tmp_path / "speed_summary.csv")["speedup_one"].iloc[0] == 22.0
+    assert note in markdown
+    headers, _ = speed_cells(table)
+    _check_latex((tmp_path / "s.tex").read_text(), len(headers))
+    assert r"$\varphi$ = $\bar{w}$" in (tmp_path / "s.tex").read_text()
+    assert pd.read_csv(tmp_path / "summary.csv")["speedup_one"].iloc[0] == 22.0
     figures = [tmp_path / "speed.png", tmp_path / "speed.pdf"]
     speed_figure(table, figures)
     assert figures[0].read_bytes()[:4] == b"\x89PNG" and figures[1].read_bytes()[:4] == b"%PDF"
@@ -222,7 +239,8 @@ def test_estimator_study_on_tiny_samples(tmp_path):
     )
     raw.to_csv(tmp_path / "raw.csv", index=False)
     paper.to_csv(tmp_path / "paper.csv", index=False)
-    table = est.write_estimator_tables(tmp_path / "raw.csv", tmp_path / "paper.csv", tmp_path)
+    out = ResultsLayout(str(tmp_path)).estimator.tables
+    table = est.write_estimator_tables(tmp_path / "raw.csv", tmp_path / "paper.csv", out)
     samples = table[(table["sweep"] == "samples") & (table["phi"] == "one")].set_index("reading")
     rows = raw[(raw["sweep"] == "samples") & (raw["phi"] == "one") & (raw["reading"] == "chain")]
     errors = rows["error_bits"]
@@ -233,9 +251,9 @@ def test_estimator_study_on_tiny_samples(tmp_path):
     assert samples.at["direct", "paper_mse"] == 0.0139  # the paper's reading only
     assert samples[["paper_mse"]].drop(index="direct").isna().all().all()
     assert table[table["sweep"] == "dimension"]["paper_mse"].isna().all()
-    assert "| sample size | N = 500 | direct | 3 |" in (tmp_path / "estimator.md").read_text()
+    assert "| sample size | N = 500 | direct | 3 |" in Path(out.markdown).read_text()
     headers, _ = est.estimator_cells(table)
-    _check_latex((tmp_path / "estimator.tex").read_text(), len(headers))
+    _check_latex(Path(out.latex).read_text(), len(headers))
     estimator_figure(table, [tmp_path / "est.png"])
     assert (tmp_path / "est.png").read_bytes()[:4] == b"\x89PNG"
     assert est.dimension_strength(12, 0.8) == pytest.approx(0.4)

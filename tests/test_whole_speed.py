@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from snacs.errors import ConfigError
+from snacs.layout import ResultsLayout
+from snacs.report.speed import write_whole_tables
 from snacs.studies import whole_speed as ws
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,14 +52,15 @@ def test_ratios_are_ratios_of_means_with_an_interval_around_them():
 def test_summary_csv_has_the_typed_columns_and_reads_back(tmp_path):
     raw = fake_raw([10.0, 11.0], [300.0, 310.0], [2.0, 2.1], [290.0, 300.0])
     raw.to_csv(tmp_path / "speed_whole.csv", index=False)
-    written = ws.write_whole_tables(tmp_path / "speed_whole.csv", tmp_path)
-    frame = pd.read_csv(tmp_path / "speed_whole_summary.csv")
+    out = ResultsLayout(str(tmp_path)).speed.whole_tables
+    written = write_whole_tables(tmp_path / "speed_whole.csv", out)
+    frame = pd.read_csv(out.summary)
     assert list(frame.columns) == [
         "network", "scope", "groups", "snacs_s", "mint_s", "ratio", "ratio_low",
         "ratio_high", "reruns", "threads", "device",
     ]  # fmt: skip
-    assert ws.read_whole_summary(tmp_path / "speed_whole_summary.csv") == written
-    table = (tmp_path / "speed_whole.md").read_text()
+    assert ws.read_whole_summary(out.summary) == written
+    table = Path(out.markdown).read_text()
     assert "Step ratio" in table and "Whole ratio" in table and "CPU seconds" in table
     assert "| 10.5 | 2.0 + 8.4 + 0.1 | 305.0 |" in table  # SNACS total, its parts, MINT
     frame.drop(columns="ratio_low").to_csv(tmp_path / "bad.csv", index=False)

@@ -20,7 +20,7 @@ from torch import nn
 
 from snacs.algorithm.weights import connection_strength, group_means, phi
 from snacs.estimators.edge import edge_cmi_matrix
-from snacs.estimators.edge_options import EdgeOptions
+from snacs.estimators.edge.options import EdgeOptions
 from snacs.pruning.activations import Activations
 from snacs.pruning.graph import LayerNode
 from snacs.pruning.groups import group_ids

@@ -25,8 +25,7 @@ from snacs.algorithm.constraints import (
 from snacs.algorithm.sensitivity import group_sensitivity, protected_groups
 from snacs.algorithm.weights import normalisation_range
 from snacs.errors import ConfigError
-from snacs.estimators.edge import warm_up
-from snacs.estimators.edge_options import PUBLISHED_METHOD, EdgeOptions
+from snacs.estimators.edge import EdgeOptions, warm_up
 from snacs.pruning.connections import ConnectionOptions
 from snacs.pruning.context import PruneContext
 from snacs.pruning.graph import LayerGraph, LayerNode
@@ -55,9 +54,9 @@ class SnacsOptions(ConnectionOptions):
     weight_normalisation: min-max range for weights: conv_linear (default) or
         state_dict (the official code's range over every checkpoint tensor).
     parent_signal: producer (pre-BN output of the single producer, default) or input.
-    estimator: EdgeOptions fields (method direct|chain|residual, normalize_epsilon, seeds,
-        ensemble_size, combine, cap, ...); the method defaults to the published reading,
-        direct, whatever EdgeOptions' own default.
+    estimator: the EDGE estimator's options (``EdgeOptions``; a config gives a mapping of
+        its fields, e.g. ``{method: residual, seeds: 2}``); its defaults are the published
+        reading.
     constraints: compute per-layer upper limits by SVM fidelity (docs/method.md); when off,
         every layer is capped at layer_cap.
     constraint_step_percent / constraint_alpha: grid step (1, 6, ..., 96 %) and alpha.
@@ -76,7 +75,7 @@ class SnacsOptions(ConnectionOptions):
     phi: str = "weight"
     weight_normalisation: str = "conv_linear"
     parent_signal: str = "producer"
-    estimator: dict[str, Any] = field(default_factory=dict)
+    estimator: EdgeOptions = field(default_factory=EdgeOptions)
     constraints: bool = True
     constraint_step_percent: float = 5.0
     constraint_alpha: float = 0.7
@@ -93,17 +92,10 @@ class SnacsOptions(ConnectionOptions):
             raise ConfigError(f"snacs option groups must be >= 1, got {self.groups}")
         if not 0 < self.constraint_alpha <= 1:
             raise ConfigError("snacs option constraint_alpha must be in (0, 1]")
-        try:
-            self.edge_options()
-        except TypeError as exc:
-            valid = [f.name for f in dataclasses.fields(EdgeOptions)]
-            raise ConfigError(f"snacs option estimator: {exc}; valid keys: {valid}") from None
-
-    def edge_options(self) -> EdgeOptions:
-        values = {"method": PUBLISHED_METHOD, **self.estimator}
-        if "bandwidth_range" in values:
-            values["bandwidth_range"] = tuple(values["bandwidth_range"])
-        return EdgeOptions(**values)
+        if not isinstance(self.estimator, EdgeOptions):
+            raise ConfigError(
+                f"snacs option estimator must be EdgeOptions, got {type(self.estimator).__name__}"
+            )
 
 
 @dataclass
@@ -133,7 +125,7 @@ def snacs_scores(ctx: PruneContext, options: SnacsOptions) -> SnacsScores:
     """ACMI of every pair, per-layer limits and protected groups (all of the timed work)."""
     activations = ctx.activations()
     weight_range = normalisation_range(ctx.model, options.weight_normalisation)
-    estimator = options.edge_options()
+    estimator = options.estimator
     pairs: dict[str, PairScores] = {}
     workers = options.workers or (torch.get_num_threads() if ctx.device.type == "cpu" else 1)
     threads = torch.get_num_threads()
@@ -224,12 +216,14 @@ class _SnacsBase:
     options: SnacsOptions
 
     def prepare(self, ctx: PruneContext) -> None:
-        warm_up(self.options.edge_options(), ctx.device)
+        warm_up(self.options.estimator, ctx.device)
 
 
 @register_pruner
 class SnacsPruner(_SnacsBase, ConnectionPruner):
     name = "snacs"
+    color = "#d62728"  # red: the method under test
+    marker = "o"
     citation = CITATION
     summary = "ACMI connection scores, operating-constraint caps, sensitivity protection"
 
@@ -240,6 +234,8 @@ class SnacsPruner(_SnacsBase, ConnectionPruner):
 @register_pruner
 class SnacsFilterPruner(_SnacsBase, FilterPruner):
     name = "snacs_filter"
+    color = "#e377c2"
+    marker = "D"
     citation = CITATION + " (filter variant of this harness)"
     summary = "filters ranked by the ACMI connectivity they give their consumers"
 

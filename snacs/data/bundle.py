@@ -9,6 +9,7 @@ list, so the class-balanced subset can be drawn without decoding a single image.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from snacs.data.device_data import TensorSplits
+from snacs.errors import ConfigError
 from snacs.options import check_call_options
 from snacs.registry import Registry
 
@@ -45,6 +47,10 @@ class DatasetBundle:
     tensors: TensorSplits | None = None
     # Image files to decode on the device (image-folder datasets such as ImageNet).
     jpeg: JpegSplits | None = None
+    #: how the files were checked against their publisher's release: "release" (every
+    #: file's checksum), "layout" (structure, counts and labels only: an unverified copy),
+    #: "synthetic" (written by snacs.data.synthetic); "" where the loader checks no release
+    verified: str = ""
 
 
 DATASETS: Registry[Callable[..., DatasetBundle]] = Registry("dataset")
@@ -74,23 +80,37 @@ def dataset_names() -> list[str]:
 
 
 def load_dataset(
-    name: str, root: str | os.PathLike, download: bool = False, **options: Any
+    name: str,
+    root: str | os.PathLike,
+    download: bool = False,
+    verify: str = "release",
+    **options: Any,
 ) -> DatasetBundle:
     """Build the registered dataset ``name`` from files under ``root``.
 
     ``options`` are the dataset's own settings (e.g. ``image_size`` for ImageNet); an
     option the dataset does not take is a config error naming the valid ones, rather
-    than a TypeError from deep inside a factory.
+    than a TypeError from deep inside a factory. ``verify`` goes to loaders that check
+    their files against a release (``release``: checksums; ``layout``: structure only);
+    the others take only ``release``, which for them means what their loader checks.
     """
     factory = DATASETS.get(name)
     check_dataset_options(name, options)
+    if "verify" in inspect.signature(factory).parameters:
+        options = {**options, "verify": verify}
+    elif verify != "release":
+        raise ConfigError(
+            f"dataset.verify: {verify!r} applies to datasets checked against a release "
+            f"(cifar10); dataset {name!r} takes only 'release'"
+        )
     return factory(root=Path(root), download=download, **options)
 
 
 def check_dataset_options(name: str, options: Mapping[str, Any], where: str | None = None) -> None:
     """Raise ConfigError for an option the dataset ``name`` does not take, or of the wrong type."""
     factory = DATASETS.get(name)
-    check_call_options(factory, options, where, f"dataset {name!r}", skip=("root", "download"))
+    skip = ("root", "download", "verify")  # set by the dataset section's own keys
+    check_call_options(factory, options, where, f"dataset {name!r}", skip=skip)
 
 
 def make_loader(

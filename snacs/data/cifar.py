@@ -9,7 +9,11 @@ numpy arrays only), whatever sits beside them, and every batch is checked for th
 layout of the release (uint8 rows of 3072 values, one integer label per row within the
 classes of ``batches.meta``), so a damaged file is named when the data step runs rather
 than failing inside training. Files of the real release are also compared with their
-published md5; files written by ``snacs.data.synthetic`` carry its marker instead.
+published md5 (``verify="release"``, the default); files written by
+``snacs.data.synthetic`` carry its marker instead. A copy that is not the byte-exact
+release (a subset, a re-encoding) is read with ``verify="layout"``: every check above,
+batches of at most the release's 10,000 images, no md5; the bundle then says it is an
+unverified copy, which provenance records (it is never labelled synthetic).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from snacs.data.bundle import DATASETS, DatasetBundle, TransformedView
 from snacs.data.device_data import ImageAugment, TensorSplits
 from snacs.data.safe_pickle import load_pickle_safely
 from snacs.data.synthetic import read_synthetic_marker
-from snacs.errors import CorruptDataError, DatasetNotFoundError
+from snacs.errors import ConfigError, CorruptDataError, DatasetNotFoundError
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -42,6 +46,8 @@ META_FILE = CIFAR10.meta["filename"]
 # md5 of every file of the official release, as torchvision publishes them.
 RELEASE_MD5 = {**dict(CIFAR10.train_list + CIFAR10.test_list), META_FILE: CIFAR10.meta["md5"]}
 _ROW = 3 * 32 * 32
+RELEASE_BATCH_IMAGES = 10_000
+VERIFY_MODES = ("release", "layout")
 
 
 class CifarSplit(Dataset):
@@ -69,6 +75,10 @@ def read_batch(path: Path, num_classes: int) -> tuple[np.ndarray, list[int]]:
         raise CorruptDataError(f"{path}: data must be a 2-D uint8 array, got {_describe(data)}")
     if data.shape[1] != _ROW:
         raise CorruptDataError(f"{path}: data rows hold {data.shape[1]} values, expected {_ROW}")
+    if data.shape[0] > RELEASE_BATCH_IMAGES:
+        raise CorruptDataError(
+            f"{path}: {data.shape[0]} images, more than a release batch's {RELEASE_BATCH_IMAGES}"
+        )
     if not isinstance(labels, list) or len(labels) != data.shape[0]:
         count = len(labels) if isinstance(labels, list) else _describe(labels)
         raise CorruptDataError(f"{path}: {data.shape[0]} images but {count} labels")
@@ -100,24 +110,35 @@ def read_split(root: Path, train: bool) -> CifarSplit:
     return CifarSplit(images, [label for _, labels in parts for label in labels], classes)
 
 
-def check_release_files(root: Path) -> None:
-    """Compare each file with the release's md5, unless the folder is synthetic."""
+def check_release_files(root: Path, verify: str = "release") -> str:
+    """Compare each file with the release's md5 unless the folder is synthetic or ``verify``
+    is ``layout``; return what the bundle records (``synthetic``, ``layout``, ``release``)."""
+    if verify not in VERIFY_MODES:
+        raise ConfigError(f"dataset.verify must be 'release' or 'layout', got {verify!r}")
     folder = root / FOLDER
     if read_synthetic_marker(folder) is not None:
-        return
+        return "synthetic"
+    if verify == "layout":
+        return "layout"
     for name, md5 in RELEASE_MD5.items():
         if not check_integrity(str(folder / name), md5):
             raise CorruptDataError(
                 f"{folder / name} differs from the CIFAR-10 release (md5 mismatch); it is "
-                "probably truncated or corrupted: delete the folder and download it again"
+                "probably truncated or corrupted: delete the folder and download it again "
+                "(a copy that is not the release, such as a subset, loads with dataset.verify: "
+                "layout)"
             )
+    return "release"
 
 
 @DATASETS.register("cifar10")
-def load_cifar10(root: Path, download: bool = False) -> DatasetBundle:
-    """CIFAR-10 from ``root/cifar-10-batches-py``; fetched first when ``download`` is true."""
+def load_cifar10(root: Path, download: bool = False, verify: str = "release") -> DatasetBundle:
+    """CIFAR-10 from ``root/cifar-10-batches-py``; fetched first when ``download`` is true.
+
+    ``verify`` is ``release`` (the md5 of every file) or ``layout`` (no md5).
+    """
     _ensure_files(root, download)
-    check_release_files(root)
+    verified = check_release_files(root, verify)
     normalize = transforms.Normalize(CIFAR10_MEAN, CIFAR10_STD)
     train_transform = transforms.Compose(
         [
@@ -146,6 +167,7 @@ def load_cifar10(root: Path, download: bool = False) -> DatasetBundle:
             mean=CIFAR10_MEAN,
             std=CIFAR10_STD,
         ),
+        verified=verified,
     )
 
 

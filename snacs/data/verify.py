@@ -47,6 +47,9 @@ class DataCheck:
     files_checked: int
     full: bool
     seconds: float
+    #: the bundle's check against its release: release, layout (an unverified copy),
+    #: synthetic, or "" where the loader checks none
+    verified: str = ""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -68,6 +71,7 @@ def verify_bundle(bundle: DatasetBundle, full: bool = False, progress: bool = Tr
         files_checked=len(bundle.files),
         full=full,
         seconds=time.perf_counter() - started,
+        verified=bundle.verified,
     )
 
 

@@ -99,6 +99,35 @@ class FitResult:
     history: list[dict]
 
 
+@dataclass
+class Session:
+    """The objects one training run works with, kept together for the helpers.
+
+    :func:`fit` drives one; :mod:`snacs.engine.stack` keeps one per stacked member, for
+    resuming and for writing the member's checkpoints and log exactly as a single run does.
+    """
+
+    model: nn.Module
+    train_model: nn.Module  # what the training step calls: DDP-wrapped and/or compiled
+    recipe: Recipe
+    files: TrainingFiles
+    device: torch.device
+    seed: int
+    optimizer: torch.optim.SGD
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    criterion: nn.Module
+    amp_dtype: torch.dtype | None  # None: autocast off
+    channels_last: bool
+    extra_state: dict
+    inputs: str | None
+    progress: bool
+    best_top1: float = -math.inf
+    best_epoch: int = 0
+    best: dict | None = None  # the best.pt payload, weights copied to the CPU
+    history: list[dict] = field(default_factory=list)
+
+
 def evaluate(
     model: nn.Module,
     loader: Iterable,
@@ -115,7 +144,7 @@ def evaluate(
     device = _as_device(device)
     if not ks or any(k < 1 for k in ks):
         raise ValueError(f"ks must be positive integers, got {ks!r}")
-    amp_dtype = _amp_dtype(device, device.type == "cuda" if amp is None else amp)
+    amp_dtype = resolve_amp_dtype(device, device.type == "cuda" if amp is None else amp)
     was_training = model.training
     model.eval()
     correct = torch.zeros(len(ks), dtype=torch.long, device=device)
@@ -126,11 +155,11 @@ def evaluate(
             for inputs, targets in loader:
                 inputs = inputs.to(device, non_blocking=True)
                 targets = targets.to(device, non_blocking=True)
-                with _autocast(device, amp_dtype):
+                with autocast(device, amp_dtype):
                     logits = model(inputs)
                 logits = logits.float()
                 loss_sum += F.cross_entropy(logits, targets, reduction="sum")
-                correct += _topk_hits(logits, targets, ks)
+                correct += topk_hits(logits, targets, ks)
                 n += targets.numel()
     finally:
         model.train(was_training)
@@ -186,6 +215,48 @@ def fit(
     only rank 0 writes ``best.pt``, ``last.pt`` and ``log.csv``, which are the same files
     as a single-process run writes.
     """
+    session = open_session(
+        model,
+        recipe,
+        out_dir,
+        device=device,
+        seed=seed,
+        amp=amp,
+        channels_last=channels_last,
+        compile_model=compile_model,
+        extra_state=extra_state,
+        inputs=inputs,
+        progress=progress,
+    )
+    completed = restore_session(session, eval_loader, resume, restart_stale)
+    if completed >= recipe.epochs:
+        return session_result(session, completed)
+    for epoch in range(completed + 1, recipe.epochs + 1):
+        started = time.perf_counter()
+        lr = session.optimizer.param_groups[0]["lr"]
+        seed_epoch(train_loader, seed, epoch)
+        train_stats = _train_epoch(session, train_loader, epoch, after_step)
+        session.scheduler.step()
+        metrics = _evaluate(session, eval_loader) if eval_due(recipe, epoch) else None
+        end_epoch(session, epoch, lr, train_stats, metrics, time.perf_counter() - started)
+    return session_result(session, recipe.epochs)
+
+
+def open_session(
+    model: nn.Module,
+    recipe: Recipe,
+    out_dir: str | Path,
+    *,
+    device: torch.device | str,
+    seed: int,
+    amp: bool | None,
+    channels_last: bool | None,
+    compile_model: bool,
+    extra_state: Mapping | None,
+    inputs: str | None,
+    progress: bool,
+) -> Session:
+    """One run's model on ``device`` with its optimizer, schedule and bookkeeping (see fit)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     device = _as_device(device)
@@ -194,24 +265,17 @@ def fit(
     model.to(device)
     if use_channels_last:
         model.to(memory_format=torch.channels_last)
-    amp_dtype = _amp_dtype(device, use_amp)
-    train_model = _training_forward(model, device, compile_model)
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=recipe.lr,
-        momentum=recipe.momentum,
-        nesterov=recipe.nesterov,
-        weight_decay=recipe.weight_decay,
-    )
-    session = _Session(
+    amp_dtype = resolve_amp_dtype(device, use_amp)
+    optimizer = make_optimizer(model.parameters(), recipe)
+    return Session(
         model=model,
-        train_model=train_model,
+        train_model=_training_forward(model, device, compile_model),
         recipe=recipe,
         files=training_files(out_dir),
         device=device,
         seed=seed,
         optimizer=optimizer,
-        scheduler=_make_scheduler(optimizer, recipe),
+        scheduler=make_scheduler(optimizer, recipe),
         scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
         criterion=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
         amp_dtype=amp_dtype,
@@ -220,51 +284,38 @@ def fit(
         inputs=inputs,
         progress=progress,
     )
+
+
+def restore_session(
+    session: Session, eval_loader: Iterable, resume: bool, restart_stale: bool
+) -> int:
+    """Continue from ``last.pt`` when allowed; return the epochs completed (0: fresh start).
+
+    A fresh run of a 0-epoch recipe is evaluated and recorded here as epoch 0.
+    """
     last_path = session.files.last
     completed = None
     if resume and last_path.is_file():
         completed = _resume(session, last_path, restart_stale)
-    if completed is None and recipe.epochs == 0:
-        _end_epoch(session, 0, recipe.lr, None, _evaluate(session, eval_loader), 0.0)
-        return _result(session, 0)
-    completed = completed or 0
-    if completed >= recipe.epochs:
-        return _result(session, completed)
-    for epoch in range(completed + 1, recipe.epochs + 1):
-        started = time.perf_counter()
-        lr = optimizer.param_groups[0]["lr"]
-        _seed_epoch(train_loader, seed, epoch)
-        train_stats = _train_epoch(session, train_loader, epoch, after_step)
-        session.scheduler.step()
-        due = epoch % recipe.eval_every == 0 or epoch == recipe.epochs
-        metrics = _evaluate(session, eval_loader) if due else None
-        _end_epoch(session, epoch, lr, train_stats, metrics, time.perf_counter() - started)
-    return _result(session, recipe.epochs)
+    if completed is None and session.recipe.epochs == 0:
+        lr = session.recipe.lr
+        end_epoch(session, 0, lr, None, _evaluate(session, eval_loader), 0.0)
+    return completed or 0
 
 
-@dataclass
-class _Session:
-    """The objects one call of :func:`fit` works with, kept together for the helpers."""
+def eval_due(recipe: Recipe, epoch: int) -> bool:
+    """Every ``eval_every``-th epoch is evaluated, and always the last one."""
+    return epoch % recipe.eval_every == 0 or epoch == recipe.epochs
 
-    model: nn.Module
-    train_model: nn.Module  # what the training step calls: DDP-wrapped and/or compiled
-    recipe: Recipe
-    files: TrainingFiles
-    device: torch.device
-    seed: int
-    optimizer: torch.optim.SGD
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    scaler: torch.amp.GradScaler
-    criterion: nn.Module
-    amp_dtype: torch.dtype | None  # None: autocast off
-    channels_last: bool
-    extra_state: dict
-    inputs: str | None
-    progress: bool
-    best_top1: float = -math.inf
-    best_epoch: int = 0
-    best: dict | None = None  # the best.pt payload, weights copied to the CPU
-    history: list[dict] = field(default_factory=list)
+
+def make_optimizer(parameters: Iterable[torch.Tensor], recipe: Recipe) -> torch.optim.SGD:
+    return torch.optim.SGD(
+        parameters,
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+    )
 
 
 def _training_forward(model: nn.Module, device: torch.device, compile_model: bool) -> nn.Module:
@@ -285,7 +336,7 @@ def _as_device(device: torch.device | str) -> torch.device:
     return device if isinstance(device, torch.device) else resolve_device(device)
 
 
-def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+def resolve_amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
     """bfloat16 needs no loss scaling, so it is preferred wherever the hardware has it."""
     if not enabled:
         return None
@@ -294,11 +345,11 @@ def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
     return torch.bfloat16
 
 
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
+def autocast(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
     return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
-def _make_scheduler(
+def make_scheduler(
     optimizer: torch.optim.Optimizer, recipe: Recipe
 ) -> torch.optim.lr_scheduler.LRScheduler:
     """Per-epoch schedules; ``constant`` is a no-op scheduler so resuming is uniform."""
@@ -327,7 +378,7 @@ def _checked_extra_state(extra_state: Mapping | None) -> dict:
     return extra
 
 
-def _resume(session: _Session, last_path: Path, restart_stale: bool) -> int | None:
+def _resume(session: Session, last_path: Path, restart_stale: bool) -> int | None:
     """Restore the session from ``last.pt``; return the number of epochs it completed.
 
     ``None`` when the checkpoint was stale and removed (``restart_stale``): train afresh.
@@ -378,7 +429,7 @@ def _resume(session: _Session, last_path: Path, restart_stale: bool) -> int | No
     return checkpoint["epoch"]
 
 
-def _run_differences(checkpoint: dict, session: _Session) -> list[str]:
+def _run_differences(checkpoint: dict, session: Session) -> list[str]:
     """Why ``checkpoint`` cannot be continued by ``session``; empty when it can.
 
     Extending ``epochs`` is fine except under cosine annealing, whose lr spans all epochs.
@@ -407,7 +458,7 @@ def _run_differences(checkpoint: dict, session: _Session) -> list[str]:
     return problems
 
 
-def _seed_epoch(loader: Iterable, seed: int, epoch: int) -> None:
+def seed_epoch(loader: Iterable, seed: int, epoch: int) -> None:
     """Make the epoch's randomness a function of (seed, epoch) only (see module docstring)."""
     epoch_seed = int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
     seed_rngs(epoch_seed)
@@ -420,7 +471,7 @@ def _seed_epoch(loader: Iterable, seed: int, epoch: int) -> None:
 
 
 def _train_epoch(
-    session: _Session,
+    session: Session,
     loader: Iterable,
     epoch: int,
     after_step: Callable[[nn.Module], None] | None,
@@ -445,7 +496,7 @@ def _train_epoch(
         if session.channels_last and inputs.dim() == 4:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         targets = targets.to(device, non_blocking=True)
-        with _autocast(device, session.amp_dtype):
+        with autocast(device, session.amp_dtype):
             logits = model(inputs)
             loss = session.criterion(logits, targets)
         session.optimizer.zero_grad(set_to_none=True)
@@ -463,7 +514,7 @@ def _train_epoch(
             bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", refresh=False)
     if seen == 0:
         raise SnacsError("the training loader yielded no batches")
-    _raise_if_not_finite(losses, epoch)
+    raise_if_not_finite(losses, epoch)
     totals = torch.stack(
         [loss_sum, correct.double(), torch.tensor(float(seen), dtype=torch.float64, device=device)]
     )
@@ -473,7 +524,7 @@ def _train_epoch(
     return loss_total / seen_total, 100.0 * correct_total / seen_total
 
 
-def _raise_if_not_finite(losses: list[torch.Tensor], epoch: int) -> None:
+def raise_if_not_finite(losses: list[torch.Tensor], epoch: int) -> None:
     bad = (~torch.isfinite(torch.stack(losses))).nonzero()
     if len(bad):
         index = int(bad[0, 0])
@@ -483,14 +534,14 @@ def _raise_if_not_finite(losses: list[torch.Tensor], epoch: int) -> None:
         )
 
 
-def _evaluate(session: _Session, loader: Iterable) -> dict:
+def _evaluate(session: Session, loader: Iterable) -> dict:
     return evaluate(
         session.model, loader, session.device, ks=(1, 5), amp=session.amp_dtype is not None
     )
 
 
-def _end_epoch(
-    session: _Session,
+def end_epoch(
+    session: Session,
     epoch: int,
     lr: float,
     train_stats: tuple[float, float] | None,
@@ -535,7 +586,7 @@ def _end_epoch(
         tqdm.write(_summary(session.recipe.epochs, row, improved))
 
 
-def _last_payload(session: _Session, epoch: int) -> dict:
+def _last_payload(session: Session, epoch: int) -> dict:
     """Keys must match ``_LAST_KEYS``."""
     return {
         "model": session.model.state_dict(),
@@ -578,7 +629,7 @@ def _summary(total_epochs: int, row: dict, improved: bool) -> str:
     return " | ".join(parts) + (" (best)" if improved else "")
 
 
-def _result(session: _Session, epochs_run: int) -> FitResult:
+def session_result(session: Session, epochs_run: int) -> FitResult:
     evaluated = [row["eval_top1"] for row in session.history if row["eval_top1"] is not None]
     return FitResult(
         best_top1=session.best_top1,
@@ -589,9 +640,13 @@ def _result(session: _Session, epochs_run: int) -> FitResult:
     )
 
 
-def _topk_hits(logits: torch.Tensor, targets: torch.Tensor, ks: Sequence[int]) -> torch.Tensor:
-    """Number of samples whose target is among the k highest logits, for each k."""
-    num_classes = logits.size(1)
-    ranked = logits.topk(min(max(ks), num_classes), dim=1).indices
-    found = ranked.eq(targets.unsqueeze(1))
-    return torch.stack([found[:, : min(k, num_classes)].any(dim=1).sum() for k in ks])
+def topk_hits(logits: torch.Tensor, targets: torch.Tensor, ks: Sequence[int]) -> torch.Tensor:
+    """Number of samples whose target is among the k highest logits, for each k.
+
+    ``logits`` is ``[..., batch, classes]``: leading dimensions (stacked members) are kept,
+    so the result is ``[len(ks), ...]``.
+    """
+    num_classes = logits.size(-1)
+    ranked = logits.topk(min(max(ks), num_classes), dim=-1).indices
+    found = ranked.eq(targets.unsqueeze(-1))
+    return torch.stack([found[..., : min(k, num_classes)].any(dim=-1).sum(dim=-1) for k in ks])

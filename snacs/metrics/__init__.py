@@ -1,14 +1,14 @@
 """Metrics computed identically for every pruning method: accuracy, counts, latency."""
 
 from snacs.metrics.accuracy import topk_correct
-from snacs.metrics.counting import (
+from snacs.metrics.latency import measure_latency
+from snacs.pruning.counting import (
     LayerCount,
     count_macs,
     count_params,
     credited_masks,
     layer_counts,
 )
-from snacs.metrics.latency import measure_latency
 
 __all__ = [
     "LayerCount",

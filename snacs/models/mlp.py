@@ -33,6 +33,36 @@ class MLP(nn.Sequential):
         super().__init__(layers)
 
 
+def validate_hidden(hidden: Sequence[int]) -> list[int]:
+    if (
+        isinstance(hidden, str)
+        or not isinstance(hidden, Sequence)
+        or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in hidden)
+    ):
+        raise ConfigError(f"model knob hidden must list positive integers, got {hidden!r}")
+    return list(hidden)
+
+
+def validate_in_features(in_features: int) -> int:
+    if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features <= 0:
+        raise ConfigError(f"model knob in_features must be a positive integer, got {in_features!r}")
+    return in_features
+
+
+def validate_dropout(dropout: float) -> float:
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+        raise ConfigError(f"model knob dropout must be in [0, 1), got {dropout!r}")
+    return float(dropout)
+
+
+# Value checks of the factory's knobs, run by config validation before any job.
+KNOB_CHECKS = {
+    "hidden": validate_hidden,
+    "in_features": validate_in_features,
+    "dropout": validate_dropout,
+}
+
+
 def mlp_mnist(
     num_classes: int,
     in_features: int = 784,
@@ -40,14 +70,9 @@ def mlp_mnist(
     dropout: float = 0.2,
 ) -> MLP:
     """Factory for the model registry; ``hidden`` lists the hidden layer widths."""
-    if (
-        isinstance(hidden, str)
-        or not isinstance(hidden, Sequence)
-        or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in hidden)
-    ):
-        raise ConfigError(f"model knob hidden must list positive integers, got {hidden!r}")
-    if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features <= 0:
-        raise ConfigError(f"model knob in_features must be a positive integer, got {in_features!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"model knob dropout must be in [0, 1), got {dropout!r}")
-    return MLP(in_features, list(hidden), num_classes, dropout)
+    return MLP(
+        validate_in_features(in_features),
+        validate_hidden(hidden),
+        num_classes,
+        validate_dropout(dropout),
+    )

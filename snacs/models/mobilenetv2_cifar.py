@@ -107,6 +107,10 @@ class MobileNetV2CIFAR(nn.Module):
         return self.classifier(self.avgpool(x).flatten(1))
 
 
+# Value checks of the factory's knobs, run by config validation before any job.
+KNOB_CHECKS = {"width_mult": validate_width_mult}
+
+
 def mobilenetv2_cifar(num_classes: int, width_mult: float = 1.0) -> MobileNetV2CIFAR:
     """Factory for the model registry; ``width_mult`` < 1 shrinks it for CPU demos."""
     return MobileNetV2CIFAR(num_classes=num_classes, width_mult=validate_width_mult(width_mult))

@@ -21,7 +21,7 @@ from snacs.data.device_data import DeviceBatches
 from snacs.data.jpeg_batches import EncodedFiles, JpegBatches, collate_encoded
 from snacs.engine.distributed import world
 from snacs.errors import ConfigError
-from snacs.pipeline.common import Spec
+from snacs.pruning.benchmark import Spec
 
 
 def input_path(spec: Spec, bundle: DatasetBundle, device: torch.device) -> str:

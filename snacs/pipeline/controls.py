@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 
 from snacs.layout import PruneFiles
-from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.provenance import provenance
 from snacs.pipeline.prune import layer_pruned_pct
+from snacs.pruning.benchmark import Spec, load_bundle, load_model
 from snacs.pruning.controls import control_plan
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.plan import PruningPlan

@@ -10,21 +10,36 @@ A configured model that differs from the reference (width, depth, image size) is
 by its multiply-accumulates. Evaluation is taken as three times faster than training
 (a forward pass without backward or optimizer step). Scoring by the pruners is not
 included: it is measured by the runs themselves and is small next to fine-tuning.
+A benchmark whose dense model is a published checkpoint (``dense.source: pretrained``)
+costs one evaluation instead of its training; when its dense recipe is still in the
+config, the hours that training would have cost are reported as saved.
+
+Given the JSON of ``benchmarks/gpu_check.py`` (or ``benchmarks/finetune_throughput.py``),
+the measured figures replace both: single runs (dense training) at the measured K = 1
+rate, fine-tunes and the dense reference (which stack, see :mod:`snacs.engine.stack`) at
+the total rate of the stack size K that trains fastest there, or the K asked for. A
+benchmark's fine-tunes of one seed (its runs plus the reference) fill
+``ceil(members / K)`` stacks; a last, partly filled stack is costed as a full one.
+Models the check did not measure keep the planning table, unstacked.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from snacs.config import benchmark, runs
+from snacs.config import benchmark, control_runs, runs
 from snacs.engine.throughput import measure_throughput
-from snacs.metrics.counting import count_macs
-from snacs.models import build_model, model_info
+from snacs.errors import ConfigError
+from snacs.models import build_model, model_info, weight_free_knobs
+from snacs.pruning.counting import count_macs
 
 REFERENCE_GPU = "NVIDIA A100 (planning table)"
 # Training images per second at each architecture's default size on REFERENCE_GPU.
@@ -58,24 +73,66 @@ class CostRow:
     train_images: int  # images through a training step, all runs together
     eval_images: int  # images through a forward pass only, all runs together
     gpu_hours: float
+    #: GPU-hours a published dense checkpoint saves: its recipe's training (dense rows only)
+    saved_gpu_hours: float = 0.0
+    stack_k: int = 1  # runs trained together as one stacked model
+
+
+@dataclass(frozen=True)
+class MeasuredThroughput:
+    """Training images/s measured for stacks of K runs, per model, from a check's JSON."""
+
+    device: str
+    path: str
+    # (arch, knobs as sorted JSON) -> {K: images per second, all members together}
+    totals: dict[tuple[str, str], dict[int, float]]
+
+    @classmethod
+    def load(cls, path: str | Path) -> MeasuredThroughput:
+        """Read ``stacked_finetune`` of a gpu check JSON, or a finetune_throughput JSON."""
+        try:
+            report = json.loads(Path(path).read_text())
+            section = report.get("stacked_finetune", report)
+            totals: dict[tuple[str, str], dict[int, float]] = {}
+            for row in section["rows"]:
+                key = (row["arch"], _knobs_key(row["knobs"]))
+                totals.setdefault(key, {})[int(row["k"])] = float(row["images_per_second_total"])
+            device = section["device"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(
+                f"{path}: not a throughput JSON of benchmarks/gpu_check.py or "
+                f"benchmarks/finetune_throughput.py ({type(exc).__name__}: {exc})"
+            ) from exc
+        return cls(device, str(path), totals)
+
+    def for_spec(self, spec: Mapping[str, Any]) -> dict[int, float] | None:
+        """{K: total images/s} measured for the benchmark's model, or None."""
+        return self.totals.get((spec["model"]["arch"], _knobs_key(_model_knobs(spec))))
 
 
 @dataclass(frozen=True)
 class CostEstimate:
     rows: list[CostRow]
-    throughput_source: str  # the calibrated GPU's name, or REFERENCE_GPU
-    train_images_per_second: dict[str, float]  # per benchmark
+    throughput_source: str  # the calibrated GPU's name, the measurement, or REFERENCE_GPU
+    train_images_per_second: dict[str, float]  # per benchmark, one run alone
+    stack_k: dict[str, int] = field(default_factory=dict)  # per benchmark, for fine-tunes
 
     @property
     def total_gpu_hours(self) -> float:
         return sum(row.gpu_hours for row in self.rows)
+
+    @property
+    def saved_gpu_hours(self) -> float:
+        return sum(row.saved_gpu_hours for row in self.rows)
 
     def to_dict(self) -> dict:
         return {
             "rows": [asdict(row) for row in self.rows],
             "throughput_source": self.throughput_source,
             "train_images_per_second": self.train_images_per_second,
+            "stack_k": self.stack_k,
             "total_gpu_hours": self.total_gpu_hours,
+            "saved_gpu_hours": self.saved_gpu_hours,
         }
 
 
@@ -121,7 +178,7 @@ def reference_throughput(spec: Mapping[str, Any]) -> float:
         )
     info = model_info(arch)
     default_knobs = {"depth": 56} if arch == "resnet_cifar" else {}
-    options = {k: v for k, v in spec["model"].get("options", {}).items() if k != "pretrained"}
+    options = weight_free_knobs(spec["model"].get("options", {}))
     shape, classes = input_shape(spec), num_classes(spec["dataset"])
     speed = REFERENCE_TRAIN_IMAGES_PER_SECOND[arch]
     if options == default_knobs and shape == info.input_shape and classes == info.num_classes:
@@ -132,7 +189,7 @@ def reference_throughput(spec: Mapping[str, Any]) -> float:
 
 def calibrated_throughput(spec: Mapping[str, Any], device: torch.device) -> float:
     """Training images/s of the benchmark's model measured on ``device``."""
-    options = {k: v for k, v in spec["model"].get("options", {}).items() if k != "pretrained"}
+    options = weight_free_knobs(spec["model"].get("options", {}))
     classes = num_classes(spec["dataset"])
     model = build_model(spec["model"]["arch"], classes, **options)
     batch = spec["finetune"]["recipe"].get("batch_size", 128)
@@ -140,42 +197,97 @@ def calibrated_throughput(spec: Mapping[str, Any], device: torch.device) -> floa
     return measured.train_images_per_second
 
 
-def estimate_cost(config: Mapping[str, Any], device: torch.device | None = None) -> CostEstimate:
+def estimate_cost(
+    config: Mapping[str, Any],
+    device: torch.device | None = None,
+    throughput: MeasuredThroughput | None = None,
+    stack_k: int | None = None,
+) -> CostEstimate:
     """Cost of every benchmark's steps: dense, activations, prune, finetune, reference, evaluate.
 
     ``device`` a CUDA device: calibrate throughput there; None: the planning table.
+    ``throughput``: measured stacking figures, used for the models they cover (before
+    calibration or the table); ``stack_k`` fixes the stack size, else the fastest is taken.
     """
     grid = runs(config)
+    control_grid = control_runs(config)
+    seeds = len(config["seeds"])
     rows: list[CostRow] = []
     speeds: dict[str, float] = {}
+    stacks: dict[str, int] = {}
+    unmeasured: list[str] = []
     for name in config["benchmarks"]:
         spec = benchmark(config, name)
-        if device is not None:
-            speeds[name] = calibrated_throughput(spec, device)
-        else:
-            speeds[name] = reference_throughput(spec)
         pruning_runs = sum(1 for run in grid if run[0] == name)
-        rows += _benchmark_rows(name, spec, pruning_runs, len(config["seeds"]), speeds[name])
+        controls = sum(1 for run in control_grid if run[0] == name)
+        measured = throughput.for_spec(spec) if throughput is not None else None
+        if measured:
+            # one seed's runs and controls, and its reference
+            members = math.ceil((pruning_runs + controls) / seeds) + 1
+            stacks[name] = _stack_size(measured, members, stack_k, name)
+            speeds[name] = measured.get(1, measured[min(measured)] / min(measured))
+            groups = math.ceil(members / stacks[name])
+            stacked = measured[stacks[name]] * members / (groups * stacks[name])
+        else:
+            unmeasured.append(name)
+            stacks[name] = 1
+            if device is not None:
+                speeds[name] = calibrated_throughput(spec, device)
+            else:
+                speeds[name] = reference_throughput(spec)
+            stacked = speeds[name]
+        rows += _benchmark_rows(
+            name, spec, (pruning_runs, controls), seeds, speeds[name], (stacked, stacks[name])
+        )
     source = torch.cuda.get_device_name(device) if device is not None else REFERENCE_GPU
-    return CostEstimate(rows, source, speeds)
+    if throughput is not None:
+        rest = f"; {source} for {', '.join(unmeasured)}" if unmeasured else ""
+        source = f"{throughput.device} (measured, {throughput.path}){rest}"
+    return CostEstimate(rows, source, speeds, stacks)
+
+
+def _stack_size(measured: Mapping[int, float], members: int, wanted: int | None, name: str) -> int:
+    """The asked-for K, or the measured K with the most images/s that has members to fill."""
+    if wanted is not None:
+        if wanted not in measured:
+            raise ConfigError(
+                f"stack size {wanted} was not measured for {name}; measured: {sorted(measured)}"
+            )
+        return wanted
+    fillable = [k for k in measured if k <= members] or [min(measured)]
+    return max(fillable, key=lambda k: measured[k])
 
 
 def _benchmark_rows(
-    name: str, spec: Mapping[str, Any], pruning_runs: int, seeds: int, speed: float
+    name: str,
+    spec: Mapping[str, Any],
+    grid: tuple[int, int],
+    seeds: int,
+    speed: float,
+    stacked: tuple[float, int],
 ) -> list[CostRow]:
+    """The steps' rows for ``grid`` (pruning runs, controls): fine-tunes and the reference
+    as ``stacked`` (images/s per run, averaged over the stacks, and K), everything else
+    at ``speed``. A control is fine-tuned and evaluated like a run; choosing its plan is
+    not counted (no forward pass)."""
+    pruning_runs, controls = grid
+    stacked_speed, stack_k = stacked
     train_size, test_size = dataset_sizes(spec["dataset"])
     subset = spec.get("statistics", {}).get("samples_per_class", 250)
     subset *= num_classes(spec["dataset"])
 
-    def hours(train_images: int, eval_images: int) -> float:
-        return (train_images / speed + eval_images / (speed * EVAL_SPEEDUP)) / 3600.0
+    def hours(train_images: int, eval_images: int, rate: float = speed) -> float:
+        return (train_images / rate + eval_images / (rate * EVAL_SPEEDUP)) / 3600.0
 
-    def training(rule: str, count: int, recipe: Mapping[str, Any]) -> CostRow:
+    def training(
+        rule: str, count: int, recipe: Mapping[str, Any], rate: float, k: int = 1
+    ) -> CostRow:
         epochs = recipe["epochs"]
         evaluations = math.ceil(epochs / recipe.get("eval_every", 1)) + 1  # + the final check
         train = count * epochs * train_size
         evaluated = count * evaluations * test_size
-        return CostRow(name, rule, count, epochs, train, evaluated, hours(train, evaluated))
+        gpu_hours = hours(train, evaluated, rate)
+        return CostRow(name, rule, count, epochs, train, evaluated, gpu_hours, stack_k=k)
 
     def forward_only(rule: str, count: int, images_per_run: int) -> CostRow:
         evaluated = count * images_per_run
@@ -184,15 +296,25 @@ def _benchmark_rows(
     dense = spec["dense"]
     rows = []
     if dense.get("source", "train") == "train":
-        rows.append(training("dense", 1, dense["recipe"]))
+        rows.append(training("dense", 1, dense["recipe"], speed))
     else:
-        rows.append(forward_only("dense", 1, test_size))
+        evaluated = forward_only("dense", 1, test_size)
+        saved = training("dense", 1, dense["recipe"], speed).gpu_hours if "recipe" in dense else 0.0
+        rows.append(dataclasses.replace(evaluated, saved_gpu_hours=saved))
     rows.append(forward_only("activations", 1, subset))
     rows.append(forward_only("prune", pruning_runs, subset))
-    rows.append(training("finetune", pruning_runs, spec["finetune"]["recipe"]))
+    rows.append(
+        training("finetune", pruning_runs, spec["finetune"]["recipe"], stacked_speed, stack_k)
+    )
     # the dense model fine-tuned with the same recipe, once per seed (the reference row)
-    rows.append(training("dense_reference", seeds, spec["finetune"]["recipe"]))
+    rows.append(
+        training("dense_reference", seeds, spec["finetune"]["recipe"], stacked_speed, stack_k)
+    )
     rows.append(forward_only("evaluate", pruning_runs, 2 * test_size))  # masked and slim
+    if controls:
+        recipe = spec["finetune"]["recipe"]
+        rows.append(training("control_finetune", controls, recipe, stacked_speed, stack_k))
+        rows.append(forward_only("control_evaluate", controls, 2 * test_size))
     return rows
 
 
@@ -200,12 +322,26 @@ def format_cost_table(estimate: CostEstimate) -> str:
     header = (
         f"{'benchmark':<24} {'rule':<16} {'runs':>5} {'epochs':>6} {'images (M)':>11} {'GPU-h':>8}"
     )
-    lines = [f"throughput: {estimate.throughput_source}", header, "-" * len(header)]
+    lines = [f"throughput: {estimate.throughput_source}"]
+    stacked = {name: k for name, k in estimate.stack_k.items() if k > 1}
+    if stacked:
+        sizes = ", ".join(f"{name} K={k}" for name, k in stacked.items())
+        lines.append(f"stacked fine-tunes (runs per stacked job): {sizes}; the rest K=1")
+    else:
+        lines.append("stacked fine-tunes: none (K=1, one run per job)")
+    lines += [header, "-" * len(header)]
     for row in estimate.rows:
         images = (row.train_images + row.eval_images) / 1e6
         lines.append(
             f"{row.benchmark:<24} {row.rule:<16} {row.runs:>5} {row.epochs:>6} "
             f"{images:>11.2f} {row.gpu_hours:>8.2f}"
+        )
+    saving = [row for row in estimate.rows if row.saved_gpu_hours > 0]
+    if saving:
+        parts = ", ".join(f"{row.benchmark} {row.saved_gpu_hours:.2f}" for row in saving)
+        lines.append(
+            f"published dense checkpoints save {estimate.saved_gpu_hours:.2f} GPU-h of dense "
+            f"training ({parts}); their dense rows count one evaluation"
         )
     lines.append("-" * len(header))
     total_images = sum(r.train_images + r.eval_images for r in estimate.rows) / 1e6
@@ -216,17 +352,35 @@ def format_cost_table(estimate: CostEstimate) -> str:
     return "\n".join(lines)
 
 
-def cost_command(config_path: str, table: bool, json_path: str | None) -> str:
-    """``snacs cost``: calibrate on CUDA unless ``table``; return the printed table."""
-    from snacs.config import load_config
+def cost_command(
+    config: Mapping[str, Any],
+    table: bool,
+    json_path: str | None,
+    throughput_path: str | None = None,
+    stack_k: int | None = None,
+) -> str:
+    """``snacs cost`` of a validated config: calibrate on CUDA unless ``table``; return the
+    printed table.
+
+    ``throughput_path``: a gpu check JSON whose measured stacking figures are used for the
+    models it covers; ``stack_k`` the stack size to assume (default: the fastest measured).
+    """
     from snacs.io import write_json
 
-    config = load_config(config_path)
     device = None
     if torch.cuda.is_available() and not table:
         device = torch.device("cuda", torch.cuda.current_device())
         torch.backends.cudnn.benchmark = True  # as in training (seed_everything)
-    estimate = estimate_cost(config, device)
+    measured = MeasuredThroughput.load(throughput_path) if throughput_path else None
+    estimate = estimate_cost(config, device, measured, stack_k)
     if json_path:
         write_json(json_path, estimate.to_dict())
     return format_cost_table(estimate)
+
+
+def _model_knobs(spec: Mapping[str, Any]) -> dict:
+    return {k: v for k, v in spec["model"].get("options", {}).items() if k != "pretrained"}
+
+
+def _knobs_key(knobs: Mapping[str, Any]) -> str:
+    return json.dumps(dict(knobs), sort_keys=True)

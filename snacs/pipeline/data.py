@@ -11,13 +11,13 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from snacs.data import DatasetBundle, load_dataset
+from snacs.data import DatasetBundle
 from snacs.data.synthetic import write_synthetic_cifar, write_synthetic_imagefolder
 from snacs.data.verify import DataCheck, verify_bundle
 from snacs.errors import DatasetNotFoundError
 from snacs.io import write_json
 from snacs.locks import dataset_lock
-from snacs.pipeline.common import Spec
+from snacs.pruning.benchmark import Spec, read_dataset
 
 
 def prepare_dataset(spec: Spec) -> DatasetBundle:
@@ -39,12 +39,12 @@ def prepare_dataset(spec: Spec) -> DatasetBundle:
             options["val_per_class"] = options.pop("test_per_class")
             write_synthetic_imagefolder(root, **options, lock=lock)
     try:
-        return load_dataset(dataset["name"], root, download=False, **dataset["options"])
+        return read_dataset(spec, download=False)
     except DatasetNotFoundError:
         if not dataset["download"]:
             raise
     with lock():
-        return load_dataset(dataset["name"], root, download=True, **dataset["options"])
+        return read_dataset(spec, download=True)
 
 
 def run_data(

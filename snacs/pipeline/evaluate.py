@@ -15,9 +15,9 @@ from snacs.engine import evaluate
 from snacs.errors import SnacsError
 from snacs.io import load_checkpoint
 from snacs.pipeline.batches import eval_batches
-from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import latency, model_counts
 from snacs.pipeline.provenance import provenance
+from snacs.pruning.benchmark import Spec, load_bundle, load_model
 from snacs.pruning.export import export_model
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.plan import PruningPlan

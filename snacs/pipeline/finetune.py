@@ -7,7 +7,8 @@ what pruning costs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -15,18 +16,33 @@ from torch import nn
 
 from snacs.data import DatasetBundle
 from snacs.engine import Recipe, evaluate, fit, seed_everything
+from snacs.engine.stack import StackMember, fit_stack
+from snacs.errors import ConfigError
 from snacs.io import fingerprint, load_checkpoint
 from snacs.layout import training_files
 from snacs.pipeline.batches import eval_batches, train_batches
-from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.counts import latency
 from snacs.pipeline.provenance import provenance
+from snacs.pruning.benchmark import Spec, load_bundle, load_model
 from snacs.pruning.masking import MaskEnforcer, apply_masks
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.records import DenseRecord, ReferenceRecord
 
 DENSE_REFERENCE = "dense (fine-tuned)"
 """Method name of the reference row: the dense model fine-tuned with the pruners' recipe."""
+
+
+@dataclass(frozen=True)
+class FinetuneMember:
+    """One fine-tune of a stack: what it starts from, where it writes, its seed.
+
+    ``plan`` ``None`` fine-tunes the dense model itself (the reference row's training).
+    """
+
+    plan: str | Path | None
+    dense_checkpoint: str | Path
+    out_dir: str | Path
+    seed: int
 
 
 def run_finetune(
@@ -44,23 +60,64 @@ def run_finetune(
     what makes the accuracy columns of different pruners comparable. An interrupted run
     resumes; a saved state made from another plan, dense model or recipe is started over.
     """
+    member = FinetuneMember(plan_path, dense_checkpoint, out_dir, seed)
+    run_finetune_stack(spec, [member], device, progress)
+
+
+def run_finetune_stack(
+    spec: Spec,
+    members: Sequence[FinetuneMember],
+    device: torch.device,
+    progress: bool = True,
+) -> None:
+    """Fine-tune every member, stacked into one model when there are several.
+
+    Each member writes the ``last.pt``, ``best.pt`` and ``log.csv`` that
+    :func:`run_finetune` (or, for a plan of ``None``, the reference's fine-tune) writes for
+    it alone, to float32 rounding, and resumes on its own (see :mod:`snacs.engine.stack`).
+    One member is exactly today's single run. The members share the batches, so they must
+    share the seed.
+    """
+    if not members:
+        raise ConfigError(f"benchmarks.{spec['name']}: a fine-tune stack needs a member")
+    seeds = sorted({member.seed for member in members})
+    if len(seeds) > 1:
+        raise ConfigError(
+            f"benchmarks.{spec['name']}: stacked fine-tunes share one data order, so they need "
+            f"one seed; got seeds {seeds}: stack each seed's runs separately"
+        )
     bundle = load_bundle(spec)
-    plan = PruningPlan.load(plan_path)
-    model = load_model(spec, bundle.num_classes, dense_checkpoint)
+    prepared = [_prepared(spec, bundle, member) for member in members]
+    seed = seeds[0]
+    if len(prepared) == 1:
+        (stacked,) = prepared
+        enforcer = MaskEnforcer(stacked.model, stacked.masks) if stacked.masks else None
+        _fine_tune(spec, bundle, stacked, device, seed, progress, enforcer)
+        return
+    recipe = Recipe.from_dict(spec["finetune"]["recipe"])
+    seed_everything(seed)
+    fit_stack(
+        prepared,
+        train_batches(spec, bundle, recipe.batch_size, seed, device),
+        eval_batches(spec, bundle, spec["evaluation"]["batch_size"], device),
+        recipe,
+        device=device,
+        seed=seed,
+        restart_stale=True,
+        progress=progress,
+    )
+
+
+def _prepared(spec: Spec, bundle: DatasetBundle, member: FinetuneMember) -> StackMember:
+    """The member's starting model (masks applied) and the fingerprint of what made it."""
+    model = load_model(spec, bundle.num_classes, member.dense_checkpoint)
+    if member.plan is None:
+        return StackMember(model, member.out_dir, inputs=fingerprint(model.state_dict()))
+    plan = PruningPlan.load(member.plan)
     plan.check_against(model)
     inputs = fingerprint(model.state_dict(), plan.masks)  # what the fine-tune starts from
     apply_masks(model, plan.masks)
-    _fine_tune(
-        spec,
-        bundle,
-        model,
-        out_dir,
-        device,
-        seed,
-        inputs,
-        progress,
-        MaskEnforcer(model, plan.masks),
-    )
+    return StackMember(model, member.out_dir, inputs=inputs, masks=plan.masks)
 
 
 def run_dense_reference(
@@ -78,10 +135,10 @@ def run_dense_reference(
     The record has the run records' accuracy fields (``pruned_top1`` is the fine-tuned
     dense accuracy), so the report can put it beside the pruned runs as a reference row.
     """
+    run_finetune_stack(
+        spec, [FinetuneMember(None, dense_checkpoint, out_dir, seed)], device, progress
+    )
     bundle = load_bundle(spec)
-    model = load_model(spec, bundle.num_classes, dense_checkpoint)
-    inputs = fingerprint(model.state_dict())
-    _fine_tune(spec, bundle, model, out_dir, device, seed, inputs, progress, None)
     best_path = training_files(out_dir).best
     best = load_model(spec, bundle.num_classes, best_path).to(device)
     evaluation = spec["evaluation"]
@@ -114,29 +171,27 @@ def run_dense_reference(
 def _fine_tune(
     spec: Spec,
     bundle: DatasetBundle,
-    model: nn.Module,
-    out_dir: str | Path,
+    member: StackMember,
     device: torch.device,
     seed: int,
-    inputs: str,
     progress: bool,
     after_step: Callable[[nn.Module], None] | None,
 ) -> None:
     """One fine-tune with the benchmark's recipe (shared by pruned runs and the reference)."""
     recipe = Recipe.from_dict(spec["finetune"]["recipe"])
     seed_everything(seed)
-    model.to(device)
+    member.model.to(device)
     fit(
-        model,
+        member.model,
         train_batches(spec, bundle, recipe.batch_size, seed, device),
         eval_batches(spec, bundle, spec["evaluation"]["batch_size"], device),
         recipe,
-        out_dir,
+        member.out_dir,
         device=device,
         seed=seed,
         after_step=after_step,
         restart_stale=True,
-        inputs=inputs,
+        inputs=member.inputs,
         progress=progress,
         compile_model=spec["compile"],
     )

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from snacs.config import load_config, step_spec
+from snacs.config import step_spec
+from snacs.config_file import load_config
 from snacs.errors import ConfigError
 
 

@@ -28,8 +28,8 @@ from snacs.data import DatasetBundle
 from snacs.engine import evaluate, recalibrate_batchnorm, seed_rngs
 from snacs.errors import SnacsError
 from snacs.pipeline.batches import eval_batches, train_batches
-from snacs.pipeline.common import Spec, load_bundle, load_model
 from snacs.pipeline.provenance import provenance
+from snacs.pruning.benchmark import Spec, load_bundle, load_model
 from snacs.pruning.masking import apply_masks
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.records import OneShotAccuracy, OneShotRecords, PruneRecord, run_name

@@ -11,9 +11,9 @@ from snacs.config import MATCH_PREFIX, parse_matched_label
 from snacs.engine import seed_everything
 from snacs.errors import ConfigError
 from snacs.layout import PruneFiles
-from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
 from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.provenance import provenance
+from snacs.pruning.benchmark import Spec, load_bundle, load_model, statistics_subset
 from snacs.pruning.context import PruneContext
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.pruner import PRUNERS, build_pruner, load_pruner_modules

@@ -27,6 +27,7 @@ def run_speed(
 ) -> str:
     """Time SNACS and MINT scoring one layer pair, and with ``whole_out`` their whole
     scoring steps on full networks; write the raw CSVs, return a printout."""
+    from snacs.report.speed import setup_summary, whole_cells, whole_setup_summary
     from snacs.studies import speed, whole_speed
 
     settings = speed.SpeedSettings.from_config(section)
@@ -43,7 +44,7 @@ def run_speed(
     raw = speed.run_speed_study(pair, settings, device, progress)
     write_text(out, raw.to_csv(index=False))
     summary = speed.summarise_speed(raw)
-    printout = f"{speed.setup_summary(raw)}\n{summary.to_string(index=False)}"
+    printout = f"{setup_summary(raw)}\n{summary.to_string(index=False)}"
     if whole_out is None:
         return printout
     whole = whole_speed.WholeSettings.from_config(section.get("whole", {}))
@@ -52,8 +53,8 @@ def run_speed(
     contexts = whole_speed.contexts_from_benchmark(spec, whole, device, progress)
     raw = whole_speed.run_whole_study(contexts, whole, progress)
     write_text(whole_out, raw.to_csv(index=False))
-    headers, rows = whole_speed.whole_cells(raw, whole_speed.summarise_whole(raw))
-    return f"{printout}\n{whole_speed.whole_setup_summary(raw)}\n{markdown_table(headers, rows)}"
+    headers, rows = whole_cells(raw, whole_speed.summarise_whole(raw))
+    return f"{printout}\n{whole_setup_summary(raw)}\n{markdown_table(headers, rows)}"
 
 
 def run_speed_report(
@@ -66,13 +67,11 @@ def run_speed_report(
 ) -> str:
     """Speed tables and figure from the raw CSV (and the whole-network tables from
     ``whole_raw``); return the claim's one-line summary."""
+    from snacs.report.speed import write_speed_tables, write_whole_tables
     from snacs.report.study_figures import speed_figure
-    from snacs.studies.speed import claim_summary, write_speed_tables
-    from snacs.studies.whole_speed import write_whole_tables
 
-    table = write_speed_tables(raw, paper, tables)
+    table, summary = write_speed_tables(raw, paper, tables)
     speed_figure(table, figure)
-    summary = claim_summary(table)
     if whole_raw is not None:
         if whole_tables is None:
             raise ConfigError("the whole-network timings need their output tables")
@@ -111,7 +110,7 @@ def run_layer_compression(
     import pandas as pd
 
     from snacs.report.study_figures import layer_compression_figure
-    from snacs.report.tables import layer_compression
+    from snacs.studies.layer_compression import layer_compression
 
     dense = DenseRecord.load(dense_json)
     table = layer_compression(prune_json, pd.read_csv(selected), dense, methods)

@@ -14,7 +14,7 @@ import torch
 
 from snacs.io import write_json
 from snacs.models import build_model
-from snacs.pipeline.common import Spec
+from snacs.pruning.benchmark import Spec
 
 
 def fetch_weights(spec: Spec, out: str | Path | None = None) -> dict:

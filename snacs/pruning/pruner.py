@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from snacs.errors import ConfigError, SnacsError
+from snacs.options import build_options
 from snacs.pruning.connections import ConnectionOptions, connection_plan
 from snacs.pruning.context import PruneContext
 from snacs.pruning.plan import PruningPlan
@@ -43,6 +44,9 @@ class Pruner(ABC):
     granularity: ClassVar[str]  # "filter" or "connection"
     citation: ClassVar[str]
     summary: ClassVar[str] = ""
+    # Colour and marker of the method in every figure (None: one derived from the name).
+    color: ClassVar[str | None] = None
+    marker: ClassVar[str | None] = None
     needs_activations: ClassVar[bool] = False
     Options: ClassVar[type] = NoOptions
 
@@ -54,7 +58,7 @@ class Pruner(ABC):
                 f"unknown option(s) {unknown} for pruner {self.name!r}; "
                 f"valid options: {sorted(known) or 'none'}"
             )
-        self.options = self.Options(**options)
+        self.options = build_options(self.Options, options)
 
     def prepare(self, ctx: PruneContext) -> None:
         """One-time per-process work before scoring, such as loading compiled kernels.

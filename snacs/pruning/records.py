@@ -72,6 +72,8 @@ class DenseRecord(Record):
     layers: list[str]
     provenance: dict[str, Any]
     spec: dict[str, Any]
+    #: the publisher's top-1 (%) of a published checkpoint, beside the measured ``accuracy``
+    published_top1: float | None = None
 
 
 @dataclass

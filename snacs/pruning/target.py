@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from snacs.errors import ConfigError, SnacsError
-from snacs.metrics.counting import count_params, credited_masks, layer_counts
+from snacs.pruning.counting import count_params, credited_masks, layer_counts
 from snacs.pruning.graph import LayerGraph, trace_layer_graph
 from snacs.pruning.masking import Masks, dead_channels, filter_masks
 

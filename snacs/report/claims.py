@@ -44,6 +44,7 @@ from snacs.io import write_text
 from snacs.report.controls import pruner_rows
 from snacs.report.manifest import ReportManifest
 from snacs.report.tables import load_timings
+from snacs.studies.speed import MINT
 from snacs.tabular import markdown_table
 
 HOLDS, FAILS, UNCLEAR = "holds", "does not hold", "inconclusive"
@@ -68,7 +69,6 @@ SOTA_CLAIM = "state of the art single-shot pruning (accuracy vs FLOPs)"
 COMPRESSION_CLAIM = "more compression than MINT at the paper's selection rule"
 ESTIMATOR_CLAIM = "accurate ACMI estimates (MSE on Gaussian data)"
 SNACS = "snacs"
-MINT = "mint"
 
 
 @dataclass(frozen=True)
@@ -204,6 +204,30 @@ def _ratio_text(row: pd.Series) -> str:
     return f"{row['ratio']:.1f}x{interval} at {row['groups']} groups"
 
 
+def speed_verdict(block: pd.DataFrame) -> tuple[str, str]:
+    """The verdict on the speed claim, with its reason, from one (network, scope)'s rows.
+
+    The one rule for "over 17x faster" (module docstring), used by the claims panel and
+    by the speed study's own tables, so the two never disagree.
+    """
+    below = block[block["ratio_high"] < CLAIMED_SPEEDUP]
+    in_range = pd.to_numeric(block["groups"], errors="coerce") >= PAPER_MIN_GROUPS
+    if block.empty:
+        return UNCLEAR, "no group count was timed for both MINT and SNACS"
+    if not in_range.any():
+        return UNCLEAR, (
+            f"no group count in the paper's range ({PAPER_MIN_GROUPS} to 256 per layer), "
+            "where the claim was measured"
+        )
+    if not below.empty:
+        return FAILS, f"ratio interval below 17x at {_ratio_text(below.iloc[0])}"
+    if block["ratio_low"].isna().any():
+        return UNCLEAR, "fewer than two reruns: no interval for the ratio"
+    if (block["ratio_low"] > CLAIMED_SPEEDUP).all():
+        return HOLDS, "ratio interval above 17x at every measured group count"
+    return UNCLEAR, "ratio interval contains 17x at some group count"
+
+
 def speed_claims(
     rows: pd.DataFrame, scale: Scale, paper_mint: Mapping[int, float] | None = None
 ) -> list[Claim]:
@@ -220,25 +244,7 @@ def speed_claims(
             f"{what}: smallest MINT/SNACS ratio {_ratio_text(worst)}; "
             f"{len(block)} group count(s), {reruns} rerun(s) at least"
         )
-        below = block[block["ratio_high"] < CLAIMED_SPEEDUP]
-        no_interval = block["ratio_low"].isna().any()
-        in_range = pd.to_numeric(block["groups"], errors="coerce") >= PAPER_MIN_GROUPS
-        if not in_range.any():
-            verdict, why = (
-                UNCLEAR,
-                (
-                    f"no group count in the paper's range ({PAPER_MIN_GROUPS} to 256 per layer), "
-                    "where the claim was measured"
-                ),
-            )
-        elif not below.empty:
-            verdict, why = FAILS, f"ratio interval below 17x at {_ratio_text(below.iloc[0])}"
-        elif no_interval:
-            verdict, why = UNCLEAR, "fewer than two reruns: no interval for the ratio"
-        elif (block["ratio_low"] > CLAIMED_SPEEDUP).all():
-            verdict, why = HOLDS, "ratio interval above 17x at every measured group count"
-        else:
-            verdict, why = UNCLEAR, "ratio interval contains 17x at some group count"
+        verdict, why = speed_verdict(block)
         basis = "basis: our MINT against our SNACS on the same machine"
         ours = block.set_index("groups")["mint_s"]
         if scope == "step" and paper_mint:

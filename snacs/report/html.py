@@ -222,7 +222,7 @@ def _timings_section(path: Path) -> list[str]:
 
 
 def _speed_section(manifest: ReportManifest) -> list[str]:
-    from snacs.studies.speed import setup_summary, speed_cells
+    from snacs.report.speed import setup_summary, speed_cells
 
     table = pd.read_csv(manifest.speed_summary)
     parts = ["<h2 id='speed'>Speed study: scoring one layer pair</h2>"]
@@ -240,7 +240,8 @@ def _speed_section(manifest: ReportManifest) -> list[str]:
 
 def _whole_speed_section(manifest: ReportManifest) -> list[str]:
     """The whole-network study: step, whole and CPU-seconds ratios side by side."""
-    from snacs.studies.whole_speed import read_whole_summary, whole_cells, whole_setup_summary
+    from snacs.report.speed import whole_cells, whole_setup_summary
+    from snacs.studies.whole_speed import read_whole_summary
 
     raw = pd.read_csv(manifest.whole_speed_raw)
     ratios = read_whole_summary(manifest.whole_speed_summary)

@@ -25,9 +25,10 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from snacs.report.figures import save_figure  # noqa: E402
+from snacs.report.speed import method_label  # noqa: E402
 from snacs.report.style import style_of  # noqa: E402
 from snacs.studies.estimator_accuracy import collapse_note, variant_label  # noqa: E402
-from snacs.studies.speed import MINT, method_label, snacs_method  # noqa: E402
+from snacs.studies.speed import MINT, snacs_method  # noqa: E402
 
 
 def speed_figure(table: pd.DataFrame, outputs: Iterable[str | Path]) -> None:

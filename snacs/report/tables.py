@@ -9,7 +9,7 @@ reproduced ones, a per-pruner timing table, and the per-layer compression of cho
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from snacs.io import write_text
-from snacs.pruning.records import DenseRecord, PruneRecord, RunRecord
+from snacs.pruning.records import PruneRecord, RunRecord
 from snacs.report.controls import control_label, pruner_rows, with_control_margins
 from snacs.tabular import latex, markdown_table, read_reference_csv
 
@@ -480,55 +480,3 @@ def write_timing_tables(paths: Iterable[str | Path], stem: str | Path) -> pd.Dat
     write_text(stem.with_suffix(".md"), markdown + "\n")
     write_text(stem.with_suffix(".tex"), tex)
     return table
-
-
-def _chosen_targets(runs: pd.DataFrame, selected: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    """Per method: (target, why) — the selected operating point, else the most compressed."""
-    picked = dict(zip(selected["method"], selected["target"], strict=False))
-    chosen = {}
-    for method, block in runs.groupby("method", sort=False):
-        if method in picked and picked[method] in set(block["target"]):
-            chosen[method] = (picked[method], "selected operating point")
-        else:
-            by_target = block.groupby("target", sort=False)["params_reduction"].mean()
-            chosen[method] = (str(by_target.idxmax()), "most compressed (none within tolerance)")
-    return chosen
-
-
-def layer_compression(
-    prune_records: Iterable[str | Path],
-    selected: pd.DataFrame,
-    dense: DenseRecord,
-    methods: Sequence[str],
-) -> pd.DataFrame:
-    """Per-layer pruned % of ``methods`` on one benchmark, averaged over the chosen run's seeds.
-
-    The run of a method is its selected operating point (looked up in ``selected`` under
-    the benchmark's name), like the paper's figure, or its most compressed target when no
-    target kept the accuracy. Layer order and shares come from the records.
-    """
-    selected = selected[selected["benchmark"] == dense.benchmark]
-    records = []
-    for path in prune_records:
-        run = PruneRecord.load(path)
-        if run.method in methods:
-            records.append(
-                {
-                    "method": run.method,
-                    "target": run.target["label"],
-                    "seed": run.seed,
-                    "params_reduction": run.achieved["params_reduction"],
-                    "shares": run.layer_pruned_pct,
-                }
-            )
-    columns = ["method", "target", "selection", "seeds", "layer_index", "layer", "pruned_pct"]
-    if not records:
-        return pd.DataFrame(columns=columns)
-    runs = pd.DataFrame.from_records(records)
-    rows = []
-    for method, (target, why) in _chosen_targets(runs, selected).items():
-        chosen = runs[(runs["method"] == method) & (runs["target"] == target)]["shares"]
-        for index, name in enumerate(dense.layers, start=1):
-            pct = sum(shares.get(name, 0.0) for shares in chosen) / len(chosen)
-            rows.append([method, target, why, len(chosen), index, name, float(pct)])
-    return pd.DataFrame(rows, columns=columns)

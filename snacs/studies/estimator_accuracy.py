@@ -4,7 +4,7 @@ The paper plots the MSE of its estimator against the number of samples (dims
 (X, Y, Z) = (1, 1, 2)) and against the dimension d (N = 5000), for phi = 1 and for the
 activation weight phi = exp(-||act||^2 / 2). It does not record its data distribution;
 here every case is a random jointly Gaussian covariance
-(:func:`snacs.estimators.gaussian.random_gaussian_cmi_case`), whose CMI has a closed form:
+(:func:`snacs.studies.gaussian_cases.random_gaussian_cmi_case`), whose CMI has a closed form:
 
 * sample-size sweep: dims (1, 1, 2), dependence ``strength``; case k uses seed k at every
   N, so the true values stay fixed and only the sample size changes;
@@ -14,7 +14,7 @@ here every case is a random jointly Gaussian covariance
 
 * strong dependence: dims (1, 1, 2) at ``strong_samples`` with ``strong_strength`` near 1,
   so the true CMI reaches about 1 bit (where a one-pass hashed estimate reads far low);
-* layer-shaped cases (:func:`snacs.estimators.gaussian.layer_shaped_cmi_case`): X a child
+* layer-shaped cases (:func:`snacs.studies.gaussian_cases.layer_shaped_cmi_case`): X a child
   group, Y a parent group of 8 channels, Z the other parents (``layer_shapes`` gives the
   child and Z widths), linear-Gaussian and built so that the plain MI I(X;Y) misranks the
   conditional one; what ACMI needs there is the ranking, so the study reports the
@@ -40,12 +40,11 @@ import pandas as pd
 from scipy import stats
 from tqdm import tqdm
 
-from snacs.errors import ConfigError
-from snacs.estimators.edge import edge_cmi
-from snacs.estimators.edge_options import PUBLISHED_METHOD, EdgeOptions
-from snacs.estimators.gaussian import layer_shaped_cmi_case, random_gaussian_cmi_case
+from snacs.estimators.edge import EdgeOptions, edge_cmi
 from snacs.io import write_text
 from snacs.layout import StudyTables
+from snacs.options import build_options, known_fields
+from snacs.studies.gaussian_cases import layer_shaped_cmi_case, random_gaussian_cmi_case
 from snacs.tabular import latex, markdown_table, read_reference_csv
 
 PHIS = {"one": None, "exp_act": "exp_act"}
@@ -58,7 +57,7 @@ SWEEP_LABELS = {
     "layer": "layer-shaped",
 }
 READINGS = ("direct", "chain", "residual")
-PAPER_READING = PUBLISHED_METHOD  # the reading whose MSE the paper plots
+PAPER_READING = EdgeOptions().method  # the published reading, whose MSE the paper plots
 # Own-group and other-parents strengths of the layer-shaped cases are drawn from these
 # ranges: the wide second range lets Z's share dominate the plain MI of some cases.
 OWN_STRENGTH = (0.0, 0.6)
@@ -80,37 +79,24 @@ class EstimatorSettings:
     layer_shapes: tuple[tuple[int, int], ...] = ((1, 56), (4, 248), (8, 504))
     layer_samples: int = 2000
     readings: tuple[str, ...] = READINGS
-    estimator: Mapping[str, Any] = field(default_factory=dict)
+    # Every field but method and activation_phi, which each variant sets.
+    estimator: EdgeOptions = field(default_factory=EdgeOptions)
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> EstimatorSettings:
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in section.items() if k in known}
-        for key in ("sample_sizes", "dims", "readings"):
-            if key in values:
-                values[key] = tuple(values[key])
-        if "layer_shapes" in values:
-            values["layer_shapes"] = tuple(tuple(shape) for shape in values["layer_shapes"])
-        return cls(**values)
+        return build_options(cls, known_fields(cls, section))
 
     def variants(self) -> dict[tuple[str, str], EdgeOptions]:
         """(reading, phi) -> estimator: every reading with phi = 1, the paper's also weighted."""
-        values = dict(self.estimator)
-        if "bandwidth_range" in values:
-            values["bandwidth_range"] = tuple(values["bandwidth_range"])
-        for key in ("activation_phi", "method"):
-            values.pop(key, None)
         pairs = [(reading, "one") for reading in self.readings]
         if PAPER_READING in self.readings:
             pairs.append((PAPER_READING, "exp_act"))
-        try:
-            return {
-                (reading, phi): EdgeOptions(**values, method=reading, activation_phi=PHIS[phi])
-                for reading, phi in pairs
-            }
-        except TypeError as exc:
-            valid = [f.name for f in dataclasses.fields(EdgeOptions)]
-            raise ConfigError(f"studies.estimator.estimator: {exc}; valid keys: {valid}") from None
+        return {
+            (reading, phi): dataclasses.replace(
+                self.estimator, method=reading, activation_phi=PHIS[phi]
+            )
+            for reading, phi in pairs
+        }
 
 
 def dimension_strength(d: int, base: float) -> float:

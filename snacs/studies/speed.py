@@ -30,7 +30,6 @@ Where the activations come from (``studies.speed.weights``):
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,37 +43,27 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from snacs.algorithm.acmi import score_pair
-from snacs.algorithm.weights import normalisation_range
+from snacs.algorithm.weights import PHIS, normalisation_range
 from snacs.errors import ConfigError, UnknownNameError
-from snacs.estimators.edge_options import PUBLISHED_METHOD, EdgeOptions
+from snacs.estimators.edge import EdgeOptions
 from snacs.estimators.geometric import gmi_matrix
-from snacs.io import write_text
-from snacs.layout import StudyTables
 from snacs.models import build_model
-from snacs.pipeline.common import Spec, load_bundle, load_model, statistics_subset
+from snacs.options import build_options, known_fields
 from snacs.pruning.activations import Activations, collect_activations
+from snacs.pruning.benchmark import Spec, load_bundle, load_model, statistics_subset
 from snacs.pruning.graph import INPUT, LayerNode, trace_layer_graph
 from snacs.pruning.groups import group_ids
-from snacs.tabular import latex, markdown_table, read_reference_csv
+from snacs.tabular import read_reference_csv
 
 ARCH = "vgg16_cifar"
 INPUT_SHAPE = (3, 32, 32)
+#: MINT's method label in the raw timings, the name the MINT pruner is registered under
 MINT = "mint"
 SNACS_PREFIX = "snacs_phi_"
-PHI_SYMBOLS = {"one": "1", "weight": "w̄", "weight_sq": "w̄²", "exp_weight": "exp(-w̄²/2)"}
-CLAIMED_SPEEDUP = 17.0
 
 
 def snacs_method(phi: str) -> str:
     return f"{SNACS_PREFIX}{phi}"
-
-
-def method_label(method: str) -> str:
-    """Display name: ``MINT`` or ``SNACS φ = w̄``."""
-    if method == MINT:
-        return "MINT"
-    phi = method.removeprefix(SNACS_PREFIX)
-    return f"SNACS φ = {PHI_SYMBOLS.get(phi, phi)}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +77,7 @@ class SpeedSettings:
     samples_per_class: int = 200
     child_layer: int = 9
     phis: tuple[str, ...] = ("one", "weight")
-    estimator: Mapping[str, Any] = field(default_factory=dict)
+    estimator: EdgeOptions = field(default_factory=EdgeOptions)
     mint_mst: str = "prim"
     seed: int = 0
     workers: int | None = None
@@ -96,22 +85,7 @@ class SpeedSettings:
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> SpeedSettings:
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in section.items() if k in known}
-        for key in ("groups", "mint_groups", "phis"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
-
-    def edge_options(self) -> EdgeOptions:
-        values = {"method": PUBLISHED_METHOD, **self.estimator}  # the snacs pruner's reading
-        if "bandwidth_range" in values:
-            values["bandwidth_range"] = tuple(values["bandwidth_range"])
-        try:
-            return EdgeOptions(**values)
-        except TypeError as exc:
-            valid = [f.name for f in dataclasses.fields(EdgeOptions)]
-            raise ConfigError(f"studies.speed.estimator: {exc}; valid keys: {valid}") from None
+        return build_options(cls, known_fields(cls, section))
 
 
 @dataclass(frozen=True)
@@ -335,7 +309,7 @@ def run_speed_study(
     Constant columns record the setting (layers, widths, N, device, threads, workers,
     where the activations came from), so the CSV stands on its own.
     """
-    estimator = settings.edge_options()
+    estimator = settings.estimator
     workers = snacs_workers(settings, device)
     plan = measurement_plan(settings)
     # Untimed warm-up of both code paths (lazy imports, allocator, caches).
@@ -389,7 +363,7 @@ def read_paper_speed(path: str | Path) -> pd.DataFrame:
 
 def _phis_of(methods: Sequence[str]) -> list[str]:
     found = {m.removeprefix(SNACS_PREFIX) for m in methods if m.startswith(SNACS_PREFIX)}
-    return [p for p in PHI_SYMBOLS if p in found] + sorted(found - set(PHI_SYMBOLS))
+    return [p for p in PHIS if p in found] + sorted(found - set(PHIS))
 
 
 def speedup_table(summary: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
@@ -421,87 +395,3 @@ def speedup_table(summary: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
             row[f"{prefix}min_speedup"] = min(ratios, default=float("nan"))
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _seconds(mean: float, std: float, runs: int) -> str:
-    if pd.isna(mean):
-        return "–"
-    digits = 3 if mean < 10 else 1
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if runs > 1 else f"{mean:.{digits}f}"
-
-
-def _ratio(value: float) -> str:
-    return "–" if pd.isna(value) else f"{value:.1f}×"
-
-
-def speed_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Headers and display rows shared by the Markdown, LaTeX and HTML versions."""
-    phis = [c.removeprefix("speedup_") for c in table.columns if c.startswith("speedup_")]
-    methods = [MINT, *(snacs_method(p) for p in phis)]
-    headers = ["Groups", *(f"{method_label(m)} (s)" for m in methods)]
-    headers += [f"Speed-up φ = {PHI_SYMBOLS.get(p, p)}" for p in phis]
-    headers += [f"Paper {method_label(m)} (s)" for m in methods]
-    headers += [f"Paper speed-up φ = {PHI_SYMBOLS.get(p, p)}" for p in phis]
-    rows = []
-    for _, r in table.iterrows():
-        cells = [f"{int(r['groups'])}×{int(r['groups'])}"]
-        cells += [_seconds(r[f"{m}_mean"], r[f"{m}_std"], r[f"{m}_runs"]) for m in methods]
-        cells += [_ratio(r[f"speedup_{p}"]) for p in phis]
-        cells += [_seconds(r[f"paper_{m}_mean"], 0.0, 1) for m in methods]
-        cells += [_ratio(r[f"paper_speedup_{p}"]) for p in phis]
-        rows.append(cells)
-    return headers, rows
-
-
-def claim_summary(table: pd.DataFrame) -> str:
-    """One sentence checking the paper's claim against the smallest measured speed-up."""
-    measured = table.dropna(subset=["min_speedup"])
-    if measured.empty:
-        return "No group count was timed for both MINT and SNACS, so no speed-up was measured."
-    worst = measured.loc[measured["min_speedup"].idxmin()]
-    below = measured[measured["min_speedup"] < CLAIMED_SPEEDUP]["groups"]
-    verdict = (
-        "holds at every measured group count"
-        if below.empty
-        else "does not hold at " + ", ".join(f"{g}×{g}" for g in below) + " groups"
-    )
-    return (
-        f"Smallest measured speed-up of SNACS over MINT: {worst['min_speedup']:.1f}× at "
-        f"{int(worst['groups'])}×{int(worst['groups'])} groups (largest "
-        f"{measured['min_speedup'].max():.1f}×). The paper claims over "
-        f"{CLAIMED_SPEEDUP:.0f}×; on this machine the claim {verdict}."
-    )
-
-
-def setup_summary(raw: pd.DataFrame) -> str:
-    """Where and on what the times were measured, from the raw CSV's constant columns."""
-    first = raw.iloc[0]
-    return (
-        f"Layer pair {first['parent_layer']} -> {first['child_layer']} "
-        f"({first['parent_width']} -> {first['child_width']} filters), N = {first['samples']} "
-        f"samples; activations: {first['activations']}; device {first['device']}, "
-        f"{first['threads']} torch threads, SNACS workers {first['snacs_workers']}, MINT MST "
-        f"backend {first['mint_mst']}. Activation collection is not timed; speed-ups are "
-        "ratios of mean seconds measured in the same run."
-    )
-
-
-def write_speed_tables(
-    raw_csv: str | Path, paper_csv: str | Path, out: StudyTables
-) -> pd.DataFrame:
-    """The summary (every number), Markdown and LaTeX tables of the raw timings."""
-    raw = pd.read_csv(raw_csv)
-    table = speedup_table(summarise_speed(raw), read_paper_speed(paper_csv))
-    headers, rows = speed_cells(table)
-    notes = f"{setup_summary(raw)}\n\n{claim_summary(table)}"
-    write_text(out.summary, table.to_csv(index=False))
-    write_text(out.markdown, f"{notes}\n\n{markdown_table(headers, rows)}\n")
-    tex = latex.table(
-        headers,
-        rows,
-        caption="Seconds to score one layer pair (mean ± std over reruns) and speed-up of "
-        "SNACS over MINT, beside the paper's numbers.",
-        label="tab:speed",
-    )
-    write_text(out.latex, latex.document([tex], notes))
-    return table

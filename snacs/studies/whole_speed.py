@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,13 +39,11 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from snacs.errors import ConfigError
-from snacs.io import write_text
-from snacs.layout import StudyTables
 from snacs.models import build_model
-from snacs.pipeline.common import load_bundle, statistics_subset
+from snacs.options import build_options, known_fields
+from snacs.pruning.benchmark import load_bundle, statistics_subset
 from snacs.pruning.context import PruneContext
 from snacs.pruning.pruner import build_pruner, load_pruner_modules
-from snacs.tabular import markdown_table
 
 INPUT_SHAPE = (3, 32, 32)
 SCOPES = {"step": "step_seconds", "whole": "seconds", "whole_cpu": "cpu_seconds"}
@@ -97,11 +95,7 @@ class WholeSettings:
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> WholeSettings:
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in section.items() if k in known}
-        if "networks" in values:
-            values["networks"] = tuple(values["networks"])
-        return cls(**values)
+        return build_options(cls, known_fields(cls, section))
 
     def network(self, name: str) -> Network:
         """The network with this run's group count and width."""
@@ -277,78 +271,6 @@ def summarise_whole(raw: pd.DataFrame) -> list[SpeedRatio]:
                     device=str(rows["device"].iloc[0]),
                 )
             )
-    return ratios
-
-
-def whole_cells(
-    raw: pd.DataFrame, ratios: Sequence[SpeedRatio]
-) -> tuple[list[str], list[list[str]]]:
-    """Per network: SNACS seconds with its parts, MINT seconds, step, whole and CPU ratio."""
-    headers = [
-        "Network",
-        "SNACS scoring (s)",
-        "ACMI + constraints + sensitivity (s)",
-        "MINT scoring (s)",
-        "Step ratio (ACMI)",
-        "Whole ratio",
-        "Whole ratio, CPU seconds",
-        "Reruns",
-    ]
-    by_key = {(r.network, r.scope): r for r in ratios}
-    rows = []
-    for network, group in raw.groupby("network", sort=False):
-        snacs = group[group["method"] == "snacs"]
-        step, whole = by_key[(network, "step")], by_key[(network, "whole")]
-        parts = " + ".join(
-            f"{snacs[c].mean():.1f}"
-            for c in ("acmi_seconds", "constraint_seconds", "sensitivity_seconds")
-        )
-        rows.append(
-            [
-                f"{network} ({group['description'].iloc[0]})",
-                f"{whole.snacs_s:.1f}",
-                parts,
-                f"{whole.mint_s:.1f}",
-                _ratio_cell(step),
-                _ratio_cell(whole),
-                _ratio_cell(by_key[(network, "whole_cpu")])
-                if (network, "whole_cpu") in by_key
-                else "n/a",
-                str(whole.reruns),
-            ]
-        )
-    return headers, rows
-
-
-def _ratio_cell(ratio: SpeedRatio) -> str:
-    return f"{ratio.ratio:.1f}× [{ratio.ratio_low:.1f}, {ratio.ratio_high:.1f}]"
-
-
-def whole_setup_summary(raw: pd.DataFrame) -> str:
-    first = raw.iloc[0]
-    return (
-        f"Whole-network scoring on N = {first['samples']} samples (freshly initialised "
-        f"networks, width x{first['width_mult']}), device {first['device']}, "
-        f"{first['threads']} torch threads for both methods, reruns interleaved. Ratios are "
-        "MINT seconds over SNACS seconds (mean over reruns) with 95 % bootstrap intervals; "
-        "the step ratio compares MINT's estimator with SNACS's ACMI, the whole ratio the "
-        "pruners' whole scoring steps in wall-clock seconds, the CPU ratio the same in CPU "
-        "seconds summed over threads (the ratio had both used every core: SNACS's workers "
-        "do, MINT's tree loop holds Python's lock and uses one core)."
-    )
-
-
-def write_whole_tables(raw_csv: str | Path, out: StudyTables) -> list[SpeedRatio]:
-    """The summary (one SpeedRatio per row) and the Markdown table of the raw timings."""
-    raw = pd.read_csv(raw_csv)
-    ratios = summarise_whole(raw)
-    summary = pd.DataFrame([dataclasses.asdict(r) for r in ratios], columns=SUMMARY_COLUMNS)
-    write_text(out.summary, summary.to_csv(index=False))
-    headers, rows = whole_cells(raw, ratios)
-    write_text(
-        out.markdown,
-        f"{whole_setup_summary(raw)}\n\n{markdown_table(headers, rows)}\n",
-    )
     return ratios
 
 

@@ -11,8 +11,8 @@ from snacs.config import (
     pruner_name,
     runs,
     step_spec,
-    validate_config,
 )
+from snacs.config_file import validate_config
 from snacs.errors import SnacsError
 from snacs.layout import CONTROL_PATTERN, RUN_PATTERN, ResultsLayout, RunKey
 from snacs.pipeline.prune import needs_activations
@@ -93,6 +93,28 @@ def training_folder(folder_of):
 
 # What the report reads (tables, figures, records): the same list ``snacs report`` uses.
 MANIFEST = report_manifest(CFG)
+
+# Every step output of every run and control. Snakemake remakes a missing file only when
+# a job that reads it must run anyway, so after a killed prune (whose outputs Snakemake
+# deletes) the finished finetune, evaluate and report jobs would stand on a plan that is
+# gone; as inputs of the report's target they are rebuilt by the next run.
+RUN_KEYS = [RunKey(*run) for run in runs(CFG)]
+CONTROL_KEYS = [RunKey(*run) for run in control_runs(CFG)]
+STEP_OUTPUTS = [
+    path
+    for run in RUN_KEYS + CONTROL_KEYS
+    for path in (
+        L.prune(run).plan,
+        L.prune(run).record,
+        L.finetune(run).best,
+        *([L.prune(run).scores] if run.control is None else []),
+    )
+]
+
+
+onerror:
+    # A failed run leaves no report behind that claims to stand on every result.
+    Path(L.report_page).unlink(missing_ok=True)
 
 
 def prune_inputs(wildcards):

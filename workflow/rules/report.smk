@@ -89,6 +89,7 @@ rule all:
         CONDA_ENV
     input:
         unpack(lambda wildcards: MANIFEST.inputs()),
+        steps=STEP_OUTPUTS,
     output:
         report=L.report_page,
         # The same page under a name browsers open as HTML from the file system.

@@ -1,6 +1,6 @@
 """EDGE's locality-sensitive hashing: from (projected) blocks to dense bucket ids.
 
-Each coordinate of a block (projected by :mod:`snacs.estimators.projection` when wide)
+Each coordinate of a block (projected by :mod:`snacs.estimators.edge.projection` when wide)
 is cut into intervals h = floor((v + b) / eps) whose width comes from the k-NN rule;
 every ensemble member uses a slightly wider width and a different shift. The vector of
 interval indices is the sample's bucket; buckets are renumbered 0..K-1 per block, which
@@ -16,14 +16,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from snacs.estimators.bandwidth import (
+from snacs.estimators.edge.bandwidth import (
     knn_order,
     mean_knn_distance,
     query_indices,
     width_scale,
 )
-from snacs.estimators.compiled import bucket_ids, knn_widths, uses_compiled
-from snacs.estimators.edge_options import EdgeOptions
+from snacs.estimators.edge.compiled import bucket_ids, knn_widths, uses_compiled
+from snacs.estimators.edge.options import EdgeOptions
 
 # Bucket widths get this constant added (reference value) so that a constant
 # coordinate still has a positive width.

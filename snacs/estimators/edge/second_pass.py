@@ -23,7 +23,7 @@ import math
 import torch
 from torch import Tensor
 
-from snacs.estimators.edge_options import LOWER_CLIP_BITS
+from snacs.estimators.edge.options import LOWER_CLIP_BITS
 
 LEVELS_PER_OCTAVE = 4
 LOWEST_LEVEL = -8 * LEVELS_PER_OCTAVE

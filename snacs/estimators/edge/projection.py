@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from snacs.estimators.edge_options import EdgeOptions
+from snacs.estimators.edge.options import EdgeOptions
 
 # Coordinate standard deviations below this are treated as 1 when scaling the
 # projection (reference value), so constant columns do not blow up the projection.

@@ -1,6 +1,6 @@
 """Compiled CPU kernels (numba) of EDGE's bandwidth, hashing and collision counting.
 
-The torch formulation (:mod:`snacs.estimators.bandwidth`, ``hashing``, ``counting``)
+The torch formulation (:mod:`snacs.estimators.edge.bandwidth`, ``hashing``, ``counting``)
 expresses every step as sorts and whole-array passes, which suits a GPU. On a CPU the
 same steps are short loops over N samples whose scratch arrays stay in L1 cache: a
 counting sort replaces each comparison sort, a hash table numbers the buckets, and the
@@ -33,7 +33,7 @@ def uses_compiled(device: torch.device) -> bool:
 def knn_widths(columns: np.ndarray, k: int, queries: np.ndarray) -> np.ndarray:
     """Mean distance from the query samples to their k-th nearest value, per row [B, N] -> [B].
 
-    Same rule as :func:`snacs.estimators.bandwidth.mean_knn_distance`: the k nearest
+    Same rule as :func:`snacs.estimators.edge.bandwidth.mean_knn_distance`: the k nearest
     values of a point are a window of k consecutive sorted values containing it, and
     the best window start is found by binary search on left gap vs right gap. Rows are
     sorted by numpy (a SIMD sort, several times faster than a compiled loop).

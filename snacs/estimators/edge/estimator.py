@@ -10,21 +10,20 @@ Public entry points, all returning bits and all deterministic for a given seed:
 The batched functions hash each child group once per ensemble member and reuse those
 codes for every parent group; per parent group they hash Y and Z once and count the
 collisions of all child groups in one pass. Projections are keyed by the column of the
-layer (:mod:`snacs.estimators.projection`), so Z's projection is the layer's minus Y's
+layer (:mod:`snacs.estimators.edge.projection`), so Z's projection is the layer's minus Y's
 part. A scalar :func:`edge_cmi` call sees the layer [Y | Z]; it equals the matrix entry
 of a parent group made of the layer's first columns when the child group is hashed
 unprojected (at most ``projection_threshold`` columns) or is the whole child layer
 (the residual reading's entries agree up to float rounding of the pair tables' sums).
 
-Readings (``EdgeOptions.method``): ``direct`` hashes X, Y and Z and counts once;
-``chain`` subtracts two MI estimates; ``residual`` partials Z out of X and Y by ridge
-least squares (:mod:`snacs.estimators.residual`, one factorisation per parent layer) and
-estimates the residuals' MI, by default over their canonical pairs. Every reading can
-take EDGE's second bandwidth pass (:mod:`snacs.estimators.second_pass`).
+The readings (``EdgeOptions.method``) are described in :mod:`snacs.estimators.edge`;
+the residual one partials per parent layer (:mod:`snacs.estimators.edge.residual`, one
+factorisation per layer) and every reading can take EDGE's second bandwidth pass
+(:mod:`snacs.estimators.edge.second_pass`).
 
 Inputs may be numpy arrays or torch tensors ([N] or [N, d]); computation runs in float64
 on ``device`` (default: the input tensor's device, else CPU). On CPU the hashing and
-counting run as compiled kernels (:mod:`snacs.estimators.compiled`); on other devices as
+counting run as compiled kernels (:mod:`snacs.estimators.edge.compiled`); on other devices as
 torch passes; both give the same estimates.
 """
 
@@ -37,12 +36,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from snacs.estimators.counting import combine_members, conditional_estimates, pair_estimates
-from snacs.estimators.edge_options import EdgeOptions
-from snacs.estimators.hashing import BlockCodes, hash_blocks
-from snacs.estimators.projection import LayerProjector, Stream, column_std
-from snacs.estimators.residual import LayerPartialler, canonical_pairs
-from snacs.estimators.second_pass import level_factor, second_pass_levels
+from snacs.estimators.edge.estimates import combine_members, conditional_estimates, pair_estimates
+from snacs.estimators.edge.hashing import BlockCodes, hash_blocks
+from snacs.estimators.edge.options import EdgeOptions
+from snacs.estimators.edge.projection import LayerProjector, Stream, column_std
+from snacs.estimators.edge.residual import LayerPartialler, canonical_pairs
+from snacs.estimators.edge.second_pass import level_factor, second_pass_levels
 
 ArrayLike = np.ndarray | Tensor
 Groups = ArrayLike | Sequence[int] | Sequence[ArrayLike | Sequence[int]]

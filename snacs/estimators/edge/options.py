@@ -1,9 +1,8 @@
 """Settings of the EDGE hashed (conditional) mutual-information estimator.
 
 Kept apart from the estimator so that the hashing and counting modules can read the
-settings without importing the public functions (and so a config loader can build the
-object without pulling in torch-heavy code paths). Defaults follow the reference EDGE
-code (v4.4.1); docs/method.md describes the estimator and its conditional readings.
+settings without importing the public functions. The defaults are described once, on
+:class:`EdgeOptions`; docs/method.md describes the estimator and its readings.
 """
 
 from dataclasses import dataclass
@@ -20,9 +19,6 @@ METHODS = ("direct", "chain", "residual")
 COMBINES = ("median", "average")
 ACTIVATION_PHIS = (None, "act", "act_sq", "exp_act")
 RESIDUAL_MIS = ("canonical", "joint")
-# The conditional reading of the published SNACS (its EDGE CMI hashes X, Y and Z); the
-# pruner and the studies that time it use it unless a config names another.
-PUBLISHED_METHOD = "direct"
 # Readings whose estimates get the null correction unless ``debias`` says otherwise.
 NULL_CORRECTED = ("direct", "residual")
 
@@ -36,14 +32,17 @@ LOWER_CLIP_BITS = 0.001
 class EdgeOptions:
     """How EDGE hashes, counts and combines.
 
-    Every field defaults to the reference EDGE value except ``method`` (our residual
-    reading), ``debias`` (our null correction) and ``normalize_epsilon`` (off).
+    Every field defaults to the reference EDGE code (v4.4.1) and the published SNACS,
+    except ``debias`` (our null correction, on for the direct and residual readings) and
+    ``normalize_epsilon`` (off). The SNACS pruner and the speed study take these
+    defaults as they are, so a plain ``edge_cmi_matrix(...)`` call computes what they do.
 
     Attributes:
-        method: ``"direct"`` hashes X, Y and Z and estimates I(X;Y|Z) from the
-            conditional dependence graph in one pass (reading A);
-            ``"chain"`` uses I(X;[Y,Z]) - I(X;Z) with two EDGE estimates, clipped at 0
-            (reading B).
+        method: ``"direct"`` (default, the published SNACS reading) hashes X, Y and Z and
+            estimates I(X;Y|Z) from the conditional dependence graph in one pass
+            (reading A); ``"chain"`` uses I(X;[Y,Z]) - I(X;Z) with two EDGE estimates,
+            clipped at 0 (reading B); ``"residual"`` partials Z out of X and Y by ridge
+            least squares and estimates the residuals' MI (our reading C).
         ensemble_size: number L of base estimators (bandwidths) in the ensemble.
         bandwidth_range: (first, last) multiplier T_l of the automatic bandwidth;
             the L multipliers are spaced evenly between them.
@@ -82,7 +81,7 @@ class EdgeOptions:
         normalize_epsilon: EDGE's second bandwidth pass (on by default in the
             reference code): after a first estimate I, every bucket width is
             multiplied by 0.4 * 2^(-sqrt(2 I) + 0.5 / I) and the estimate is made again
-            (:mod:`snacs.estimators.second_pass`). The chain reading applies it to each
+            (:mod:`snacs.estimators.edge.second_pass`). The chain reading applies it to each
             of its two terms.
         ridge: residual reading only: ridge penalty of the partialling regression
             as a multiple of the conditioning layer's column count W on standardised
@@ -100,7 +99,7 @@ class EdgeOptions:
             8 + 8 dimensions and N in the thousands.
     """
 
-    method: Method = "residual"
+    method: Method = "direct"
     ensemble_size: int = 10
     bandwidth_range: tuple[float, float] = (1.0, 1.1)
     combine: Combine = "median"

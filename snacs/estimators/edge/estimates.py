@@ -9,7 +9,7 @@ where the counts are those of the cell s falls in; summing over samples equals t
 usual sum over occupied cells weighted by N_xyz. With Z absent (one z bucket) it is
 EDGE's plain MI estimate.
 
-On CPU the compiled kernel :func:`snacs.estimators.compiled.conditional_sums` does the
+On CPU the compiled kernel :func:`snacs.estimators.edge.compiled.conditional_sums` does the
 counting. Elsewhere (GPUs) torch passes count all child blocks together without a Python
 loop per (child, parent) pair: per ensemble member the samples are ordered once by
 (z, yz) (shared by every child block), then each child row is stably sorted by its x id.
@@ -31,9 +31,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional
 
-from snacs.estimators.compiled import PHI_KINDS, conditional_sums, pair_sums, uses_compiled
-from snacs.estimators.edge_options import LOWER_CLIP_BITS, EdgeOptions
-from snacs.estimators.hashing import BlockCodes, rank_rows
+from snacs.estimators.edge.compiled import PHI_KINDS, conditional_sums, pair_sums, uses_compiled
+from snacs.estimators.edge.hashing import BlockCodes, rank_rows
+from snacs.estimators.edge.options import LOWER_CLIP_BITS, EdgeOptions
 
 _NULL_STREAM = 0x6E756C6C  # seed sub-stream of the within-bucket shuffle
 # Rows of (member, child block) counted at once: small enough that the per-sample
@@ -257,7 +257,7 @@ def pair_estimates(x: BlockCodes, y: BlockCodes, options: EdgeOptions) -> Tensor
     Unlike :func:`conditional_estimates`, every X block has its own Y block. With few
     buckets per block (the 1-D blocks of canonical pairs) the joint counts of all pairs
     fit in one table, filled by a single ``bincount`` (torch passes, for GPUs; on CPU a
-    compiled loop counts pair by pair, :func:`snacs.estimators.compiled.pair_sums`):
+    compiled loop counts pair by pair, :func:`snacs.estimators.edge.compiled.pair_sums`):
     I = (1/N) sum over cells of N_xy * clip(log2(N N_xy / (N_x N_y)), 0.001, U).
     The null correction, when on, counts again with Y shuffled over all samples.
     """

@@ -26,7 +26,7 @@ import math
 import torch
 from torch import Tensor
 
-from snacs.estimators.projection import column_std
+from snacs.estimators.edge.projection import column_std
 
 _MIN_STD = 1e-8  # constant columns are left centred instead of divided by ~0
 

@@ -13,6 +13,9 @@ are all pruned, or whose outgoing connections are all pruned, carries no signal,
 remaining weights, bias and BatchNorm entries cost nothing in a deployed model.
 ``credited_masks`` adds those, so a masked count is never below what physically slimming
 the model achieves; counts of a plan should always go through it.
+
+It sits in the pruning core because the core's target search counts with it;
+``snacs.metrics`` hands the same functions to the steps that report counts.
 """
 
 from collections.abc import Mapping
