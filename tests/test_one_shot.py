@@ -8,7 +8,8 @@ import pytest
 import torch
 from record_fixtures import prune_record
 
-from snacs.config import step_spec, validate_config
+from snacs.config import step_spec
+from snacs.config_file import validate_config
 from snacs.errors import SnacsError
 from snacs.io import save_checkpoint
 from snacs.pipeline.data import prepare_dataset
@@ -48,6 +49,7 @@ def _spec(root, **evaluation):
                     "model": {"arch": "vgg16_cifar", "options": {"width_mult": 0.125}},
                     "dense": {"recipe": {"epochs": 1}},
                     "finetune": {"recipe": {"epochs": 1}},
+                    "statistics": {"samples_per_class": 4},
                     "evaluation": {"batch_size": 16, "bn_recalibration_batches": 3, **evaluation},
                 }
             },

@@ -94,8 +94,8 @@ def training_folder(folder_of):
 # What the report reads (tables, figures, records): the same list ``snacs report`` uses.
 MANIFEST = report_manifest(CFG)
 
-# Every step output of every run and control. Snakemake remakes a missing file only when
-# a job that reads it must run anyway, so after a killed prune (whose outputs Snakemake
+# Every step output of every run and control, and each benchmark's one-shot records.
+# Snakemake remakes a missing file only when a job that reads it must run anyway, so after a killed prune (whose outputs Snakemake
 # deletes) the finished finetune, evaluate and report jobs would stand on a plan that is
 # gone; as inputs of the report's target they are rebuilt by the next run.
 RUN_KEYS = [RunKey(*run) for run in runs(CFG)]
@@ -109,7 +109,7 @@ STEP_OUTPUTS = [
         L.finetune(run).best,
         *([L.prune(run).scores] if run.control is None else []),
     )
-]
+] + [L.one_shot(benchmark) for benchmark in BENCHMARKS]
 
 
 onerror:
@@ -134,8 +134,7 @@ def prune_inputs(wildcards):
 
 def one_shot_inputs(wildcards):
     """The dense model, and the plan and record of every run and control of the benchmark."""
-    keys = [RunKey(*run) for run in runs(CFG) if run[0] == wildcards.benchmark]
-    keys += [RunKey(*run) for run in control_runs(CFG) if run[0] == wildcards.benchmark]
+    keys = [key for key in RUN_KEYS + CONTROL_KEYS if key.benchmark == wildcards.benchmark]
     return {
         "dense": L.dense(wildcards.benchmark).best,
         "plans": [L.prune(key).plan for key in keys],
