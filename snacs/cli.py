@@ -169,22 +169,23 @@ def cmd_prune(args: argparse.Namespace) -> None:
 
 def cmd_control(args: argparse.Namespace) -> None:
     from snacs.layout import PruneFiles
-    from snacs.pipeline.controls import run_control
+    from snacs.pipeline.controls import run_control_chain
 
-    record = run_control(
+    row = run_control_chain(
         _spec(args, "control"),
         PruneFiles(args.run_plan, args.run_scores, args.run_record),
         args.control,
         args.dense,
-        args.plan,
-        args.out,
+        args.dense_json,
+        PruneFiles(args.plan, "", args.out),
+        args.train_dir,
+        args.metrics,
         _device(args),
+        not args.no_progress,
     )
-    achieved = record.achieved
     print(
-        f"{record.method} {record.target['label']} control {args.control}: "
-        f"params -{100 * achieved['params_reduction']:.1f} %, "
-        f"FLOPs -{100 * achieved['flops_reduction']:.1f} %"
+        f"{row.method} {row.target} control {args.control}: top-1 {row.pruned_top1:.2f} % "
+        f"(no fine-tune {row.no_finetune_top1:.2f} %), FLOPs -{row.flops_reduction_pct:.1f} %"
     )
 
 
@@ -450,14 +451,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--plan", required=True, help="pruning plan to write")
     sub.add_argument("--scores", required=True, help="the pruner's scores to write")
     sub.add_argument("--out", required=True, help="prune record (JSON) to write")
-    sub = command("control", cmd_control, "a run's control plan (same per-layer counts)", True)
+    sub = command(
+        "control",
+        cmd_control,
+        "a run's control (same per-layer counts): plan, fine-tune, result",
+        True,
+    )
     sub.add_argument("--run-plan", required=True, help="the run's pruning plan")
     sub.add_argument("--run-scores", required=True, help="the run's scores")
     sub.add_argument("--run-record", required=True, help="the run's prune record")
     sub.add_argument("--control", required=True, help="random<k>, magnitude or inverted")
     sub.add_argument("--dense", required=True, help="dense checkpoint")
+    sub.add_argument("--dense-json", required=True, help="dense record")
     sub.add_argument("--plan", required=True, help="control plan to write")
     sub.add_argument("--out", required=True, help="control's prune record (JSON) to write")
+    sub.add_argument("--train-dir", required=True, help="the control's fine-tune folder")
+    sub.add_argument("--metrics", required=True, help="the control's run record (JSON) to write")
     sub = command("finetune", cmd_finetune, "fine-tune under a plan's fixed masks", True)
     sub.add_argument("--plan", required=True)
     sub.add_argument("--dense", required=True)

@@ -98,7 +98,8 @@ rule evaluate:
 
 
 # Controls: the run's per-layer counts chosen at random, by magnitude, or by the inverted
-# ranking; fine-tuned and evaluated by the same rules as the run.
+# ranking; fine-tuned and evaluated by the same functions as the run, in one job per
+# control (a control's steps are small; three processes would cost more than the work).
 rule control:
     conda:
         CONDA_ENV
@@ -107,46 +108,23 @@ rule control:
         scores=L.prune(RUN).scores,
         summary=L.prune(RUN).record,
         dense=L.dense("{benchmark}").best,
+        dense_summary=L.dense_record("{benchmark}"),
     output:
         plan=L.prune(CONTROL).plan,
         summary=L.prune(CONTROL).record,
+        finetuned=L.finetune(CONTROL).best,
+        metrics=L.run_record(CONTROL),
     params:
         spec=spec("control"),
+        train_dir=training_folder(lambda w: L.finetune(run_key(w))),
+    threads: TRAIN_THREADS
+    resources:
+        runtime=finetune_minutes,
     log:
         L.log("control", CONTROL.folder),
     shell:
         "snacs --log {log} control --spec {params.spec:q} --run-plan {input.plan} "
         "--run-scores {input.scores} --run-record {input.summary} "
-        "--control {wildcards.control} --dense {input.dense} --plan {output.plan} "
-        "--out {output.summary}"
-
-
-use rule finetune as control_finetune with:
-    input:
-        plan=L.prune(CONTROL).plan,
-        dense=L.dense("{benchmark}").best,
-    output:
-        L.finetune(CONTROL).best,
-    params:
-        spec=spec("finetune"),
-        train_dir=training_folder(lambda w: L.finetune(run_key(w))),
-        launch=launcher,
-    log:
-        L.log("finetune", CONTROL.folder),
-
-
-use rule evaluate as control_evaluate with:
-    input:
-        plan=L.prune(CONTROL).plan,
-        prune=L.prune(CONTROL).record,
-        finetuned=L.finetune(CONTROL).best,
-        dense=L.dense_record("{benchmark}"),
-        dense_checkpoint=L.dense("{benchmark}").best,
-    output:
-        metrics=L.run_record(CONTROL),
-    # A control is a yardstick, not a model to deploy: no slim export (seconds per run).
-    params:
-        spec=spec("evaluate"),
-        export="",
-    log:
-        L.log("evaluate", CONTROL.folder),
+        "--control {wildcards.control} --dense {input.dense} --dense-json {input.dense_summary} "
+        "--plan {output.plan} --out {output.summary} --train-dir {params.train_dir} "
+        "--metrics {output.metrics} --threads {threads} --no-progress"
