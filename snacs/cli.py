@@ -203,6 +203,13 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_finetune_stack(args: argparse.Namespace) -> None:
+    from snacs.pipeline.finetune import FinetuneMember, run_finetune_stack
+
+    members = [FinetuneMember(plan, args.dense, folder, args.seed) for plan, folder in args.member]
+    run_finetune_stack(_spec(args, "finetune"), members, _device(args), not args.no_progress)
+
+
 def cmd_reference(args: argparse.Namespace) -> None:
     from snacs.pipeline.finetune import run_dense_reference
 
@@ -473,6 +480,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--train-dir", required=True, help="training folder (checkpoints, log)")
     sub = command(
+        "finetune-stack",
+        cmd_finetune_stack,
+        "fine-tune several runs of one benchmark and seed as one stacked model",
+        True,
+    )
+    sub.add_argument("--dense", required=True)
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument(
+        "--member",
+        nargs=2,
+        action="append",
+        required=True,
+        metavar=("PLAN", "TRAIN_DIR"),
+        help="a run's plan and its fine-tune folder (repeat for every member)",
+    )
+    sub = command(
         "reference", cmd_reference, "fine-tune the dense model with the fine-tune recipe", True
     )
     sub.add_argument("--dense", required=True, help="dense checkpoint")
@@ -619,6 +642,7 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     for name in ("out", "out_csv", "whole_out", "train_dir", "main"):
         value = getattr(args, name, None)
         found |= {(v, None) for v in (value if isinstance(value, list) else [value]) if v}
+    found |= {(folder, None) for _, folder in getattr(args, "member", None) or []}
     if getattr(args, "out_dir", None):
         found.add((args.out_dir, args.command))
     return sorted(found, key=str)

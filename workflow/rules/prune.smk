@@ -28,6 +28,8 @@ rule prune:
 rule finetune:
     conda:
         CONDA_ENV
+    wildcard_constraints:
+        benchmark=unstacked_benchmark(),
     input:
         plan=L.prune(RUN).plan,
         dense=L.dense("{benchmark}").best,
@@ -46,6 +48,37 @@ rule finetune:
         "{params.launch} --log {log} finetune --spec {params.spec:q} --plan {input.plan} "
         "--dense {input.dense} --seed {wildcards.seed} --train-dir {params.train_dir} "
         "--threads {threads} --no-progress"
+
+
+# With stack_k > 1, each benchmark's runs of one seed fine-tune K at a time as one stacked
+# model: one job per chunk writes every member's own training folder. A member reruns on
+# its own: delete its folder and rerun the target; the others are read back, not retrained.
+for stack_name, stack_benchmark, stack_seed, stack_runs in STACKS:
+
+    rule:
+        name:
+            stack_name
+        conda:
+            CONDA_ENV
+        input:
+            plans=[L.prune(run).plan for run in stack_runs],
+            dense=L.dense(stack_benchmark).best,
+        output:
+            [L.finetune(run).best for run in stack_runs],
+        params:
+            spec=json.dumps(step_spec(CFG, stack_benchmark, "finetune"), sort_keys=True),
+            seed=stack_seed,
+            members=" ".join(
+                f"--member {L.prune(run).plan} {L.finetune(run).folder}" for run in stack_runs
+            ),
+        threads: TRAIN_THREADS
+        resources:
+            runtime=stack_minutes(stack_benchmark, stack_runs),
+        log:
+            L.log("finetune", f"{stack_benchmark}/{stack_name}"),
+        shell:
+            "snacs --log {log} finetune-stack --spec {params.spec:q} --dense {input.dense} "
+            "--seed {params.seed} {params.members} --threads {threads} --no-progress"
 
 
 rule dense_reference:
