@@ -226,7 +226,7 @@ def test_stacked_fine_tunes_write_what_single_runs_wrote(finished_run, tmp_path)
     for run in runs:
         shutil.rmtree(copy / f"results/finetuned/{run}")
     targets = [f"results/finetuned/{run}/best.pt" for run in runs]
-    plan = snakemake(copy, *targets, "--config", "stack_k=3", "--dry-run")
+    plan = snakemake(copy, *targets, "--config", "stack_k=3", "--dry-run", "-p")
     assert plan.returncode == 0, plan.stderr[-2000:]
     assert "finetune_stack_synth_vgg_seed0_0" in plan.stdout
     assert plan.stdout.count("--member") == 3 and "rule finetune:" not in plan.stdout
