@@ -169,22 +169,24 @@ def cmd_prune(args: argparse.Namespace) -> None:
 
 def cmd_control(args: argparse.Namespace) -> None:
     from snacs.layout import PruneFiles
-    from snacs.pipeline.controls import run_control
+    from snacs.pipeline.controls import run_control_chain
 
-    record = run_control(
+    row = run_control_chain(
         _spec(args, "control"),
         PruneFiles(args.run_plan, args.run_scores, args.run_record),
         args.control,
         args.dense,
-        args.plan,
-        args.out,
+        args.dense_json,
+        PruneFiles(args.plan, "", args.out),
+        args.train_dir,
+        args.metrics,
         _device(args),
+        args.one_shot,
+        not args.no_progress,
     )
-    achieved = record.achieved
     print(
-        f"{record.method} {record.target['label']} control {args.control}: "
-        f"params -{100 * achieved['params_reduction']:.1f} %, "
-        f"FLOPs -{100 * achieved['flops_reduction']:.1f} %"
+        f"{row.method} {row.target} control {args.control}: top-1 {row.pruned_top1:.2f} % "
+        f"(one-shot {row.one_shot_top1:.2f} %), FLOPs -{row.flops_reduction_pct:.1f} %"
     )
 
 
@@ -200,6 +202,13 @@ def cmd_finetune(args: argparse.Namespace) -> None:
         args.seed,
         not args.no_progress,
     )
+
+
+def cmd_finetune_stack(args: argparse.Namespace) -> None:
+    from snacs.pipeline.finetune import FinetuneMember, run_finetune_stack
+
+    members = [FinetuneMember(plan, args.dense, folder, args.seed) for plan, folder in args.member]
+    run_finetune_stack(_spec(args, "finetune"), members, _device(args), not args.no_progress)
 
 
 def cmd_reference(args: argparse.Namespace) -> None:
@@ -469,19 +478,46 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--plan", required=True, help="pruning plan to write")
     sub.add_argument("--scores", required=True, help="the pruner's scores to write")
     sub.add_argument("--out", required=True, help="prune record (JSON) to write")
-    sub = command("control", cmd_control, "a run's control plan (same per-layer counts)", True)
+    sub = command(
+        "control",
+        cmd_control,
+        "a run's control (same per-layer counts): plan, fine-tune, result",
+        True,
+    )
     sub.add_argument("--run-plan", required=True, help="the run's pruning plan")
     sub.add_argument("--run-scores", required=True, help="the run's scores")
     sub.add_argument("--run-record", required=True, help="the run's prune record")
     sub.add_argument("--control", required=True, help="random<k>, magnitude or inverted")
     sub.add_argument("--dense", required=True, help="dense checkpoint")
+    sub.add_argument("--dense-json", required=True, help="dense record")
     sub.add_argument("--plan", required=True, help="control plan to write")
     sub.add_argument("--out", required=True, help="control's prune record (JSON) to write")
+    sub.add_argument("--train-dir", required=True, help="the control's fine-tune folder")
+    sub.add_argument("--metrics", required=True, help="the control's run record (JSON) to write")
+    sub.add_argument(
+        "--one-shot", required=True, help="the benchmark's one-shot records (snacs oneshot)"
+    )
     sub = command("finetune", cmd_finetune, "fine-tune under a plan's fixed masks", True)
     sub.add_argument("--plan", required=True)
     sub.add_argument("--dense", required=True)
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--train-dir", required=True, help="training folder (checkpoints, log)")
+    sub = command(
+        "finetune-stack",
+        cmd_finetune_stack,
+        "fine-tune several runs of one benchmark and seed as one stacked model",
+        True,
+    )
+    sub.add_argument("--dense", required=True)
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument(
+        "--member",
+        nargs=2,
+        action="append",
+        required=True,
+        metavar=("PLAN", "TRAIN_DIR"),
+        help="a run's plan and its fine-tune folder (repeat for every member)",
+    )
     sub = command(
         "reference", cmd_reference, "fine-tune the dense model with the fine-tune recipe", True
     )
@@ -640,6 +676,7 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     for name in ("out", "out_csv", "whole_out", "train_dir", "main"):
         value = getattr(args, name, None)
         found |= {(v, None) for v in (value if isinstance(value, list) else [value]) if v}
+    found |= {(folder, None) for _, folder in getattr(args, "member", None) or []}
     if getattr(args, "out_dir", None):
         found.add((args.out_dir, args.command))
     return sorted(found, key=str)

@@ -166,7 +166,8 @@ STEP_KEYS: dict[str, tuple[str, ...]] = {
     "dense": ("dataset", "model", "dense", "evaluation", "workers", "data_path", "compile"),
     "activations": ("dataset", "model", "statistics", "workers"),
     "prune": ("dataset", "model", "statistics", "workers"),
-    "control": ("dataset", "model", "workers"),
+    # a control's whole chain (plan, fine-tune, evaluation) runs as one job
+    "control": ("dataset", "model", "finetune", "evaluation", "workers", "data_path", "compile"),
     "finetune": ("dataset", "model", "finetune", "evaluation", "workers", "data_path", "compile"),
     "evaluate": ("dataset", "model", "evaluation", "workers", "data_path"),
 }

@@ -18,10 +18,15 @@ def _files() -> list[Path]:
     return [p for p in found if p.is_file() and (p.suffix in SUFFIXES or p.suffix == "")]
 
 
+# The project's own CI config over its test data: its test skips where the data is absent.
+OWN_TEST_DATA = {REPO / "config" / "pretrained-ci.yaml"}
+
+
 def test_no_pointers_to_files_users_do_not_have():
     hits = [
         f"{path.relative_to(REPO)}:{number}: {line.strip()}"
         for path in _files()
+        if path not in OWN_TEST_DATA
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1)
         if FORBIDDEN.search(line)
     ]

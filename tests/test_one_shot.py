@@ -149,7 +149,9 @@ def test_a_missing_run_or_another_benchmark_is_named(tiny_benchmark, tmp_path):
     with pytest.raises(RecordError, match=r"0 one-shot results for l1 .* \[magnitude control\]"):
         record.of(PruneRecord.load(control))
     elsewhere = prune_record(tmp_path / "elsewhere.json", "l1", TARGET, 0, benchmark="b9")
-    with pytest.raises(SnacsError, match="elsewhere.json is a run of benchmark 'b9'"):
+    with pytest.raises(
+        SnacsError, match="elsewhere.json: l1 flops50-layerwise seed 0 is a run of benchmark .b9."
+    ):
         run_one_shot(spec, dense, [OneShotJob(jobs[0].plan, elsewhere)], tmp_path / "x.json", CPU)
 
 

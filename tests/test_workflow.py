@@ -222,3 +222,37 @@ def test_make_demo_runs_a_snakemake_command_that_plans_the_demo(tmp_path):
     )
     assert plan.returncode == 0, plan.stderr[-2000:]
     assert "speed_report" in plan.stdout and "finetune" in plan.stdout
+
+
+@pytest.mark.slow
+def test_stacked_fine_tunes_write_what_single_runs_wrote(finished_run, tmp_path):
+    """``--config stack_k=3`` trains synth_vgg's three runs as one stacked job whose files
+    match those the single runs wrote (float tolerance; the members share one batch order)."""
+    import shutil
+
+    import torch
+
+    copy = tmp_path / "stacked"
+    shutil.copytree(finished_run, copy, symlinks=True)
+    runs = [f"synth_vgg/{method}/flops50-layerwise/seed0" for method in ("l1", "random", "snacs")]
+    for run in runs:
+        shutil.rmtree(copy / f"results/finetuned/{run}")
+    targets = [f"results/finetuned/{run}/best.pt" for run in runs]
+    plan = snakemake(copy, *targets, "--config", "stack_k=3", "--dry-run", "-p")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    assert "finetune_stack_synth_vgg_seed0_0" in plan.stdout
+    assert plan.stdout.count("--member") == 3 and "rule finetune:" not in plan.stdout
+    done = snakemake(copy, *targets, "--config", "stack_k=3")
+    assert done.returncode == 0, done.stderr[-4000:]
+    for run in runs:
+        single = load_checkpoint(finished_run / f"results/finetuned/{run}/best.pt")
+        stacked = load_checkpoint(copy / f"results/finetuned/{run}/best.pt")
+        assert stacked["epoch"] == single["epoch"]
+        for name, tensor in single["model"].items():
+            if tensor.is_floating_point():
+                torch.testing.assert_close(stacked["model"][name], tensor, atol=1e-4, rtol=1e-4)
+        single_log = pd.read_csv(finished_run / f"results/finetuned/{run}/log.csv")
+        stacked_log = pd.read_csv(copy / f"results/finetuned/{run}/log.csv")
+        assert stacked_log["train_loss"].to_numpy() == pytest.approx(
+            single_log["train_loss"].to_numpy(), abs=1e-4
+        )

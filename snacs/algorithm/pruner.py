@@ -42,7 +42,7 @@ CITATION = (
 
 @dataclass(frozen=True)
 class SnacsOptions(ConnectionOptions):
-    """Every choice of the method; README "SNACS options" explains each default.
+    """Every choice of the method; docs/pruners.md ("SNACS: options") explains each default.
 
     The shared connection-plan options come first (``snacs.pruning.connections``):
     layer_cap (0.96: no layer loses more than this share of its connections, whatever its

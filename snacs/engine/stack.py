@@ -88,6 +88,16 @@ class StackMember:
     extra_state: Mapping | None = None
 
 
+def dropout_layers(model: nn.Module) -> list[str]:
+    """Layers that draw random masks: a stack would draw them differently from single runs,
+    so a model with any cannot be stacked."""
+    return [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, _DropoutNd) and module.p > 0
+    ]
+
+
 def fit_stack(
     members: Sequence[StackMember],
     train_loader: Iterable,
@@ -329,11 +339,7 @@ def _check_stackable(members: Sequence[StackMember]) -> None:
     first = members[0]
     layout = _layout(first.model)
     for member in members:
-        dropout = [
-            name
-            for name, module in member.model.named_modules()
-            if isinstance(module, _DropoutNd) and module.p > 0
-        ]
+        dropout = dropout_layers(member.model)
         if dropout and len(members) > 1:
             raise ConfigError(
                 f"{member.out_dir}: the model has dropout ({', '.join(dropout)}), which a "

@@ -1,8 +1,10 @@
 """Step ``control``: a run's control plan (same per-layer counts, another choice).
 
-Reads the run's plan, scores and record and writes the control's plan and record, so
-the control is fine-tuned and evaluated by the same steps as the run itself.
-Its result row carries ``control``.
+Reads the run's plan, scores and record and writes the control's plan and record; the
+control is then fine-tuned and evaluated by the same functions as the run itself, in the
+same process (:func:`run_control_chain`: one job per control, not three, since a
+control's steps are small and a process start costs seconds). Its result row carries
+``control``.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from pathlib import Path
 
 import torch
 
-from snacs.layout import PruneFiles
+from snacs.layout import PruneFiles, training_files
 from snacs.pipeline.counts import plan_counts
+from snacs.pipeline.evaluate import run_evaluate
+from snacs.pipeline.finetune import run_finetune
+from snacs.pipeline.oneshot import OneShotEvaluator
 from snacs.pipeline.provenance import provenance
 from snacs.pipeline.prune import layer_pruned_pct
 from snacs.pruning.benchmark import Spec, load_bundle, load_model
 from snacs.pruning.controls import control_plan
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.plan import PruningPlan
-from snacs.pruning.records import PruneRecord
+from snacs.pruning.records import PruneRecord, RunRecord
 from snacs.pruning.scores import load_scores
 
 
@@ -70,3 +75,45 @@ def run_control(
     )
     record.save(record_out)
     return record
+
+
+def run_control_chain(
+    spec: Spec,
+    run_files: PruneFiles,
+    label: str,
+    dense_checkpoint: str | Path,
+    dense_json: str | Path,
+    out: PruneFiles,
+    train_dir: str | Path,
+    metrics_out: str | Path,
+    device: torch.device,
+    one_shot: str | Path,
+    progress: bool = True,
+) -> RunRecord:
+    """Control ``label`` of a run from plan to result: choose it, fine-tune it, evaluate it.
+
+    ``one_shot`` is the benchmark's one-shot records (its runs and the dense model); the
+    control's own one-shot accuracy is measured here, on the same batches.
+
+    ``out.plan`` and ``out.record`` take the control's plan and prune record (it has no
+    scores of its own), ``train_dir`` its fine-tune, ``metrics_out`` its run record. An
+    interrupted chain resumes its fine-tune from the training folder's last state.
+    """
+    record = run_control(spec, run_files, label, dense_checkpoint, out.plan, out.record, device)
+    # One-shot here, on the batches the benchmark's oneshot step re-estimates every run on.
+    plan_one_shot = OneShotEvaluator(spec, dense_checkpoint, device).measure(
+        record, PruningPlan.load(out.plan)
+    )
+    run_finetune(spec, out.plan, dense_checkpoint, train_dir, device, record.seed, progress)
+    return run_evaluate(
+        spec,
+        out.plan,
+        out.record,
+        training_files(train_dir).best,
+        dense_json,
+        metrics_out,
+        device,
+        one_shot=one_shot,
+        slim_out=None,  # a control is a yardstick, not a model to deploy: no export
+        plan_one_shot=plan_one_shot,
+    )

@@ -313,8 +313,16 @@ def _benchmark_rows(
     rows.append(forward_only("evaluate", pruning_runs, 2 * test_size))  # masked and slim
     if controls:
         recipe = spec["finetune"]["recipe"]
-        rows.append(training("control_finetune", controls, recipe, stacked_speed, stack_k))
-        rows.append(forward_only("control_evaluate", controls, 2 * test_size))
+        # one job per control: its fine-tune, then its evaluation (masked and slim)
+        tuned = training("control", controls, recipe, stacked_speed, stack_k)
+        evaluated = forward_only("control", controls, 2 * test_size)
+        rows.append(
+            dataclasses.replace(
+                tuned,
+                eval_images=tuned.eval_images + evaluated.eval_images,
+                gpu_hours=tuned.gpu_hours + evaluated.gpu_hours,
+            )
+        )
     return rows
 
 

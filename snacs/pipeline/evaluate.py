@@ -21,7 +21,13 @@ from snacs.pruning.benchmark import Spec, load_bundle, load_model
 from snacs.pruning.export import export_model
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.plan import PruningPlan
-from snacs.pruning.records import DenseRecord, OneShotRecords, PruneRecord, RunRecord
+from snacs.pruning.records import (
+    DenseRecord,
+    OneShotAccuracy,
+    OneShotRecords,
+    PruneRecord,
+    RunRecord,
+)
 from snacs.pruning.slim import slim_model
 
 
@@ -35,11 +41,14 @@ def run_evaluate(
     device: torch.device,
     one_shot: str | Path,
     slim_out: str | Path | None,
+    plan_one_shot: OneShotAccuracy | None = None,
 ) -> RunRecord:
     """Write one result record (JSON) for a (benchmark, method, target, seed) run.
 
-    ``one_shot`` is the benchmark's one-shot records (:func:`snacs.pipeline.oneshot.run_one_shot`),
-    from which the run's accuracy right after pruning is copied.
+    ``one_shot`` is the benchmark's one-shot records (:func:`snacs.pipeline.oneshot.run_one_shot`):
+    the run's accuracy right after pruning is copied from them, and the dense model's under
+    the same re-estimation. A control, whose plan is chosen in its own job, measures its
+    one-shot accuracy there on the same batches and passes it as ``plan_one_shot``.
 
     The physically slimmed fine-tuned model is exported to ``slim_out`` (``torch.export``,
     loadable with plain PyTorch), and the export is checked against the slim model; None
@@ -63,7 +72,7 @@ def run_evaluate(
     dense_record = DenseRecord.load(dense_json)
     prune_record = PruneRecord.load(prune_json)
     one_shot_records = OneShotRecords.load(one_shot)
-    one_shot_run = one_shot_records.of(prune_record, str(one_shot))
+    one_shot_run = plan_one_shot or one_shot_records.of(prune_record, str(one_shot))
     exported = None
     if slim_out is not None:
         exported = export_model(slim, shape, slim_out)

@@ -16,14 +16,15 @@ from torch import nn
 
 from snacs.data import DatasetBundle
 from snacs.engine import Recipe, evaluate, fit, seed_everything
-from snacs.engine.stack import StackMember, fit_stack
+from snacs.engine.stack import StackMember, dropout_layers, fit_stack
 from snacs.errors import ConfigError
 from snacs.io import fingerprint, load_checkpoint
-from snacs.layout import training_files
+from snacs.layout import RunKey, training_files
+from snacs.models import build_model
 from snacs.pipeline.batches import eval_batches, train_batches
 from snacs.pipeline.counts import latency
 from snacs.pipeline.provenance import provenance
-from snacs.pruning.benchmark import Spec, load_bundle, load_model
+from snacs.pruning.benchmark import Spec, load_bundle, load_model, model_options
 from snacs.pruning.masking import MaskEnforcer, apply_masks
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.records import DenseRecord, ReferenceRecord
@@ -62,6 +63,24 @@ def run_finetune(
     """
     member = FinetuneMember(plan_path, dense_checkpoint, out_dir, seed)
     run_finetune_stack(spec, [member], device, progress)
+
+
+def stack_chunks(spec: Spec, runs: Sequence[RunKey], size: int) -> list[list[RunKey]]:
+    """How the workflow stacks a benchmark's fine-tunes: each seed's runs, sorted by their
+    folder, in chunks of ``size``. Empty (every run alone) for a size of 1 or a model with
+    dropout, which a stack would draw differently from single runs."""
+    model = build_model(
+        spec["model"]["arch"],
+        num_classes=None,
+        **model_options(spec, for_loading=True),
+    )
+    if size <= 1 or dropout_layers(model):
+        return []
+    chunks = []
+    for seed in sorted({run.seed for run in runs}, key=str):
+        mine = sorted((run for run in runs if run.seed == seed), key=lambda run: run.folder)
+        chunks += [mine[start : start + size] for start in range(0, len(mine), size)]
+    return chunks
 
 
 def run_finetune_stack(

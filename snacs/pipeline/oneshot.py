@@ -123,9 +123,61 @@ def one_shot_accuracy(
     return evaluate(model, batches.test, device, ks=topk), used
 
 
+class OneShotEvaluator:
+    """The benchmark's data, dense model and batches, loaded once; then one plan per call.
+
+    Built once by the ``oneshot`` step for every run of a benchmark, and by a control's
+    job for its one plan (chosen in that same job): both read the same seeded batches, so
+    a control's one-shot accuracy is the one the step would have measured.
+    """
+
+    def __init__(self, spec: Spec, dense_checkpoint: str | Path, device: torch.device):
+        start = time.perf_counter()
+        self.spec, self.device = spec, device
+        bundle = load_bundle(spec)
+        self.model = load_model(spec, bundle.num_classes, dense_checkpoint).to(device)
+        self.dense_state = {n: t.detach().clone() for n, t in self.model.state_dict().items()}
+        self.batches = one_shot_batches(spec, bundle, device)
+        self.setup_seconds = time.perf_counter() - start
+        held = "held in memory" if self.batches.test.held else "too large to hold: read each time"
+        print(
+            f"data, dense model and batches loaded in {self.setup_seconds:.1f} s (test set {held})"
+        )
+
+    def measure(self, prune: PruneRecord | None, plan: PruningPlan | None) -> OneShotAccuracy:
+        """One-shot accuracy of ``plan`` (``None``: the dense model) of run ``prune``."""
+        if prune is not None and prune.benchmark != self.spec["name"]:
+            raise SnacsError(
+                f"{run_name(prune)} is a run of benchmark {prune.benchmark!r}, "
+                f"not of {self.spec['name']!r}"
+            )
+        began = time.perf_counter()
+        masks = None
+        if plan is not None:
+            plan.check_against(self.model)
+            masks = plan.masks
+        topk = self.spec["evaluation"]["topk"]
+        accuracy, self.batches_used = one_shot_accuracy(
+            self.model, self.dense_state, masks, self.batches, topk, self.device
+        )
+        result = OneShotAccuracy(
+            method=prune.method if prune else "",
+            target=prune.target["label"] if prune else "",
+            seed=prune.seed if prune else None,
+            control=prune.control if prune else "",
+            control_seed=prune.control_seed if prune else None,
+            top1=accuracy["top1"],
+            top5=accuracy.get("top5"),
+            seconds=time.perf_counter() - began,
+        )
+        name = run_name(prune) if prune else "dense model"
+        print(f"{name}: one-shot top-1 {result.top1:.2f} % ({result.seconds:.2f} s)")
+        return result
+
+
 @dataclass(frozen=True)
 class OneShotJob:
-    """One plan to evaluate, and the prune (or control) record naming its run."""
+    """One plan to evaluate, and the prune record naming its run."""
 
     plan: str | Path
     prune_record: str | Path
@@ -139,52 +191,22 @@ def run_one_shot(
     device: torch.device,
 ) -> OneShotRecords:
     """Evaluate every plan of ``jobs`` and the dense model one-shot; write the records."""
-    start = time.perf_counter()
-    topk = spec["evaluation"]["topk"]
-    bundle = load_bundle(spec)
-    model = load_model(spec, bundle.num_classes, dense_checkpoint).to(device)
-    dense_state = {name: t.detach().clone() for name, t in model.state_dict().items()}
-    batches = one_shot_batches(spec, bundle, device)
-    setup = time.perf_counter() - start
-    held = "held in memory" if batches.test.held else "too large to hold: read for every plan"
-    print(f"data, dense model and batches loaded in {setup:.1f} s (test set {held})")
-
-    def measure(prune: PruneRecord | None, masks) -> tuple[OneShotAccuracy, int]:
-        began = time.perf_counter()
-        accuracy, used = one_shot_accuracy(model, dense_state, masks, batches, topk, device)
-        result = OneShotAccuracy(
-            method=prune.method if prune else "",
-            target=prune.target["label"] if prune else "",
-            seed=prune.seed if prune else None,
-            control=prune.control if prune else "",
-            control_seed=prune.control_seed if prune else None,
-            top1=accuracy["top1"],
-            top5=accuracy.get("top5"),
-            seconds=time.perf_counter() - began,
-        )
-        name = run_name(prune) if prune else "dense model"
-        print(f"{name}: one-shot top-1 {result.top1:.2f} % ({result.seconds:.2f} s)")
-        return result, used
-
-    dense, used = measure(None, None)
+    evaluator = OneShotEvaluator(spec, dense_checkpoint, device)
+    dense = evaluator.measure(None, None)
     plans = []
     for job in jobs:
-        prune = PruneRecord.load(job.prune_record)
-        if prune.benchmark != spec["name"]:
-            raise SnacsError(
-                f"{job.prune_record} is a run of benchmark {prune.benchmark!r}, "
-                f"not of {spec['name']!r}"
-            )
-        plan = PruningPlan.load(job.plan)
-        plan.check_against(model)
-        plans.append(measure(prune, plan.masks)[0])
+        try:
+            prune = PruneRecord.load(job.prune_record)
+            plans.append(evaluator.measure(prune, PruningPlan.load(job.plan)))
+        except SnacsError as error:
+            raise SnacsError(f"{job.prune_record}: {error}") from None
     record = OneShotRecords(
         benchmark=spec["name"],
-        bn_recalibration_batches=used,
-        bn_recalibration_seed=batches.seed,
+        bn_recalibration_batches=evaluator.batches_used,
+        bn_recalibration_seed=evaluator.batches.seed,
         dense=dense,
         plans=plans,
-        setup_seconds=setup,
+        setup_seconds=evaluator.setup_seconds,
         provenance=provenance(device),
     )
     record.save(out)

@@ -21,7 +21,7 @@ UNKNOWN_DATASET_EPOCH_MINUTES = 60.0
 # Evaluation, latency and start-up of a training job.
 JOB_OVERHEAD_MINUTES = 30
 # Seconds of one scoring call at 256 x 256 groups of VGG16 conv9 (N = 2000), measured on
-# a 2-core CPU (the README's speed study); cost grows with the square of the groups.
+# a 2-core CPU (the speed study, docs/reproducing.md); cost grows with the square of the groups.
 MINT_SECONDS_AT_256 = 610.0
 SNACS_SECONDS_AT_256 = 8.0
 MARGIN = 2.0

@@ -2,7 +2,7 @@
 
 FLOPs in filter-pruning papers are conv + linear multiply-accumulates for one image
 (batch 1), ignoring BN, activations, pooling and residual adds, and usually bias (the
-README's Conventions give the golden numbers). Counting is done with forward hooks on one
+docs/reference.md's Conventions give the golden numbers). Counting is done with forward hooks on one
 real forward pass, so
 spatial sizes come from the model itself rather than from re-derived formulas, and
 masks (the pruning plans' boolean weight masks) reduce the counts element by element:

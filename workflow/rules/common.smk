@@ -15,6 +15,7 @@ from snacs.config import (
 from snacs.config_file import validate_config
 from snacs.errors import SnacsError
 from snacs.layout import CONTROL_PATTERN, RUN_PATTERN, ResultsLayout, RunKey
+from snacs.pipeline.finetune import stack_chunks
 from snacs.pipeline.prune import needs_activations
 from snacs.pipeline.resources import speed_study_minutes, training_minutes
 from snacs.report.manifest import report_manifest
@@ -22,6 +23,10 @@ from snacs.studies.speed import speed_benchmark, weights_source
 from snakemake.exceptions import WorkflowError
 from snakemake.io import report as mark_for_report
 
+# Fine-tunes of one benchmark and seed trained together as one stacked model (a run-time
+# setting like --cores, not part of the experiment: each run's files and numbers are those
+# of a run alone, to float tolerance): `--config stack_k=8`, or `config:` in a profile.
+STACK_K = int(config.pop("stack_k", 1))
 # Every name and option is checked here, before any job runs; a mistake is one message.
 try:
     CFG = validate_config(config)
@@ -111,6 +116,34 @@ STEP_OUTPUTS = [
     )
 ] + [L.one_shot(benchmark) for benchmark in BENCHMARKS]
 
+# The stacked fine-tune jobs: (rule name, benchmark, seed, runs), for every benchmark
+# whose model stacks; the others (and every run when stack_k is 1) fine-tune one by one.
+STACKS = [
+    (f"finetune_stack_{bench}_seed{chunk[0].seed}_{index}", bench, chunk[0].seed, chunk)
+    for bench in BENCHMARKS
+    for index, chunk in enumerate(
+        stack_chunks(
+            step_spec(CFG, bench, "finetune"),
+            [run for run in RUN_KEYS if run.benchmark == bench],
+            STACK_K,
+        )
+    )
+]
+STACKED_BENCHMARKS = sorted({bench for _, bench, _, _ in STACKS})
+
+
+def stack_minutes(bench, members):
+    """Wall time of a stacked fine-tune job: at most its members' one after the other."""
+    spec = CFG["benchmarks"][bench]
+    return len(members) * training_minutes(spec, spec["finetune"]["recipe"])
+
+
+def unstacked_benchmark():
+    """Wildcard pattern of the benchmarks whose runs fine-tune one by one."""
+    if not STACKED_BENCHMARKS:
+        return r"[A-Za-z0-9_]+"
+    return rf"(?!(?:{'|'.join(STACKED_BENCHMARKS)})$)[A-Za-z0-9_]+"
+
 
 onerror:
     # A failed run leaves no report behind that claims to stand on every result.
@@ -133,8 +166,9 @@ def prune_inputs(wildcards):
 
 
 def one_shot_inputs(wildcards):
-    """The dense model, and the plan and record of every run and control of the benchmark."""
-    keys = [key for key in RUN_KEYS + CONTROL_KEYS if key.benchmark == wildcards.benchmark]
+    """The dense model, and the plan and record of every run of the benchmark (a control's
+    plan is chosen in the job that evaluates it, which measures its one-shot there)."""
+    keys = [key for key in RUN_KEYS if key.benchmark == wildcards.benchmark]
     return {
         "dense": L.dense(wildcards.benchmark).best,
         "plans": [L.prune(key).plan for key in keys],

@@ -28,6 +28,8 @@ rule prune:
 rule finetune:
     conda:
         CONDA_ENV
+    wildcard_constraints:
+        benchmark=unstacked_benchmark(),
     input:
         plan=L.prune(RUN).plan,
         dense=L.dense("{benchmark}").best,
@@ -46,6 +48,37 @@ rule finetune:
         "{params.launch} --log {log} finetune --spec {params.spec:q} --plan {input.plan} "
         "--dense {input.dense} --seed {wildcards.seed} --train-dir {params.train_dir} "
         "--threads {threads} --no-progress"
+
+
+# With stack_k > 1, each benchmark's runs of one seed fine-tune K at a time as one stacked
+# model: one job per chunk writes every member's own training folder. A member reruns on
+# its own: delete its folder and rerun the target; the others are read back, not retrained.
+for stack_name, stack_benchmark, stack_seed, stack_runs in STACKS:
+
+    rule:
+        name:
+            stack_name
+        conda:
+            CONDA_ENV
+        input:
+            plans=[L.prune(run).plan for run in stack_runs],
+            dense=L.dense(stack_benchmark).best,
+        output:
+            [L.finetune(run).best for run in stack_runs],
+        params:
+            spec=json.dumps(step_spec(CFG, stack_benchmark, "finetune"), sort_keys=True),
+            seed=stack_seed,
+            members=" ".join(
+                f"--member {L.prune(run).plan} {L.finetune(run).folder}" for run in stack_runs
+            ),
+        threads: TRAIN_THREADS
+        resources:
+            runtime=stack_minutes(stack_benchmark, stack_runs),
+        log:
+            L.log("finetune", f"{stack_benchmark}/{stack_name}"),
+        shell:
+            "snacs --log {log} finetune-stack --spec {params.spec:q} --dense {input.dense} "
+            "--seed {params.seed} {params.members} --threads {threads} --no-progress"
 
 
 rule dense_reference:
@@ -73,7 +106,7 @@ rule dense_reference:
 
 
 rule oneshot:
-    """Every plan of a benchmark (runs and controls) right after pruning, in one process."""
+    """Every run of a benchmark right after pruning, and the dense model, in one process."""
     conda:
         CONDA_ENV
     input:
@@ -117,7 +150,8 @@ rule evaluate:
 
 
 # Controls: the run's per-layer counts chosen at random, by magnitude, or by the inverted
-# ranking; fine-tuned and evaluated by the same rules as the run.
+# ranking; fine-tuned and evaluated by the same functions as the run, in one job per
+# control (a control's steps are small; three processes would cost more than the work).
 rule control:
     conda:
         CONDA_ENV
@@ -126,46 +160,25 @@ rule control:
         scores=L.prune(RUN).scores,
         summary=L.prune(RUN).record,
         dense=L.dense("{benchmark}").best,
+        dense_summary=L.dense_record("{benchmark}"),
+        one_shot=L.one_shot("{benchmark}"),
     output:
         plan=L.prune(CONTROL).plan,
         summary=L.prune(CONTROL).record,
+        finetuned=L.finetune(CONTROL).best,
+        metrics=L.run_record(CONTROL),
     params:
         spec=spec("control"),
+        train_dir=training_folder(lambda w: L.finetune(run_key(w))),
+    threads: TRAIN_THREADS
+    resources:
+        runtime=finetune_minutes,
     log:
         L.log("control", CONTROL.folder),
     shell:
         "snacs --log {log} control --spec {params.spec:q} --run-plan {input.plan} "
         "--run-scores {input.scores} --run-record {input.summary} "
-        "--control {wildcards.control} --dense {input.dense} --plan {output.plan} "
-        "--out {output.summary}"
-
-
-use rule finetune as control_finetune with:
-    input:
-        plan=L.prune(CONTROL).plan,
-        dense=L.dense("{benchmark}").best,
-    output:
-        L.finetune(CONTROL).best,
-    params:
-        spec=spec("finetune"),
-        train_dir=training_folder(lambda w: L.finetune(run_key(w))),
-        launch=launcher,
-    log:
-        L.log("finetune", CONTROL.folder),
-
-
-use rule evaluate as control_evaluate with:
-    input:
-        plan=L.prune(CONTROL).plan,
-        prune=L.prune(CONTROL).record,
-        finetuned=L.finetune(CONTROL).best,
-        dense=L.dense_record("{benchmark}"),
-        one_shot=L.one_shot("{benchmark}"),
-    output:
-        metrics=L.run_record(CONTROL),
-    # A control is a yardstick, not a model to deploy: no slim export (seconds per run).
-    params:
-        spec=spec("evaluate"),
-        export="",
-    log:
-        L.log("evaluate", CONTROL.folder),
+        "--control {wildcards.control} --dense {input.dense} --dense-json {input.dense_summary} "
+        "--plan {output.plan} --out {output.summary} --train-dir {params.train_dir} "
+        "--metrics {output.metrics} --one-shot {input.one_shot} --threads {threads} "
+        "--no-progress"

@@ -30,7 +30,8 @@ rule timings:
     output:
         for_report(L.table_files("timings"), "timings_table.rst", "Tables"),
     params:
-        stem=L.table_stem("timings"),
+        # the tables' common stem: the outputs without their extension
+        stem=lambda wildcards, output: Path(output[0]).with_suffix(""),
     log:
         L.log("timings"),
     shell:
