@@ -103,8 +103,13 @@ class Scale:
         words = {}
         for name, bench in config["benchmarks"].items():
             data = "synthetic images" if bench["dataset"].get("synthetic") else None
+            if bench["dataset"].get("verify") == "layout":
+                data = f"an unverified {bench['dataset']['name']} copy (layout checked, no md5)"
+            published = bench.get("dense", {}).get("source") == "pretrained"
+            source = "published checkpoint" if published else None
             epochs = bench.get("finetune", {}).get("recipe", {}).get("epochs")
-            parts = [p for p in (data, epochs and f"{epochs}-epoch fine-tune") if p]
+            tune = "no fine-tune" if epochs == 0 else epochs and f"{epochs}-epoch fine-tune"
+            parts = [p for p in (source, data, tune) if p]
             words[name] = ", ".join([*parts, f"{seeds} seed{'s' if seeds > 1 else ''}"])
         return cls(label=config.get("scale", "custom"), seeds=seeds, benchmarks=words)
 
@@ -589,6 +594,13 @@ def claims_markdown(frame: pd.DataFrame, scale: Scale) -> str:
 
 
 def banner_text(scale: Scale) -> str:
+    if scale.label == "pretrained":
+        return (
+            f"Published models on real data, not at paper scale ({scale.describe()}): the "
+            "one-shot rows judge the pruners' criteria on a real model; the fine-tuned "
+            "accuracy and compression rows do not follow the paper's protocol, and their "
+            "verdicts stay inconclusive."
+        )
     return (
         f"Not at paper scale ({scale.describe()}): the numbers show that the pipeline "
         "runs end to end; they are not findings about SNACS or the other pruners."
