@@ -15,6 +15,7 @@ from snacs.report.manifest import ReportManifest
 from snacs.report.tables import (
     load_rows,
     read_published,
+    reported_beside_reproduced,
     select_operating_points,
     summarise,
     to_markdown,
@@ -372,3 +373,11 @@ def test_one_shot_columns_for_runs_and_controls(tmp_path):
     # a met target that deploys at almost the dense cost says so; a filter pruner's does not
     assert "| yes (FLOPs ↓ masked 50.0 %, slim only 0.4 %) |" in markdown
     assert "| l1 | filter | flops50 | yes |" in markdown
+
+
+def test_nothing_selected_and_nothing_published_is_an_empty_table(result_files):
+    """No run within the tolerance and no published row: an empty table, not a crash."""
+    summary = summarise(load_rows(result_files))
+    nothing = select_operating_points(summary, 0.5, "params").iloc[0:0]
+    table = reported_beside_reproduced(nothing, read_published(None))
+    assert table.empty and "status" in table.columns

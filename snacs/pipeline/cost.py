@@ -311,11 +311,17 @@ def _benchmark_rows(
         training("dense_reference", seeds, spec["finetune"]["recipe"], stacked_speed, stack_k)
     )
     rows.append(forward_only("evaluate", pruning_runs, 2 * test_size))  # masked and slim
+    # right after pruning: BatchNorm re-estimated on training batches, then the test set,
+    # for every run and the dense model (controls measure theirs in their own job)
+    evaluation = spec.get("evaluation", {})
+    one_shot = evaluation.get("bn_recalibration_batches", 20) * evaluation.get("batch_size", 256)
+    one_shot = min(one_shot, train_size) + test_size
+    rows.append(forward_only("oneshot", pruning_runs + 1, one_shot))
     if controls:
         recipe = spec["finetune"]["recipe"]
         # one job per control: its fine-tune, then its evaluation (masked and slim)
         tuned = training("control", controls, recipe, stacked_speed, stack_k)
-        evaluated = forward_only("control", controls, 2 * test_size)
+        evaluated = forward_only("control", controls, 2 * test_size + one_shot)
         rows.append(
             dataclasses.replace(
                 tuned,

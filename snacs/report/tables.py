@@ -252,10 +252,10 @@ def reported_beside_reproduced(selected: pd.DataFrame, published: pd.DataFrame) 
         status=REPORTED,
         target="",
     )
-    frames = [ours[REPORTED_COLUMNS], theirs[REPORTED_COLUMNS]]
-    combined = pd.concat([f for f in frames if not f.empty], ignore_index=True)
-    if combined.empty:
+    frames = [f for f in (ours[REPORTED_COLUMNS], theirs[REPORTED_COLUMNS]) if not f.empty]
+    if not frames:  # nothing selected and nothing published for these benchmarks
         return pd.DataFrame(columns=REPORTED_COLUMNS)
+    combined = pd.concat(frames, ignore_index=True)
     order = list(dict.fromkeys([*selected["benchmark"], *published["benchmark"]]))
     combined["_order"] = combined["benchmark"].map(order.index)
     combined["_status"] = (combined["status"] == REPORTED).astype(int)
