@@ -75,48 +75,27 @@ def test_a_refused_command_leaves_the_writers_log_alone(tmp_path):
     log = tmp_path / "logs" / "prune.log"
     log.parent.mkdir()
     log.write_text("the first run's log\n")
-    holder = _hold(out)
-    try:
-        refused = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "snacs",
-                "--log",
-                str(log),
-                "timings",
-                "--prune-json",
-                str(tmp_path / "x.json"),
-                "--out",
-                str(out),
-            ],
+
+    def timings() -> subprocess.CompletedProcess:
+        """`snacs timings` on ``out`` in a process of its own, logging to ``log``."""
+        argv = ["--log", str(log), "timings", "--prune-json", str(tmp_path / "x.json")]
+        return subprocess.run(
+            [sys.executable, "-m", "snacs", *argv, "--out", str(out)],
             capture_output=True,
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
+
+    holder = _hold(out)
+    try:
+        refused = timings()
     finally:
         holder.kill()
         holder.wait()
     assert refused.returncode == 2 and "being written by another" in refused.stderr
     assert log.read_text() == "the first run's log\n"
     # Once the output is free, the command owns the log: its error goes there.
-    taken = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snacs",
-            "--log",
-            str(log),
-            "timings",
-            "--prune-json",
-            str(tmp_path / "x.json"),
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    taken = timings()
     assert taken.returncode == 2 and taken.stderr == ""
     assert "x.json" in log.read_text() and "first run" not in log.read_text()
 

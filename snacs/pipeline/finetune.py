@@ -69,12 +69,10 @@ def stack_chunks(spec: Spec, runs: Sequence[RunKey], size: int) -> list[list[Run
     """How the workflow stacks a benchmark's fine-tunes: each seed's runs, sorted by their
     folder, in chunks of ``size``. Empty (every run alone) for a size of 1 or a model with
     dropout, which a stack would draw differently from single runs."""
-    model = build_model(
-        spec["model"]["arch"],
-        num_classes=None,
-        **model_options(spec, for_loading=True),
-    )
-    if size <= 1 or dropout_layers(model):
+    if size <= 1:  # the default: no model to build while the workflow is planned
+        return []
+    model = build_model(spec["model"]["arch"], None, **model_options(spec, for_loading=True))
+    if dropout_layers(model):
         return []
     chunks = []
     for seed in sorted({run.seed for run in runs}, key=str):
