@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, TypeVar
 
 #: the report's tables, each written as .csv, .md and (where it has one) .tex
 TABLES = ("main", "selected", "reported", "timings", "claims")
@@ -27,6 +28,21 @@ TABLE_FORMATS = {
     "timings": ("csv", "md", "tex"),
     "claims": ("csv", "md"),
 }
+
+
+class _Written:
+    """The mark of a step parameter that names what the step writes."""
+
+    def __repr__(self) -> str:
+        return "WRITTEN"
+
+
+WRITTEN = _Written()
+_T = TypeVar("_T")
+#: A step parameter (or record field) naming a file, folder or record of files the step
+#: writes: ``out: Written[str | Path]``. The command line locks what it names (one
+#: writer per output), so a step's signature alone says what it writes.
+Written = Annotated[_T, WRITTEN]
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,24 @@ class PruneFiles:
     plan: str
     scores: str
     record: str
+
+
+@dataclass(frozen=True)
+class ControlFiles:
+    """What a control step writes of its own: its plan and its prune record (no scores: a
+    control reuses its run's)."""
+
+    plan: str
+    record: str
+
+
+@dataclass(frozen=True)
+class TableStems:
+    """The run tables, each a path without extension (written as .csv, .md and .tex)."""
+
+    main: str | Path
+    selected: str | Path
+    reported: str | Path
 
 
 @dataclass(frozen=True)
@@ -173,6 +207,11 @@ class ResultsLayout:
         if name not in TABLES:
             raise KeyError(f"the report has no table {name!r}; known: {', '.join(TABLES)}")
         return f"{self.results}/tables/{name}"
+
+    @property
+    def run_tables(self) -> TableStems:
+        """The stems of the tables ``snacs tables`` writes from the run records."""
+        return TableStems(*(self.table_stem(name) for name in ("main", "selected", "reported")))
 
     def table(self, name: str, ext: str = "csv") -> str:
         return f"{self.table_stem(name)}.{ext}"

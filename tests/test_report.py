@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from record_fixtures import dense_record, prune_record, reference_record, run_record
 
-from snacs.layout import TABLES
+from snacs.layout import TableStems
 from snacs.report.claims import build_claims, write_claims
 from snacs.report.figures import accuracy_vs_flops
 from snacs.report.html import write_report
@@ -60,8 +60,8 @@ def test_selection_picks_most_compressed_run_within_tolerance(result_files):
     }
 
 
-def _stems(folder: Path) -> dict[str, Path]:
-    return {name: folder / name for name in ("main", "selected", "reported")}
+def _stems(folder: Path) -> TableStems:
+    return TableStems(folder / "main", folder / "selected", folder / "reported")
 
 
 def test_written_tables_figure_and_report(result_files, tmp_path):
@@ -175,7 +175,7 @@ def _write_whole_study(manifest: ReportManifest) -> None:
 def test_report_holds_every_study_section(result_files, tmp_path):
     manifest = _manifest(tmp_path / "results", speed=True, whole_speed=True, estimator=True)
     layout = manifest.layout
-    write_tables(result_files, {name: layout.table_stem(name) for name in TABLES})
+    write_tables(result_files, layout.run_tables)
     timings = write_timing_tables(
         [_prune_json(tmp_path, "b1", "snacs", 0, 1.0)], layout.table_stem("timings")
     )

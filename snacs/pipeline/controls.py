@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from snacs.layout import PruneFiles, training_files
+from snacs.layout import ControlFiles, PruneFiles, Written, training_files
 from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.evaluate import run_evaluate
 from snacs.pipeline.finetune import run_finetune
@@ -83,9 +83,9 @@ def run_control_chain(
     label: str,
     dense_checkpoint: str | Path,
     dense_json: str | Path,
-    out: PruneFiles,
-    train_dir: str | Path,
-    metrics_out: str | Path,
+    out: Written[ControlFiles],
+    train_dir: Written[str | Path],
+    metrics_out: Written[str | Path],
     device: torch.device,
     one_shot: str | Path,
     progress: bool = True,

@@ -16,6 +16,7 @@ from snacs.data.synthetic import write_synthetic_cifar, write_synthetic_imagefol
 from snacs.data.verify import DataCheck, verify_bundle
 from snacs.errors import DatasetNotFoundError
 from snacs.io import write_json
+from snacs.layout import Written
 from snacs.locks import dataset_lock
 from snacs.pruning.benchmark import Spec, read_dataset
 
@@ -48,7 +49,10 @@ def prepare_dataset(spec: Spec) -> DatasetBundle:
 
 
 def run_data(
-    spec: Spec, out: str | Path | None = None, full: bool = False, progress: bool = True
+    spec: Spec,
+    out: Written[str | Path | None] = None,
+    full: bool = False,
+    progress: bool = True,
 ) -> DataCheck:
     """Prepare and verify the dataset; with ``out``, record what was checked there."""
     bundle = prepare_dataset(spec)

@@ -11,7 +11,7 @@ import torch
 from snacs.engine import Recipe, evaluate, fit, seed_everything
 from snacs.engine.distributed import barrier, is_writer
 from snacs.io import fingerprint, save_checkpoint
-from snacs.layout import training_files
+from snacs.layout import Written, training_files
 from snacs.models.published import PublishedCheckpoint
 from snacs.pipeline.batches import eval_batches, train_batches
 from snacs.pipeline.counts import latency, model_counts
@@ -26,8 +26,8 @@ PUBLISHED_TOLERANCE_PP = 1.0
 
 def run_dense(
     spec: Spec,
-    train_dir: str | Path,
-    record_out: str | Path,
+    train_dir: Written[str | Path],
+    record_out: Written[str | Path],
     device: torch.device,
     progress: bool = True,
 ) -> DenseRecord:

@@ -14,6 +14,7 @@ from torch import nn
 from snacs.engine import evaluate
 from snacs.errors import SnacsError
 from snacs.io import load_checkpoint
+from snacs.layout import Written
 from snacs.pipeline.batches import eval_batches
 from snacs.pipeline.counts import latency, model_counts
 from snacs.pipeline.provenance import provenance
@@ -37,10 +38,10 @@ def run_evaluate(
     prune_json: str | Path,
     finetuned_checkpoint: str | Path,
     dense_json: str | Path,
-    out: str | Path,
+    out: Written[str | Path],
     device: torch.device,
     one_shot: str | Path,
-    slim_out: str | Path | None,
+    slim_out: Written[str | Path | None],
     plan_one_shot: OneShotAccuracy | None = None,
 ) -> RunRecord:
     """Write one result record (JSON) for a (benchmark, method, target, seed) run.

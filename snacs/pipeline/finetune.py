@@ -19,7 +19,7 @@ from snacs.engine import Recipe, evaluate, fit, seed_everything
 from snacs.engine.stack import StackMember, dropout_layers, fit_stack
 from snacs.errors import ConfigError
 from snacs.io import fingerprint, load_checkpoint
-from snacs.layout import RunKey, training_files
+from snacs.layout import RunKey, Written, training_files
 from snacs.models import build_model
 from snacs.pipeline.batches import eval_batches, train_batches
 from snacs.pipeline.counts import latency
@@ -42,7 +42,7 @@ class FinetuneMember:
 
     plan: str | Path | None
     dense_checkpoint: str | Path
-    out_dir: str | Path
+    out_dir: Written[str | Path]
     seed: int
 
 
@@ -50,7 +50,7 @@ def run_finetune(
     spec: Spec,
     plan_path: str | Path,
     dense_checkpoint: str | Path,
-    out_dir: str | Path,
+    out_dir: Written[str | Path],
     device: torch.device,
     seed: int,
     progress: bool = True,
@@ -141,8 +141,8 @@ def run_dense_reference(
     spec: Spec,
     dense_checkpoint: str | Path,
     dense_json: str | Path,
-    out_dir: str | Path,
-    out: str | Path,
+    out_dir: Written[str | Path],
+    out: Written[str | Path],
     device: torch.device,
     seed: int,
     progress: bool = True,

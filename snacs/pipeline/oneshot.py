@@ -27,6 +27,7 @@ from torch import nn
 from snacs.data import DatasetBundle
 from snacs.engine import evaluate, recalibrate_batchnorm, seed_rngs
 from snacs.errors import SnacsError
+from snacs.layout import Written
 from snacs.pipeline.batches import eval_batches, train_batches
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.benchmark import Spec, load_bundle, load_model
@@ -187,7 +188,7 @@ def run_one_shot(
     spec: Spec,
     dense_checkpoint: str | Path,
     jobs: Sequence[OneShotJob],
-    out: str | Path,
+    out: Written[str | Path],
     device: torch.device,
 ) -> OneShotRecords:
     """Evaluate every plan of ``jobs`` and the dense model one-shot; write the records."""

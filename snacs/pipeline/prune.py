@@ -10,7 +10,7 @@ import torch
 from snacs.config import MATCH_PREFIX, parse_matched_label
 from snacs.engine import seed_everything
 from snacs.errors import ConfigError
-from snacs.layout import PruneFiles
+from snacs.layout import PruneFiles, Written
 from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.benchmark import Spec, load_bundle, load_model, statistics_subset
@@ -49,7 +49,7 @@ def _context(
 def run_activations(
     spec: Spec,
     dense_checkpoint: str | Path,
-    out: str | Path,
+    out: Written[str | Path],
     device: torch.device,
     progress: bool = True,
 ) -> float:
@@ -92,7 +92,7 @@ def run_prune(
     target: Target,
     seed: int,
     dense_checkpoint: str | Path,
-    out: PruneFiles,
+    out: Written[PruneFiles],
     device: torch.device,
     activations_path: str | Path | None = None,
     progress: bool = True,

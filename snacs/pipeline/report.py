@@ -10,8 +10,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from snacs.layout import Written
 
-def run_figures(summary_csv: str | Path, benchmark: str, out: Sequence[str | Path]) -> None:
+
+def run_figures(
+    summary_csv: str | Path, benchmark: str, out: Written[Sequence[str | Path]]
+) -> None:
     import pandas as pd
 
     from snacs.report.figures import accuracy_vs_flops
@@ -19,7 +23,7 @@ def run_figures(summary_csv: str | Path, benchmark: str, out: Sequence[str | Pat
     accuracy_vs_flops(pd.read_csv(summary_csv), benchmark, out)
 
 
-def run_report(config: Mapping[str, Any], out: str | Path) -> None:
+def run_report(config: Mapping[str, Any], out: Written[str | Path]) -> None:
     """Write the self-contained HTML report from the files the config's manifest lists."""
     from snacs.pipeline.provenance import provenance
     from snacs.report.html import write_report

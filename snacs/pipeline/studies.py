@@ -10,7 +10,7 @@ import torch
 
 from snacs.errors import ConfigError
 from snacs.io import write_text
-from snacs.layout import StudyTables
+from snacs.layout import StudyTables, Written
 from snacs.pruning.records import DenseRecord
 from snacs.tabular import markdown_table
 
@@ -18,12 +18,12 @@ from snacs.tabular import markdown_table
 def run_speed(
     section: Mapping[str, Any],
     spec: Mapping[str, Any] | None,
-    out: str | Path,
+    out: Written[str | Path],
     device: torch.device,
     dense: str | Path | None = None,
     activations: str | Path | None = None,
     progress: bool = True,
-    whole_out: str | Path | None = None,
+    whole_out: Written[str | Path | None] = None,
 ) -> str:
     """Time SNACS and MINT scoring one layer pair, and with ``whole_out`` their whole
     scoring steps on full networks; write the raw CSVs, return a printout."""
@@ -60,10 +60,10 @@ def run_speed(
 def run_speed_report(
     raw: str | Path,
     paper: str | Path,
-    tables: StudyTables,
-    figure,
+    tables: Written[StudyTables],
+    figure: Written[Sequence[str | Path]],
     whole_raw: str | Path | None = None,
-    whole_tables: StudyTables | None = None,
+    whole_tables: Written[StudyTables | None] = None,
 ) -> str:
     """Speed tables and figure from the raw CSV (and the whole-network tables from
     ``whole_raw``); return the claim's one-line summary."""
@@ -83,14 +83,21 @@ def run_speed_report(
     return summary
 
 
-def run_estimator(section: Mapping[str, Any], out: str | Path, progress: bool = True) -> None:
+def run_estimator(
+    section: Mapping[str, Any], out: Written[str | Path], progress: bool = True
+) -> None:
     from snacs.studies.estimator_accuracy import EstimatorSettings, run_estimator_study
 
     raw = run_estimator_study(EstimatorSettings.from_config(section), progress)
     write_text(out, raw.to_csv(index=False))
 
 
-def run_estimator_report(raw: str | Path, paper: str | Path, tables: StudyTables, figure) -> None:
+def run_estimator_report(
+    raw: str | Path,
+    paper: str | Path,
+    tables: Written[StudyTables],
+    figure: Written[Sequence[str | Path]],
+) -> None:
     from snacs.report.study_figures import estimator_figure
     from snacs.studies.estimator_accuracy import write_estimator_tables
 
@@ -103,8 +110,8 @@ def run_layer_compression(
     dense_json: str | Path,
     methods: Sequence[str],
     paper: str | Path | None,
-    out_csv: str | Path,
-    figure,
+    out_csv: Written[str | Path],
+    figure: Written[Sequence[str | Path]],
 ) -> None:
     """Per-layer pruned share of the selected runs, as a CSV and a figure."""
     import pandas as pd

@@ -13,11 +13,12 @@ from pathlib import Path
 import torch
 
 from snacs.io import write_json
+from snacs.layout import Written
 from snacs.models import build_model
 from snacs.pruning.benchmark import Spec
 
 
-def fetch_weights(spec: Spec, out: str | Path | None = None) -> dict:
+def fetch_weights(spec: Spec, out: Written[str | Path | None] = None) -> dict:
     """Load the benchmark's pretrained weights once (downloading them if needed)."""
     model = spec["model"]
     build_model(model["arch"], **model["options"])

@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from snacs.io import write_text
+from snacs.layout import TableStems, Written
 from snacs.pruning.records import PruneRecord, RunRecord
 from snacs.report.controls import control_label, pruner_rows, with_control_margins
 from snacs.tabular import latex, markdown_table, read_reference_csv
@@ -327,20 +329,18 @@ def read_published(path: str | Path | None) -> pd.DataFrame:
 
 
 def write_tables(
-    paths: Iterable[str | Path],
-    stems: Mapping[str, str | Path],
+    results: Iterable[str | Path],
+    tables: Written[TableStems],
     tolerance_pp: float = 0.5,
-    compression: str = "params",
+    compression: Literal["params", "flops"] = "params",
     published: str | Path | None = None,
 ) -> pd.DataFrame:
     """Write the tables of every run (``main``), of the selected operating points
-    (``selected``) and of those beside the published numbers (``reported``).
-
-    ``stems`` maps each of the three names to its path without extension; each table is
-    written as .csv, .md and .tex there.
+    (``selected``) and of those beside the published numbers (``reported``) from the run
+    records ``results``; each table is written as .csv, .md and .tex at its stem.
     """
-    out = {name: Path(stems[name]) for name in ("main", "selected", "reported")}
-    summary = with_control_margins(summarise(load_rows(paths)))
+    out = {name: Path(getattr(tables, name)) for name in ("main", "selected", "reported")}
+    summary = with_control_margins(summarise(load_rows(results)))
     selected = select_operating_points(pruner_rows(summary), tolerance_pp, compression)
     misses = selection_misses(pruner_rows(summary), tolerance_pp)
     misses = {"main": "", "selected": misses_markdown(misses)}
@@ -453,10 +453,10 @@ TIMING_NOTE = (
 )
 
 
-def write_timing_tables(paths: Iterable[str | Path], stem: str | Path) -> pd.DataFrame:
+def write_timing_tables(prune_json: Iterable[str | Path], stem: Written[str | Path]) -> pd.DataFrame:
     """Write ``stem``.{csv,md,tex}: per benchmark, every pruner's scoring and activation time."""
     stem = Path(stem)
-    table = summarise_timings(load_timings(paths))
+    table = summarise_timings(load_timings(prune_json))
     blocks = list(table.groupby("benchmark", sort=False))
     markdown = (
         TIMING_NOTE
