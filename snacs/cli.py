@@ -2,7 +2,8 @@
 
 Each workflow rule calls one step command with ``--spec`` (the JSON of the config part the
 step reads); a person can run the same step with ``--config FILE --benchmark NAME``.
-This module only parses arguments and calls the step functions of ``snacs.pipeline``.
+A step command is one entry of ``STEP_COMMANDS``: its flags are its step function's
+parameters (:mod:`snacs.step_arguments`), so a step is said in its rule and its function.
 User mistakes (a bad argument, config value or input file) print one line naming the
 culprit, without a traceback, and exit with status 2. Every output a command writes is
 held by one process at a time: a second command on the same output fails at once.
@@ -12,44 +13,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
 
 from snacs.errors import SnacsError
 from snacs.locks import exclusive_output
-
-
-def _device(args: argparse.Namespace):
-    """The step's device; under ``torchrun`` also joins the process group (this rank's GPU)."""
-    from snacs.engine.distributed import init_from_env
-
-    return init_from_env(args.device)
-
-
-def _spec(args: argparse.Namespace, step: str) -> dict:
-    from snacs.pipeline.inputs import resolve_step_spec
-
-    method = getattr(args, "method", None)
-    return resolve_step_spec(args.spec, args.config, args.benchmark, step, method)
-
-
-def _study(args: argparse.Namespace, study: str) -> tuple[dict, dict | None]:
-    from snacs.pipeline.inputs import resolve_study_spec
-
-    return resolve_study_spec(args.spec, args.config, study, getattr(args, "benchmark", None))
-
-
-def json_object(text: str) -> dict:
-    """argparse type: a JSON object (``--spec``, ``--options``, ``--config-json``)."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({exc}): {text!r}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object {{...}}, got {text!r}")
-    return value
+from snacs.step_arguments import StepCommand, json_object
 
 
 def input_shape(text: str) -> tuple[int, ...]:
@@ -104,62 +77,18 @@ def cmd_validate(args: argparse.Namespace) -> None:
     print(f"{args.configfile}: valid; {len(runs(config))} pruning runs")
 
 
-def cmd_data(args: argparse.Namespace) -> None:
-    from snacs.pipeline.data import run_data
-
-    check = run_data(_spec(args, "data"), args.out, args.full_check, not args.no_progress)
-    print(
+def _says_data(check, call: Mapping[str, Any]) -> str:
+    return (
         f"{check.dataset}: {check.train_samples:,} training and {check.test_samples:,} test "
         f"samples, {check.num_classes} classes; {check.files_checked:,} image files "
         f"{'decoded' if check.full else 'checked'} in {check.seconds:.1f} s"
     )
 
 
-def cmd_weights(args: argparse.Namespace) -> None:
-    from snacs.pipeline.weights import fetch_weights
-
-    record = fetch_weights(_spec(args, "weights"), args.out)
-    print(f"{record['arch']} weights ready (torch hub cache {record['torch_hub_cache']})")
-
-
-def cmd_dense(args: argparse.Namespace) -> None:
-    from snacs.pipeline.dense import run_dense
-
-    record = run_dense(
-        _spec(args, "dense"), args.train_dir, args.out, _device(args), not args.no_progress
-    )
-    print(f"dense top-1 {record.accuracy['top1']:.2f} %")
-
-
-def cmd_activations(args: argparse.Namespace) -> None:
-    from snacs.pipeline.prune import run_activations
-
-    seconds = run_activations(
-        _spec(args, "activations"), args.dense, args.out, _device(args), not args.no_progress
-    )
-    print(f"activations collected in {seconds:.2f} s")
-
-
-def cmd_prune(args: argparse.Namespace) -> None:
-    from snacs.layout import PruneFiles
-    from snacs.pipeline.prune import resolve_target, run_prune
-
-    spec = _spec(args, "prune")
-    record = run_prune(
-        spec,
-        args.method,
-        resolve_target(args.target, args.reference, spec.get("matched_budget_count", "slim")),
-        args.seed,
-        args.dense,
-        PruneFiles(args.plan, args.scores, args.out),
-        _device(args),
-        activations_path=args.activations,
-        progress=not args.no_progress,
-        label=args.target,
-    )
+def _says_prune(record, call: Mapping[str, Any]) -> str:
     achieved = record.achieved
-    print(
-        f"{args.method} {args.target}: scoring {record.timings['score_seconds']:.3f} s, "
+    return (
+        f"{call['method']} {call['label']}: scoring {record.timings['score_seconds']:.3f} s, "
         f"params -{100 * achieved['params_reduction']:.1f} %, "
         f"FLOPs -{100 * achieved['flops_reduction']:.1f} % masked, "
         f"-{100 * achieved['slim_flops_reduction']:.1f} % slim"
@@ -167,232 +96,157 @@ def cmd_prune(args: argparse.Namespace) -> None:
     )
 
 
-def cmd_control(args: argparse.Namespace) -> None:
-    from snacs.layout import PruneFiles
-    from snacs.pipeline.controls import run_control_chain
-
-    row = run_control_chain(
-        _spec(args, "control"),
-        PruneFiles(args.run_plan, args.run_scores, args.run_record),
-        args.control,
-        args.dense,
-        args.dense_json,
-        PruneFiles(args.plan, "", args.out),
-        args.train_dir,
-        args.metrics,
-        _device(args),
-        args.one_shot,
-        not args.no_progress,
-    )
-    print(
-        f"{row.method} {row.target} control {args.control}: top-1 {row.pruned_top1:.2f} % "
+def _says_control(row, call: Mapping[str, Any]) -> str:
+    return (
+        f"{row.method} {row.target} control {call['label']}: top-1 {row.pruned_top1:.2f} % "
         f"(one-shot {row.one_shot_top1:.2f} %), FLOPs -{row.flops_reduction_pct:.1f} %"
     )
 
 
-def cmd_finetune(args: argparse.Namespace) -> None:
-    from snacs.pipeline.finetune import run_finetune
-
-    run_finetune(
-        _spec(args, "finetune"),
-        args.plan,
-        args.dense,
-        args.train_dir,
-        _device(args),
-        args.seed,
-        not args.no_progress,
-    )
-
-
-def cmd_finetune_stack(args: argparse.Namespace) -> None:
-    from snacs.pipeline.finetune import FinetuneMember, run_finetune_stack
-
-    members = [FinetuneMember(plan, args.dense, folder, args.seed) for plan, folder in args.member]
-    run_finetune_stack(_spec(args, "finetune"), members, _device(args), not args.no_progress)
-
-
-def cmd_reference(args: argparse.Namespace) -> None:
-    from snacs.pipeline.finetune import run_dense_reference
-
-    record = run_dense_reference(
-        _spec(args, "finetune"),
-        args.dense,
-        args.dense_json,
-        args.train_dir,
-        args.out,
-        _device(args),
-        args.seed,
-        not args.no_progress,
-    )
-    print(
-        f"dense fine-tuned: top-1 {record.pruned_top1:.2f} % (dense {record.baseline_top1:.2f} %)"
-    )
-
-
-def cmd_oneshot(args: argparse.Namespace) -> None:
-    from snacs.pipeline.oneshot import OneShotJob, run_one_shot
-
-    if len(args.plans) != len(args.prune_json):
-        raise SnacsError(
-            f"--plans names {len(args.plans)} plans but --prune-json {len(args.prune_json)} "
-            "records: give one record per plan, in the same order"
-        )
-    pairs = zip(args.plans, args.prune_json, strict=True)
-    jobs = [OneShotJob(plan, record) for plan, record in pairs]
-    record = run_one_shot(_spec(args, "evaluate"), args.dense, jobs, args.out, _device(args))
+def _says_one_shot(record, call: Mapping[str, Any]) -> str:
     per_plan = sum(p.seconds for p in record.plans) / max(1, len(record.plans))
-    print(
+    return (
         f"{len(record.plans)} plans one-shot in {per_plan:.2f} s each after "
         f"{record.setup_seconds:.1f} s of loading; dense model {record.dense.top1:.2f} % "
         f"under the same BatchNorm re-estimation ({record.bn_recalibration_batches} batches)"
     )
 
 
-def cmd_evaluate(args: argparse.Namespace) -> None:
-    from snacs.pipeline.evaluate import run_evaluate
-
-    row = run_evaluate(
-        _spec(args, "evaluate"),
-        args.plan,
-        args.prune_json,
-        args.finetuned,
-        args.dense_json,
-        args.out,
-        _device(args),
-        one_shot=args.one_shot,
-        slim_out=args.slim_out,
-    )
-    exported = f"; slim model: {args.slim_out}" if args.slim_out else ""
-    print(
+def _says_evaluate(row, call: Mapping[str, Any]) -> str:
+    exported = f"; slim model: {call['slim_out']}" if call["slim_out"] else ""
+    return (
         f"top-1 {row.pruned_top1:.2f} % (baseline {row.baseline_top1:.2f} %, "
         f"one-shot {row.one_shot_top1:.2f} %){exported}"
     )
 
 
-def cmd_tables(args: argparse.Namespace) -> None:
-    from snacs.report.tables import write_tables
-
-    stems = {"main": args.main, "selected": args.selected, "reported": args.reported}
-    write_tables(args.results, stems, args.tolerance_pp, args.compression, args.published)
+def _printout(text: str, call: Mapping[str, Any]) -> str:
+    """A step that returns its own printout (a table, a verdict per claim)."""
+    return text
 
 
-def cmd_timings(args: argparse.Namespace) -> None:
-    from snacs.report.tables import write_timing_tables
-
-    write_timing_tables(args.prune_json, args.out)
-
-
-def cmd_figures(args: argparse.Namespace) -> None:
-    from snacs.pipeline.report import run_figures
-
-    run_figures(args.summary, args.benchmark, args.out)
-
-
-def _report_config(args: argparse.Namespace) -> dict:
-    from snacs.config_file import load_config, validate_config
-
-    if args.config_json is not None:
-        return validate_config(args.config_json)
-    return load_config(args.configfile)
-
-
-def cmd_report(args: argparse.Namespace) -> None:
-    from snacs.pipeline.report import run_report
-
-    run_report(_report_config(args), args.out)
-
-
-def cmd_claims(args: argparse.Namespace) -> None:
-    from snacs.pipeline.report import run_claims
-
-    print(run_claims(_report_config(args), args.published, args.paper_speed))
-
-
-def cmd_speed(args: argparse.Namespace) -> None:
-    from snacs.pipeline.studies import run_speed
-
-    section, spec = _study(args, "speed")
-    device = _device(args)
-    progress = not args.no_progress
-    print(
-        run_speed(
-            section, spec, args.out, device, args.dense, args.activations, progress, args.whole_out
-        )
-    )
-
-
-def cmd_speed_report(args: argparse.Namespace) -> None:
-    from snacs.layout import StudyTables
-    from snacs.pipeline.studies import run_speed_report
-
-    tables = StudyTables(args.out, args.markdown, args.latex)
-    whole = StudyTables(args.whole_out, args.whole_markdown) if args.whole_raw else None
-    print(run_speed_report(args.raw, args.paper, tables, args.figure, args.whole_raw, whole))
-
-
-def cmd_estimator(args: argparse.Namespace) -> None:
-    from snacs.pipeline.studies import run_estimator
-
-    section, _ = _study(args, "estimator")
-    run_estimator(section, args.out, not args.no_progress)
-
-
-def cmd_estimator_report(args: argparse.Namespace) -> None:
-    from snacs.layout import StudyTables
-    from snacs.pipeline.studies import run_estimator_report
-
-    tables = StudyTables(args.out, args.markdown, args.latex)
-    run_estimator_report(args.raw, args.paper, tables, args.figure)
-
-
-def cmd_layer_compression(args: argparse.Namespace) -> None:
-    from snacs.pipeline.studies import run_layer_compression
-
-    run_layer_compression(
-        args.prune_json,
-        args.selected,
-        args.dense_json,
-        args.methods,
-        args.paper,
-        args.out_csv,
-        args.figure,
-    )
-
-
-def _add_report_config(parser: argparse.ArgumentParser) -> None:
-    """The config a report step reads: its manifest says which files it is built from."""
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--configfile", help="config YAML")
-    source.add_argument(
-        "--config-json", type=json_object, help="resolved config as JSON (workflow use)"
-    )
-
-
-def _add_study_tables(parser: argparse.ArgumentParser) -> None:
-    """Where a study's tables go: every number (CSV), and the Markdown and LaTeX pages."""
-    parser.add_argument("--out", required=True, help="summary CSV (every number)")
-    parser.add_argument("--markdown", required=True, help="Markdown table")
-    parser.add_argument("--latex", required=True, help="LaTeX table")
-
-
-def _add_step_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--spec", type=json_object, help="JSON of the config part this step reads (workflow use)"
-    )
-    parser.add_argument("--config", help="config YAML (with --benchmark, instead of --spec)")
-    parser.add_argument("--benchmark", help="benchmark name in the config")
-    _add_runtime_arguments(parser)
-
-
-def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """Device, threads and progress: what every command that computes accepts."""
-    parser.add_argument(
-        "--device",
-        default=os.environ.get("SNACS_DEVICE", "auto"),
-        help="cpu, cuda, cuda:N or auto (default: $SNACS_DEVICE or auto)",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+#: The workflow's steps as commands, in the order of the workflow. Each command's flags
+#: come from its step function's parameters (snacs.step_arguments).
+STEP_COMMANDS = (
+    StepCommand(
+        "data",
+        "snacs.pipeline.data:run_data",
+        "write the synthetic dataset or check the real one",
+        _says_data,
+    ),
+    StepCommand(
+        "weights",
+        "snacs.pipeline.weights:fetch_weights",
+        "fetch a pretrained model's weights (login node)",
+        lambda record, _: (
+            f"{record['arch']} weights ready (torch hub cache {record['torch_hub_cache']})"
+        ),
+    ),
+    StepCommand(
+        "dense",
+        "snacs.pipeline.dense:run_dense",
+        "train (or fetch) and evaluate the dense model",
+        lambda record, _: f"dense top-1 {record.accuracy['top1']:.2f} %",
+    ),
+    StepCommand(
+        "activations",
+        "snacs.pipeline.prune:run_activations",
+        "collect pooled pre-BN activations",
+        lambda seconds, _: f"activations collected in {seconds:.2f} s",
+    ),
+    StepCommand(
+        "prune",
+        "snacs.pipeline.prune:run_prune",
+        "score and plan with one pruner (timed)",
+        _says_prune,
+    ),
+    StepCommand(
+        "control",
+        "snacs.pipeline.controls:run_control_chain",
+        "a run's control (same per-layer counts): plan, fine-tune, result",
+        _says_control,
+    ),
+    StepCommand(
+        "finetune", "snacs.pipeline.finetune:run_finetune", "fine-tune under a plan's fixed masks"
+    ),
+    StepCommand(
+        "finetune-stack",
+        "snacs.pipeline.finetune:run_finetune_stack",
+        "fine-tune several runs of one benchmark and seed as one stacked model",
+        part="finetune",
+    ),
+    StepCommand(
+        "reference",
+        "snacs.pipeline.finetune:run_dense_reference",
+        "fine-tune the dense model with the fine-tune recipe",
+        lambda record, _: (
+            f"dense fine-tuned: top-1 {record.pruned_top1:.2f} % "
+            f"(dense {record.baseline_top1:.2f} %)"
+        ),
+        part="finetune",
+    ),
+    StepCommand(
+        "oneshot",
+        "snacs.pipeline.oneshot:run_one_shot",
+        "accuracy right after pruning of many plans, in one process",
+        _says_one_shot,
+        part="evaluate",
+    ),
+    StepCommand(
+        "evaluate",
+        "snacs.pipeline.evaluate:run_evaluate",
+        "accuracy, counts and latency of a run",
+        _says_evaluate,
+    ),
+    StepCommand(
+        "tables",
+        "snacs.report.tables:write_tables",
+        "summarise run results into CSV and Markdown tables",
+    ),
+    StepCommand(
+        "timings",
+        "snacs.report.tables:write_timing_tables",
+        "per-benchmark pruner timing tables from prune records",
+    ),
+    StepCommand(
+        "figures", "snacs.pipeline.report:run_figures", "accuracy-vs-FLOPs figure of one benchmark"
+    ),
+    StepCommand("report", "snacs.pipeline.report:run_report", "the self-contained HTML report"),
+    StepCommand(
+        "claims",
+        "snacs.pipeline.report:run_claims",
+        "verdict per claim of the paper: the claims table",
+        _printout,
+    ),
+    StepCommand(
+        "speed",
+        "snacs.pipeline.studies:run_speed",
+        "time SNACS and MINT scoring one layer pair",
+        _printout,
+    ),
+    StepCommand(
+        "speed-report",
+        "snacs.pipeline.studies:run_speed_report",
+        "speed study tables and figure",
+        _printout,
+    ),
+    StepCommand(
+        "estimator-accuracy",
+        "snacs.pipeline.studies:run_estimator",
+        "bias and MSE of ACMI on Gaussian cases",
+        part="estimator",
+    ),
+    StepCommand(
+        "estimator-report",
+        "snacs.pipeline.studies:run_estimator_report",
+        "estimator study tables and figure",
+    ),
+    StepCommand(
+        "layer-compression",
+        "snacs.pipeline.studies:run_layer_compression",
+        "per-layer pruned share of the chosen runs",
+    ),
+)
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -402,7 +256,13 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(steps: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The ``snacs`` parser, with the arguments of the step commands named in ``steps``.
+
+    A step command's arguments come from its step function, so building them imports the
+    step's module (torch and the rest); the other step commands are listed, with no
+    arguments and no help of their own. ``None``: every command, fully built.
+    """
     parser = OneLineErrorParser(
         prog="snacs", description="Benchmark harness for neural-network filter pruning (SNACS)."
     )
@@ -413,11 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler: Callable, help: str, step: bool = False):
+    def command(name: str, handler: Callable[[argparse.Namespace], None], help: str):
         sub = commands.add_parser(name, help=help, description=help)
-        sub.set_defaults(handler=handler)
-        if step:
-            _add_step_arguments(sub)
+        sub.set_defaults(_run=handler, _outputs=lambda args: [])
         return sub
 
     command("models", cmd_models, "list registered model architectures")
@@ -455,184 +313,36 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("validate", cmd_validate, "validate a config file against the schema")
     sub.add_argument("configfile")
 
-    sub = command("data", cmd_data, "write the synthetic dataset or check the real one", True)
-    sub.add_argument("--out", help="marker JSON to write when done")
-    sub.add_argument(
-        "--full-check", action="store_true", help="decode every image (default: headers only)"
-    )
-    sub = command("weights", cmd_weights, "fetch a pretrained model's weights (login node)", True)
-    sub.add_argument("--out", help="marker JSON to write when done")
-    sub = command("dense", cmd_dense, "train (or fetch) and evaluate the dense model", True)
-    sub.add_argument("--train-dir", required=True, help="training folder (checkpoints, log)")
-    sub.add_argument("--out", required=True, help="dense record (JSON)")
-    sub = command("activations", cmd_activations, "collect pooled pre-BN activations", True)
-    sub.add_argument("--dense", required=True, help="dense checkpoint")
-    sub.add_argument("--out", required=True, help="activation cache file")
-    sub = command("prune", cmd_prune, "score and plan with one pruner (timed)", True)
-    sub.add_argument("--method", required=True)
-    sub.add_argument("--target", required=True, help="target label, e.g. flops50-layerwise")
-    sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--dense", required=True, help="dense checkpoint")
-    sub.add_argument("--activations", help="activation cache file (shared by pruners)")
-    sub.add_argument("--reference", help="prune record of the reference run (match-* targets)")
-    sub.add_argument("--plan", required=True, help="pruning plan to write")
-    sub.add_argument("--scores", required=True, help="the pruner's scores to write")
-    sub.add_argument("--out", required=True, help="prune record (JSON) to write")
-    sub = command(
-        "control",
-        cmd_control,
-        "a run's control (same per-layer counts): plan, fine-tune, result",
-        True,
-    )
-    sub.add_argument("--run-plan", required=True, help="the run's pruning plan")
-    sub.add_argument("--run-scores", required=True, help="the run's scores")
-    sub.add_argument("--run-record", required=True, help="the run's prune record")
-    sub.add_argument("--control", required=True, help="random<k>, magnitude or inverted")
-    sub.add_argument("--dense", required=True, help="dense checkpoint")
-    sub.add_argument("--dense-json", required=True, help="dense record")
-    sub.add_argument("--plan", required=True, help="control plan to write")
-    sub.add_argument("--out", required=True, help="control's prune record (JSON) to write")
-    sub.add_argument("--train-dir", required=True, help="the control's fine-tune folder")
-    sub.add_argument("--metrics", required=True, help="the control's run record (JSON) to write")
-    sub.add_argument(
-        "--one-shot", required=True, help="the benchmark's one-shot records (snacs oneshot)"
-    )
-    sub = command("finetune", cmd_finetune, "fine-tune under a plan's fixed masks", True)
-    sub.add_argument("--plan", required=True)
-    sub.add_argument("--dense", required=True)
-    sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--train-dir", required=True, help="training folder (checkpoints, log)")
-    sub = command(
-        "finetune-stack",
-        cmd_finetune_stack,
-        "fine-tune several runs of one benchmark and seed as one stacked model",
-        True,
-    )
-    sub.add_argument("--dense", required=True)
-    sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument(
-        "--member",
-        nargs=2,
-        action="append",
-        required=True,
-        metavar=("PLAN", "TRAIN_DIR"),
-        help="a run's plan and its fine-tune folder (repeat for every member)",
-    )
-    sub = command(
-        "reference", cmd_reference, "fine-tune the dense model with the fine-tune recipe", True
-    )
-    sub.add_argument("--dense", required=True, help="dense checkpoint")
-    sub.add_argument("--dense-json", required=True)
-    sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--train-dir", required=True, help="training folder (checkpoints, log)")
-    sub.add_argument("--out", required=True, help="reference record (JSON)")
-    sub = command(
-        "oneshot", cmd_oneshot, "accuracy right after pruning of many plans, in one process", True
-    )
-    sub.add_argument("--dense", required=True, help="dense checkpoint")
-    sub.add_argument("--plans", nargs="+", required=True, help="pruning plans (runs, controls)")
-    sub.add_argument(
-        "--prune-json", nargs="+", required=True, help="the plans' prune records, same order"
-    )
-    sub.add_argument("--out", required=True, help="one-shot records (JSON) to write")
-    sub = command("evaluate", cmd_evaluate, "accuracy, counts and latency of a run", True)
-    sub.add_argument("--plan", required=True)
-    sub.add_argument("--prune-json", required=True)
-    sub.add_argument("--finetuned", required=True)
-    sub.add_argument("--dense-json", required=True)
-    sub.add_argument(
-        "--one-shot", required=True, help="the benchmark's one-shot records (snacs oneshot)"
-    )
-    sub.add_argument("--out", required=True)
-    sub.add_argument(
-        "--slim-out", help="where the slim model is exported (.pt2); omitted: no export"
-    )
-
-    sub = command("tables", cmd_tables, "summarise run results into CSV and Markdown tables")
-    sub.add_argument("--results", nargs="+", required=True)
-    for name, what in (
-        ("main", "every run"),
-        ("selected", "the selected operating points"),
-        ("reported", "the selected points beside the published ones"),
-    ):
-        sub.add_argument(
-            f"--{name}", required=True, help=f"table of {what}: path without extension"
-        )
-    sub.add_argument("--tolerance-pp", type=float, default=0.5)
-    sub.add_argument("--compression", choices=["params", "flops"], default="params")
-    sub.add_argument("--published", help="published results CSV shown beside ours")
-    sub = command("timings", cmd_timings, "per-benchmark pruner timing tables from prune records")
-    sub.add_argument("--prune-json", nargs="+", required=True)
-    sub.add_argument("--out", required=True, help="timing table: path without extension")
-    sub = command("figures", cmd_figures, "accuracy-vs-FLOPs figure of one benchmark")
-    sub.add_argument("--summary", required=True)
-    sub.add_argument("--benchmark", required=True)
-    sub.add_argument("--out", nargs="+", required=True)
-    sub = command("report", cmd_report, "the self-contained HTML report")
-    _add_report_config(sub)
-    sub.add_argument("--out", required=True)
-    sub = command("claims", cmd_claims, "verdict per claim of the paper: the claims table")
-    _add_report_config(sub)
-    sub.add_argument("--published", help="paper_figures/published_results.csv")
-    sub.add_argument("--paper-speed", help="paper_figures/speed_paper.csv")
-
-    sub = command("speed", cmd_speed, "time SNACS and MINT scoring one layer pair")
-    sub.add_argument(
-        "--spec", type=json_object, help="JSON with the study section and benchmark (workflow use)"
-    )
-    sub.add_argument("--config", help="config YAML (instead of --spec)")
-    sub.add_argument("--benchmark", help="override studies.speed.benchmark (with --config)")
-    sub.add_argument("--dense", help="dense checkpoint (weights: trained)")
-    sub.add_argument("--activations", help="activation cache (weights: trained)")
-    sub.add_argument("--out", required=True, help="raw timings CSV")
-    sub.add_argument(
-        "--whole-out", help="also time whole-network scoring (studies.speed.whole) into this CSV"
-    )
-    _add_runtime_arguments(sub)
-    sub = command("speed-report", cmd_speed_report, "speed study tables and figure")
-    sub.add_argument("--raw", required=True, help="raw timings CSV from snacs speed")
-    sub.add_argument("--paper", required=True, help="paper_figures/speed_paper.csv")
-    sub.add_argument("--whole-raw", help="whole-network timings CSV from snacs speed --whole-out")
-    _add_study_tables(sub)
-    sub.add_argument("--whole-out", help="whole-network summary CSV (with --whole-raw)")
-    sub.add_argument("--whole-markdown", help="whole-network Markdown table (with --whole-raw)")
-    sub.add_argument("--figure", nargs="+", required=True, help="figure files (.png, .pdf)")
-    sub = command("estimator-accuracy", cmd_estimator, "bias and MSE of ACMI on Gaussian cases")
-    sub.add_argument("--spec", type=json_object, help="JSON with the study section (workflow use)")
-    sub.add_argument("--config", help="config YAML (instead of --spec)")
-    sub.add_argument("--out", required=True, help="raw estimates CSV")
-    _add_runtime_arguments(sub)
-    sub = command("estimator-report", cmd_estimator_report, "estimator study tables and figure")
-    sub.add_argument("--raw", required=True, help="raw estimates CSV")
-    sub.add_argument("--paper", required=True, help="paper_figures/estimator_accuracy_paper.csv")
-    _add_study_tables(sub)
-    sub.add_argument("--figure", nargs="+", required=True, help="figure files (.png, .pdf)")
-    sub = command(
-        "layer-compression", cmd_layer_compression, "per-layer pruned share of the chosen runs"
-    )
-    sub.add_argument("--prune-json", nargs="+", required=True, help="prune records")
-    sub.add_argument("--selected", required=True, help="selected table (CSV) of snacs tables")
-    sub.add_argument("--dense-json", required=True, help="the benchmark's dense record")
-    sub.add_argument("--methods", nargs="+", required=True)
-    sub.add_argument("--paper", help="paper_figures/layer_compression_paper.csv")
-    sub.add_argument("--out-csv", required=True)
-    sub.add_argument("--figure", nargs="+", required=True, help="figure files (.png, .pdf)")
+    for step in STEP_COMMANDS:
+        built = steps is None or step.name in steps
+        sub = commands.add_parser(step.name, help=step.help, description=step.help, add_help=built)
+        if built:
+            arguments = step.add_arguments(sub)
+            sub.add_argument(
+                "--threads", type=int, help="torch CPU threads (default: torch's choice)"
+            )
+            sub.set_defaults(
+                _run=functools.partial(step.run, arguments), _outputs=arguments.outputs
+            )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Which command, first: only its arguments are built (a step's import torch and more).
+    command = build_parser(steps=()).parse_known_args(argv)[0].command
+    args = build_parser(steps=(command,)).parse_args(argv)
     if getattr(args, "threads", None):
         import torch
 
         torch.set_num_threads(args.threads)
     with contextlib.ExitStack() as held:
         try:
-            for output, writer in _outputs(args):
-                held.enter_context(exclusive_output(output, f"snacs {args.command}", writer))
+            for output in _outputs(args):
+                held.enter_context(exclusive_output(output, f"snacs {args.command}"))
             if args.log:  # only once the outputs are ours: a refused command keeps off it
                 held.enter_context(_output_to(args.log))
-            args.handler(args)
+            args._run(args)
         except SnacsError as exc:
             return _fail(args.command, str(exc))
         except OSError as exc:  # a missing input file, an unwritable output folder, a full disk
@@ -663,23 +373,12 @@ def _output_to(log: str):
             os.close(saved[1])
 
 
-def _outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
-    """(output, writer) pairs the command locks; under torchrun only rank 0 writes.
-
-    ``--out`` and ``--out-csv`` name outputs of their own. An ``--out-dir`` is shared by
-    commands writing different files into it (tables and timings both write to
-    results/tables), so there the lock is the command's own within the folder.
-    """
+def _outputs(args: argparse.Namespace) -> list[str]:
+    """What the command locks: every output its step function marks ``Written``; under
+    torchrun only rank 0 writes, so the other ranks lock nothing."""
     if os.environ.get("RANK", "0") != "0":
         return []
-    found: set[tuple[str, str | None]] = set()
-    for name in ("out", "out_csv", "whole_out", "train_dir", "main"):
-        value = getattr(args, name, None)
-        found |= {(v, None) for v in (value if isinstance(value, list) else [value]) if v}
-    found |= {(folder, None) for _, folder in getattr(args, "member", None) or []}
-    if getattr(args, "out_dir", None):
-        found.add((args.out_dir, args.command))
-    return sorted(found, key=str)
+    return sorted(set(args._outputs(args)))
 
 
 def _fail(command: str, message: str) -> int:

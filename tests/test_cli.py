@@ -105,15 +105,16 @@ def test_missing_and_damaged_input_files_name_the_file(capsys, tmp_path):
     missing = tmp_path / "nowhere.csv"
     figure = str(tmp_path / "x.png")
     code, _, err = run(
-        capsys, "figures", "--summary", str(missing), "--benchmark", "b", "--out", figure
+        capsys, "figures", "--summary-csv", str(missing), "--benchmark", "b", "--out", figure
     )
     assert code == 2 and str(missing) in err and len(err.strip().splitlines()) == 1
     broken = tmp_path / "prune.json"
     broken.write_text('{"achieved": ')
     argv = ["prune", "--spec", "{}", "--method", "l1", "--target", "match-params-layerwise-of-x"]
     out = str(tmp_path / "o")
-    argv += ["--reference", str(broken), "--dense", "d", "--plan", "p", "--scores", "s"]
-    code, _, err = run(capsys, *argv, "--out", out)
+    argv += ["--reference", str(broken), "--dense-checkpoint", "d", "--seed", "0"]
+    argv += ["--out-plan", str(tmp_path / "p"), "--out-scores", str(tmp_path / "s")]
+    code, _, err = run(capsys, *argv, "--out-record", out)
     assert code == 2 and str(broken) in err and "not valid JSON" in err
     code, _, err = run(capsys, "validate", str(tmp_path / "absent.yaml"))
     assert code == 2 and "absent.yaml" in err

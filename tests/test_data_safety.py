@@ -146,9 +146,8 @@ def test_hostile_checkpoint_given_to_a_step_ends_in_one_line(tmp_path, capsys):
     config = load_config(Path(__file__).resolve().parent.parent / "config" / "ci.yaml")
     spec = step_spec(config, "digits_mlp", "activations")
     out = tmp_path / "activations.pt"
-    code = main(
-        ["activations", "--spec", json.dumps(spec), "--dense", str(path), "--out", str(out)]
-    )
+    argv = ["activations", "--spec", json.dumps(spec), "--dense-checkpoint", str(path)]
+    code = main([*argv, "--out", str(out)])
     _, err = capsys.readouterr()
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert str(path) in err and "weights_only" not in err
@@ -232,7 +231,7 @@ def test_undecodable_jpeg_passes_headers_but_not_the_full_check(imagenet_root):
     quick = run_data(spec, progress=False)
     assert quick.files_checked == 3 * 3 + 3 * 2 and not quick.full
     with pytest.raises(CorruptDataError) as caught:
-        run_data(spec, full=True, progress=False)
+        run_data(spec, full_check=True, progress=False)
     assert str(bad) in str(caught.value)
     # Training reads name the file too, rather than failing without a path.
     bundle = load_dataset("imagenet", imagenet_root, image_size=24)

@@ -32,7 +32,7 @@ def digits_config(tmp_path_factory) -> Path:
 
 def _dense(config: Path, out: Path, processes: int) -> subprocess.CompletedProcess:
     step = ["-m", "snacs", "dense", "--config", str(config), "--benchmark", "digits_mlp"]
-    step += ["--train-dir", str(out), "--out", str(out / "dense.json")]
+    step += ["--train-dir", str(out), "--record-out", str(out / "dense.json")]
     step += ["--device", "cpu", "--no-progress", "--threads", "1"]
     launcher = [sys.executable]
     if processes > 1:

@@ -28,6 +28,8 @@ SOURCES = ("snacs", "baselines")
 TABLE: list[tuple[str, list[str]]] = [
     ("entry point", ["snacs.__main__"]),
     ("command line", ["snacs.cli"]),
+    # A step command's arguments, read off its step function (which it imports lazily).
+    ("step arguments", ["snacs.step_arguments"]),
     (
         "workflow glue",
         ["snacs.pipeline.inputs", "snacs.pipeline.report", "snacs.pipeline.studies"],

@@ -38,8 +38,10 @@ def _prune(capsys, out: Path) -> tuple[int, str]:
         {"name": "b", "dataset": dataset, "model": model, "statistics": statistics, "workers": 0}
     )
     argv = ["prune", "--spec", spec, "--method", "l1", "--target", "flops50-layerwise"]
-    files = ["--plan", str(out.parent / "plan.pt"), "--scores", str(out.parent / "scores.pt")]
-    code = main([*argv, "--dense", str(out.parent / "missing.pt"), *files, "--out", str(out)])
+    files = ["--out-plan", str(out.parent / "plan.pt")]
+    files += ["--out-scores", str(out.parent / "scores.pt"), "--seed", "0"]
+    dense = ["--dense-checkpoint", str(out.parent / "missing.pt")]
+    code = main([*argv, *dense, *files, "--out-record", str(out)])
     return code, capsys.readouterr().err
 
 
@@ -80,7 +82,7 @@ def test_a_refused_command_leaves_the_writers_log_alone(tmp_path):
         """`snacs timings` on ``out`` in a process of its own, logging to ``log``."""
         argv = ["--log", str(log), "timings", "--prune-json", str(tmp_path / "x.json")]
         return subprocess.run(
-            [sys.executable, "-m", "snacs", *argv, "--out", str(out)],
+            [sys.executable, "-m", "snacs", *argv, "--stem", str(out)],
             capture_output=True,
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},

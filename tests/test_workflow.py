@@ -241,7 +241,8 @@ def test_stacked_fine_tunes_write_what_single_runs_wrote(finished_run, tmp_path)
     plan = snakemake(copy, *targets, "--config", "stack_k=3", "--dry-run", "-p")
     assert plan.returncode == 0, plan.stderr[-2000:]
     assert "finetune_stack_synth_vgg_seed0_0" in plan.stdout
-    assert plan.stdout.count("--member") == 3 and "rule finetune:" not in plan.stdout
+    members = plan.stdout.split("--members-plan ", 1)[1].split(" --", 1)[0].split()
+    assert len(members) == 3 and "rule finetune:" not in plan.stdout
     done = snakemake(copy, *targets, "--config", "stack_k=3")
     assert done.returncode == 0, done.stderr[-4000:]
     for run in runs:

@@ -51,12 +51,12 @@ def prepare_dataset(spec: Spec) -> DatasetBundle:
 def run_data(
     spec: Spec,
     out: Written[str | Path | None] = None,
-    full: bool = False,
+    full_check: bool = False,
     progress: bool = True,
 ) -> DataCheck:
     """Prepare and verify the dataset; with ``out``, record what was checked there."""
     bundle = prepare_dataset(spec)
-    check = verify_bundle(bundle, full=full, progress=progress)
+    check = verify_bundle(bundle, full=full_check, progress=progress)
     if out:
         write_json(out, {"root": spec["dataset"]["root"], **check.to_json()})
     return check

@@ -9,7 +9,7 @@ reproduced ones, a per-pruner timing table, and the per-layer compression of cho
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -453,7 +453,9 @@ TIMING_NOTE = (
 )
 
 
-def write_timing_tables(prune_json: Iterable[str | Path], stem: Written[str | Path]) -> pd.DataFrame:
+def write_timing_tables(
+    prune_json: Iterable[str | Path], stem: Written[str | Path]
+) -> pd.DataFrame:
     """Write ``stem``.{csv,md,tex}: per benchmark, every pruner's scoring and activation time."""
     stem = Path(stem)
     table = summarise_timings(load_timings(prune_json))

@@ -53,7 +53,8 @@ rule dense:
         L.log("dense", "{benchmark}"),
     shell:
         "{params.launch} --log {log} dense --spec {params.spec:q} "
-        "--train-dir {params.train_dir} --out {output.summary} --threads {threads} --no-progress"
+        "--train-dir {params.train_dir} --record-out {output.summary} --threads {threads} "
+        "--no-progress"
 
 
 rule activations:
@@ -69,5 +70,5 @@ rule activations:
     log:
         L.log("activations", "{benchmark}"),
     shell:
-        "snacs --log {log} activations --spec {params.spec:q} --dense {input} --out {output} "
-        "--threads {threads} --no-progress"
+        "snacs --log {log} activations --spec {params.spec:q} --dense-checkpoint {input} "
+        "--out {output} --threads {threads} --no-progress"

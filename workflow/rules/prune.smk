@@ -12,7 +12,7 @@ rule prune:
         summary=L.prune(RUN).record,
     params:
         spec=spec("prune"),
-        activations=optional_flag("--activations", "activations"),
+        activations=optional_flag("--activations-path", "activations"),
         reference=optional_flag("--reference", "reference"),
     # Every core, so no other job disturbs the measured scoring time.
     threads: CORES
@@ -20,9 +20,10 @@ rule prune:
         L.log("prune", RUN.folder),
     shell:
         "snacs --log {log} prune --spec {params.spec:q} --method {wildcards.method} "
-        "--target {wildcards.target} --seed {wildcards.seed} --dense {input.dense} "
-        "{params.activations} {params.reference} --plan {output.plan} "
-        "--scores {output.scores} --out {output.summary} --threads {threads} --no-progress"
+        "--target {wildcards.target} --seed {wildcards.seed} --dense-checkpoint {input.dense} "
+        "{params.activations} {params.reference} --out-plan {output.plan} "
+        "--out-scores {output.scores} --out-record {output.summary} --threads {threads} "
+        "--no-progress"
 
 
 rule finetune:
@@ -45,8 +46,8 @@ rule finetune:
     log:
         L.log("finetune", RUN.folder),
     shell:
-        "{params.launch} --log {log} finetune --spec {params.spec:q} --plan {input.plan} "
-        "--dense {input.dense} --seed {wildcards.seed} --train-dir {params.train_dir} "
+        "{params.launch} --log {log} finetune --spec {params.spec:q} --plan-path {input.plan} "
+        "--dense-checkpoint {input.dense} --seed {wildcards.seed} --out-dir {params.train_dir} "
         "--threads {threads} --no-progress"
 
 
@@ -68,17 +69,18 @@ for stack_name, stack_benchmark, stack_seed, stack_runs in STACKS:
         params:
             spec=json.dumps(step_spec(CFG, stack_benchmark, "finetune"), sort_keys=True),
             seed=stack_seed,
-            members=" ".join(
-                f"--member {L.prune(run).plan} {L.finetune(run).folder}" for run in stack_runs
-            ),
+            plans=" ".join(L.prune(run).plan for run in stack_runs),
+            folders=" ".join(str(L.finetune(run).folder) for run in stack_runs),
         threads: TRAIN_THREADS
         resources:
             runtime=stack_minutes(stack_benchmark, stack_runs),
         log:
             L.log("finetune", f"{stack_benchmark}/{stack_name}"),
         shell:
-            "snacs --log {log} finetune-stack --spec {params.spec:q} --dense {input.dense} "
-            "--seed {params.seed} {params.members} --threads {threads} --no-progress"
+            "snacs --log {log} finetune-stack --spec {params.spec:q} "
+            "--members-dense-checkpoint {input.dense} --members-seed {params.seed} "
+            "--members-plan {params.plans} --members-out-dir {params.folders} "
+            "--threads {threads} --no-progress"
 
 
 rule dense_reference:
@@ -100,8 +102,8 @@ rule dense_reference:
     log:
         L.log("reference", "{benchmark}/seed{seed}"),
     shell:
-        "snacs --log {log} reference --spec {params.spec:q} --dense {input.dense} "
-        "--dense-json {input.summary} --seed {wildcards.seed} --train-dir {params.train_dir} "
+        "snacs --log {log} reference --spec {params.spec:q} --dense-checkpoint {input.dense} "
+        "--dense-json {input.summary} --seed {wildcards.seed} --out-dir {params.train_dir} "
         "--out {output.record} --threads {threads} --no-progress"
 
 
@@ -119,8 +121,8 @@ rule oneshot:
     log:
         L.log("oneshot", "{benchmark}"),
     shell:
-        "snacs --log {log} oneshot --spec {params.spec:q} --dense {input.dense} "
-        "--plans {input.plans} --prune-json {input.records} --out {output} "
+        "snacs --log {log} oneshot --spec {params.spec:q} --dense-checkpoint {input.dense} "
+        "--jobs-plan {input.plans} --jobs-prune-record {input.records} --out {output} "
         "--threads {threads} --no-progress"
 
 
@@ -143,8 +145,9 @@ rule evaluate:
     log:
         L.log("evaluate", RUN.folder),
     shell:
-        "snacs --log {log} evaluate --spec {params.spec:q} --plan {input.plan} "
-        "--prune-json {input.prune} --finetuned {input.finetuned} --dense-json {input.dense} "
+        "snacs --log {log} evaluate --spec {params.spec:q} --plan-path {input.plan} "
+        "--prune-json {input.prune} --finetuned-checkpoint {input.finetuned} "
+        "--dense-json {input.dense} "
         "--one-shot {input.one_shot} --out {output.metrics} {params.export} "
         "--threads {threads}"
 
@@ -176,9 +179,10 @@ rule control:
     log:
         L.log("control", CONTROL.folder),
     shell:
-        "snacs --log {log} control --spec {params.spec:q} --run-plan {input.plan} "
-        "--run-scores {input.scores} --run-record {input.summary} "
-        "--control {wildcards.control} --dense {input.dense} --dense-json {input.dense_summary} "
-        "--plan {output.plan} --out {output.summary} --train-dir {params.train_dir} "
-        "--metrics {output.metrics} --one-shot {input.one_shot} --threads {threads} "
+        "snacs --log {log} control --spec {params.spec:q} --run-files-plan {input.plan} "
+        "--run-files-scores {input.scores} --run-files-record {input.summary} "
+        "--label {wildcards.control} --dense-checkpoint {input.dense} "
+        "--dense-json {input.dense_summary} --out-plan {output.plan} "
+        "--out-record {output.summary} --train-dir {params.train_dir} "
+        "--metrics-out {output.metrics} --one-shot {input.one_shot} --threads {threads} "
         "--no-progress"

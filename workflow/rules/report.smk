@@ -12,7 +12,10 @@ rule tables:
         for_report(L.table_files("selected"), "selected_table.rst", "Tables"),
         L.table_files("reported"),
     params:
-        stems=" ".join(f"--{name} {L.table_stem(name)}" for name in ("main", "selected", "reported")),
+        stems=" ".join(
+            f"--tables-{name} {getattr(L.run_tables, name)}"
+            for name in ("main", "selected", "reported")
+        ),
         tolerance=CFG["selection"]["tolerance_pp"],
         compression=CFG["selection"]["compression"],
     log:
@@ -35,7 +38,7 @@ rule timings:
     log:
         L.log("timings"),
     shell:
-        "snacs --log {log} timings --prune-json {input} --out {params.stem}"
+        "snacs --log {log} timings --prune-json {input} --stem {params.stem}"
 
 
 rule figure:
@@ -53,7 +56,7 @@ rule figure:
     log:
         L.log("figures", "{benchmark}"),
     shell:
-        "snacs --log {log} figures --summary {input} --benchmark {wildcards.benchmark} "
+        "snacs --log {log} figures --summary-csv {input} --benchmark {wildcards.benchmark} "
         "--out {output}"
 
 

@@ -44,11 +44,12 @@ if STUDIES["speed"]["enabled"]:
                 SPEED.whole_tables.files if SPEED_WHOLE else [], "speed.rst", "Speed study"
             ),
         params:
-            tables=f"--out {SPEED.tables.summary} --markdown {SPEED.tables.markdown} "
-            f"--latex {SPEED.tables.latex}",
+            tables=f"--tables-summary {SPEED.tables.summary} "
+            f"--tables-markdown {SPEED.tables.markdown} --tables-latex {SPEED.tables.latex}",
             whole=(
-                f"--whole-raw {SPEED.whole_raw} --whole-out {SPEED.whole_tables.summary} "
-                f"--whole-markdown {SPEED.whole_tables.markdown}"
+                f"--whole-raw {SPEED.whole_raw} "
+                f"--whole-tables-summary {SPEED.whole_tables.summary} "
+                f"--whole-tables-markdown {SPEED.whole_tables.markdown}"
                 if SPEED_WHOLE
                 else ""
             ),
@@ -88,8 +89,9 @@ if STUDIES["estimator"]["enabled"]:
                 in_formats(L.estimator_figure), "estimator.rst", "Estimator accuracy"
             ),
         params:
-            tables=f"--out {ESTIMATOR.tables.summary} --markdown {ESTIMATOR.tables.markdown} "
-            f"--latex {ESTIMATOR.tables.latex}",
+            tables=f"--tables-summary {ESTIMATOR.tables.summary} "
+            f"--tables-markdown {ESTIMATOR.tables.markdown} "
+            f"--tables-latex {ESTIMATOR.tables.latex}",
         log:
             L.log("studies", "estimator_report"),
         shell:
