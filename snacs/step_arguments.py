@@ -352,7 +352,7 @@ def _record(parser: argparse.ArgumentParser, found: Param, step: Step) -> Bindin
         missing = [flag for item, flag, _ in fields if item.required and given[item.name] is None]
         if missing:
             named = [flag for item, flag, _ in fields if given[item.name] is not None]
-            raise SnacsError(f"{', '.join(named)} also need {', '.join(missing)}")
+            raise SnacsError(f"{', '.join(named)} must come with {', '.join(missing)}")
         defaulted = {
             item.name for item, _, _ in fields if item.default is not inspect.Parameter.empty
         }

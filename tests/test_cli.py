@@ -1,15 +1,31 @@
 """The command line: listings, counting, and one-line errors for bad input."""
 
 import argparse
+import inspect
 import json
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
 
 import pytest
 import torch
 
-from snacs.cli import build_parser, main
-from snacs.errors import CheckpointError
+from snacs.cli import STEP_COMMANDS, build_parser, main
+from snacs.errors import CheckpointError, SnacsError
 from snacs.io import save_checkpoint
-from snacs.pruning.benchmark import load_model
+from snacs.layout import PruneFiles, StudyTables, Written
+from snacs.pipeline.finetune import FinetuneMember
+from snacs.pipeline.oneshot import OneShotJob
+from snacs.pruning.benchmark import Spec, load_model
+from snacs.step_arguments import (
+    BY_TYPE,
+    Arguments,
+    StepCommand,
+    StepSignatureError,
+    param,
+    qualified_name,
+)
 
 
 def run(capsys, *argv):
@@ -162,3 +178,113 @@ def test_checkpoint_of_another_architecture_is_refused(tmp_path):
     truncated.write_bytes(wrong.read_bytes()[:50])
     with pytest.raises(CheckpointError, match="truncated"):
         load_model(spec, 10, truncated)
+
+
+def _step_parser(command: StepCommand) -> tuple[argparse.ArgumentParser, Arguments]:
+    parser = argparse.ArgumentParser(prog=f"snacs {command.name}")
+    return parser, command.add_arguments(parser)
+
+
+@pytest.mark.parametrize("command", STEP_COMMANDS, ids=lambda c: c.name)
+def test_every_parameter_of_a_step_has_a_flag(command):
+    """A parameter the command line could not give would fail here, not in the workflow."""
+    parser, arguments = _step_parser(command)
+    function = command.step().function
+    hints = typing.get_type_hints(function, include_extras=True)
+    covered = [name for binding in arguments.bindings for name in binding.parameters]
+    assert sorted(covered) == sorted(inspect.signature(function).parameters)
+    options = {flag for action in parser._actions for flag in action.option_strings}
+    for binding in arguments.bindings:
+        assert set(binding.flags) <= options
+        if not binding.flags:  # only what another step hands over in process has none
+            (name,) = binding.parameters
+            assert BY_TYPE[qualified_name(param(name, hints[name]).hint)].__name__ == "_in_process"
+
+
+def _values(name: str, *argv: str) -> tuple[dict, list[str]]:
+    (command,) = [c for c in STEP_COMMANDS if c.name == name]
+    parser, arguments = _step_parser(command)
+    args = parser.parse_args(list(argv))
+    return arguments.values(args), arguments.outputs(args)
+
+
+def test_records_of_files_come_from_one_flag_per_field():
+    argv = ["--spec", "{}", "--method", "l1", "--target", "flops50-layerwise", "--seed", "2"]
+    argv += ["--dense-checkpoint", "d.pt", "--device", "cpu", "--out-plan", "p.pt"]
+    values, outputs = _values("prune", *argv, "--out-scores", "s.pt", "--out-record", "r.json")
+    assert values["out"] == PruneFiles("p.pt", "s.pt", "r.json") and values["seed"] == 2
+    assert values["target"].label == values["label"] == "flops50-layerwise"
+    assert values["progress"] and values["activations_path"] is None
+    assert sorted(outputs) == ["p.pt", "r.json", "s.pt"]  # every file it writes is locked
+    argv = ["--raw", "r.csv", "--paper", "p.csv", "--figure", "f.png", "f.pdf"]
+    argv += ["--tables-summary", "t.csv", "--tables-markdown", "t.md", "--tables-latex", "t.tex"]
+    values, outputs = _values("speed-report", *argv)
+    assert values["tables"] == StudyTables("t.csv", "t.md", "t.tex")
+    assert values["whole_tables"] is None and values["figure"] == ["f.png", "f.pdf"]
+    assert sorted(outputs) == ["f.pdf", "f.png", "t.csv", "t.md", "t.tex"]
+    with pytest.raises(
+        SnacsError, match="--whole-tables-summary must come with --whole-tables-markdown"
+    ):
+        _values("speed-report", *argv, "--whole-tables-summary", "w.csv")
+
+
+def test_a_sequence_of_records_takes_a_value_per_record_or_one_for_all():
+    argv = ["--spec", "{}", "--device", "cpu", "--members-plan", "a.pt", "b.pt"]
+    argv += ["--members-out-dir", "A", "B", "--members-dense-checkpoint", "d.pt"]
+    values, outputs = _values("finetune-stack", *argv, "--members-seed", "1")
+    assert values["members"] == [
+        FinetuneMember("a.pt", "d.pt", "A", 1),
+        FinetuneMember("b.pt", "d.pt", "B", 1),
+    ]
+    assert sorted(outputs) == ["A", "B"]
+    argv = ["--spec", "{}", "--device", "cpu", "--dense-checkpoint", "d.pt", "--out", "o.json"]
+    with pytest.raises(SnacsError, match="--jobs-prune-record gives 1 values for 3 jobs"):
+        values, _ = _values(
+            "oneshot", *argv, "--jobs-plan", "a", "b", "c", "--jobs-prune-record", "x"
+        )
+    argv += ["--jobs-plan", "a", "b", "--jobs-prune-record", "x", "y"]
+    assert _values("oneshot", *argv)[0]["jobs"] == [OneShotJob("a", "x"), OneShotJob("b", "y")]
+
+
+def _new_step(
+    spec: Spec,
+    dense_checkpoint: str | Path,
+    out: Written[PruneFiles],
+    device: torch.device,
+    batches: int = 3,
+    scale: Literal["linear", "log"] = "log",
+    layers: Sequence[str] = (),
+    progress: bool = True,
+) -> None:
+    """A step as a new one would be written: its flags need no edit of the command line."""
+
+
+def _broken_step(spec: Spec, shape: complex) -> None:
+    """A parameter of a type the command line has no converter for."""
+
+
+def _unannotated_step(spec: Spec, shape) -> None:
+    """A parameter without an annotation."""
+
+
+def test_a_new_steps_parameters_become_flags():
+    command = StepCommand("new", f"{__name__}:_new_step", "a new step", part="prune")
+    parser, arguments = _step_parser(command)
+    argv = ["--config", "c.yaml", "--benchmark", "b", "--dense-checkpoint", "d.pt", "--out-plan"]
+    args = parser.parse_args(
+        [*argv, "p", "--out-scores", "s", "--out-record", "r", "--no-progress"]
+    )
+    assert (args.batches, args.scale, args.layers, args.progress) == (3, "log", None, False)
+    with pytest.raises(SystemExit):
+        parser.parse_args([*argv, "p", "--out-scores", "s", "--out-record", "r", "--scale", "x"])
+    assert arguments.outputs(args) == ["p", "s", "r"]
+
+
+@pytest.mark.parametrize(
+    ("step", "culprit"),
+    [("_broken_step", "'shape' is <class 'complex'>"), ("_unannotated_step", "'shape' has no")],
+)
+def test_a_parameter_without_a_flag_is_an_error_when_the_parser_is_built(step, culprit):
+    command = StepCommand("broken", f"{__name__}:{step}", "a broken step")
+    with pytest.raises(StepSignatureError, match=culprit):
+        _step_parser(command)
