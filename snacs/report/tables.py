@@ -9,7 +9,7 @@ reproduced ones, a per-pruner timing table, and the per-layer compression of cho
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from scipy import stats
 
 from snacs.io import write_text
 from snacs.pruning.records import PruneRecord, RunRecord
+from snacs.pruning.target import COUNTS, Count
 from snacs.report.controls import control_label, pruner_rows, with_control_margins
 from snacs.tabular import latex, markdown_table, read_reference_csv
 
@@ -38,6 +39,16 @@ METRICS = {
     "activation_seconds": "Activation time (s)",
 }
 KEYS = ["benchmark", "title", "method", "granularity", "target", "control"]
+#: each count in words, wherever a pick or a verdict depends on which one is read
+COUNT_WORDS: dict[str, str] = {
+    "masked": "masked counts, as the paper reports them",
+    "slim": "slim counts: what removing dead channels saves, the deployable model",
+}
+
+
+def reduction_column(resource: str, count: Count) -> str:
+    """The summary column of a resource's mean reduction (%) on one count."""
+    return f"{'slim_' if count == 'slim' else ''}{resource}_reduction_pct_mean"
 
 
 def load_rows(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -96,7 +107,8 @@ def _cell(mean: float, std: float, seeds: int, digits: int) -> str:
     return f"{text} ± {std:.{digits}f}" if seeds > 1 else text
 
 
-#: a slim model saving less than this share of FLOPs (%) deploys as almost the dense cost
+#: a slim model saving less than this share (%) of FLOPs or parameters deploys at almost
+#: the dense cost
 SLIM_SAVING_PCT = 1.0
 
 
@@ -126,13 +138,28 @@ def summary_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+def table_blocks(summary: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    """(heading, label key, rows) per benchmark, and per count where the table has one.
+
+    The selected table picks once per count (:func:`select_operating_points`), so each of
+    its benchmarks shows the masked pick and the slim pick under their own headings.
+    """
+    for title, block in summary.groupby("title", sort=False):
+        key = latex.label_key(str(block["benchmark"].iloc[0]))
+        if "count" not in block:
+            yield str(title), key, block
+            continue
+        for count, rows in block.groupby("count", sort=False):
+            yield f"{title}: {COUNT_WORDS[count]}", f"{key}-{count}", rows
+
+
 def to_markdown(summary: pd.DataFrame) -> str:
     """One Markdown table per benchmark, values as mean ± 95 % t interval over seeds."""
     if summary.empty:
         return "No run meets the selection rule.\n"
     parts = [
-        f"### {title}\n\n" + markdown_table(*summary_cells(block))
-        for title, block in summary.groupby("title", sort=False)
+        f"### {heading}\n\n" + markdown_table(*summary_cells(block))
+        for heading, _, block in table_blocks(summary)
     ]
     return "\n\n".join(parts) + "\n"
 
@@ -144,26 +171,41 @@ def to_latex(summary: pd.DataFrame, what: str) -> str:
     tables = [
         latex.table(
             *summary_cells(block),
-            caption=f"{title}: {what}.",
-            label=f"tab:{latex.label_key(what)}-{latex.label_key(str(block['benchmark'].iloc[0]))}",
+            caption=f"{heading}: {what}.",
+            label=f"tab:{latex.label_key(what)}-{key}",
         )
-        for title, block in summary.groupby("title", sort=False)
+        for heading, key, block in table_blocks(summary)
     ]
     return latex.document(tables, f"snacs result tables: {what}.")
 
 
 def select_operating_points(
-    summary: pd.DataFrame, tolerance_pp: float, compression: str
+    summary: pd.DataFrame, tolerance_pp: float, compression: str, count: Count
 ) -> pd.DataFrame:
     """Per benchmark and method, the most compressed target within tolerance of the baseline.
 
-    This is the paper code's pick among its grid of global thresholds, applied
-    to every method alike. Methods with no run within tolerance are left out.
+    This is the paper code's pick among its grid of global thresholds, applied to every
+    method alike, with compression read on ``count``: masked (as the paper counts) or slim
+    (the deployable model). A connection pruner's two picks can differ. The rows carry
+    ``count``; methods with no run within tolerance are left out.
     """
-    column = f"{compression}_reduction_pct_mean"
+    column = reduction_column(compression, count)
     within = summary[summary["pruned_top1_mean"] >= summary["baseline_top1_mean"] - tolerance_pp]
     best = within.sort_values(column, ascending=False, kind="stable")
-    return best.groupby(["benchmark", "method"], sort=False).head(1).sort_index()
+    picked = best.groupby(["benchmark", "method"], sort=False).head(1).sort_index()
+    picked.insert(picked.columns.get_loc("target") + 1, "count", count)
+    return picked
+
+
+def select_per_count(summary: pd.DataFrame, tolerance_pp: float, compression: str) -> pd.DataFrame:
+    """The selected table: :func:`select_operating_points` on every count, per benchmark the
+    masked picks then the slim ones."""
+    picks = pd.concat(
+        [select_operating_points(summary, tolerance_pp, compression, c) for c in COUNTS]
+    )
+    order = list(dict.fromkeys(summary["benchmark"]))
+    rank = picks["benchmark"].map(order.index) * len(COUNTS) + picks["count"].map(COUNTS.index)
+    return picks.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 def selection_misses(summary: pd.DataFrame, tolerance_pp: float) -> pd.DataFrame:
@@ -292,7 +334,8 @@ def reported_markdown(table: pd.DataFrame) -> str:
         "Rows marked **reported, not reproduced** are transcribed from papers "
         "(`paper_figures/published_results.csv`): nobody ran them here, and their recipes, "
         "baselines and compression accounting differ from ours. Rows marked "
-        f"*{REPRODUCED}* are this workflow's selected operating points.\n"
+        f"*{REPRODUCED}* are this workflow's selected operating points, picked on masked "
+        "counts as the published rows count.\n"
     )
     if table.empty:
         return intro + "\nNo reproduced or published rows.\n"
@@ -341,7 +384,7 @@ def write_tables(
     """
     out = {name: Path(stems[name]) for name in ("main", "selected", "reported")}
     summary = with_control_margins(summarise(load_rows(paths)))
-    selected = select_operating_points(pruner_rows(summary), tolerance_pp, compression)
+    selected = select_per_count(pruner_rows(summary), tolerance_pp, compression)
     misses = selection_misses(pruner_rows(summary), tolerance_pp)
     misses = {"main": "", "selected": misses_markdown(misses)}
     for name, frame, what in (
@@ -351,7 +394,8 @@ def write_tables(
         write_text(out[name].with_suffix(".csv"), frame.to_csv(index=False))
         write_text(out[name].with_suffix(".md"), to_markdown(frame) + misses[name])
         write_text(out[name].with_suffix(".tex"), to_latex(frame, what))
-    reported = reported_beside_reproduced(selected, read_published(published))
+    masked = selected[selected["count"] == "masked"]  # as the published rows count
+    reported = reported_beside_reproduced(masked, read_published(published))
     write_text(out["reported"].with_suffix(".csv"), reported.to_csv(index=False))
     write_text(out["reported"].with_suffix(".md"), reported_markdown(reported))
     write_text(out["reported"].with_suffix(".tex"), reported_latex(reported))
