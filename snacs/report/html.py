@@ -133,8 +133,10 @@ def _claims_section(manifest: ReportManifest) -> list[str]:
         "<h2 id='claims'>Claims of the paper</h2>",
         _note(
             "One row per claim and benchmark. Verdicts: holds, does not hold, or inconclusive; "
-            "the reason says why, including the scale of the run. Rules are in docs/reference.md "
-            "(Claims panel)."
+            "the reason says why, including the scale of the run. State of the art and "
+            "compression are judged twice: on masked counts, as the paper reports them, and "
+            "on slim counts, what removing dead channels saves (the deployable model). Rules "
+            "are in docs/reference.md (Claims panel)."
         ),
         f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>",
