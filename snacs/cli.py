@@ -160,9 +160,9 @@ def cmd_prune(args: argparse.Namespace) -> None:
     achieved = record.achieved
     print(
         f"{args.method} {args.target}: scoring {record.timings['score_seconds']:.3f} s, "
-        f"params -{100 * achieved['params_reduction']:.1f} %, "
-        f"FLOPs -{100 * achieved['flops_reduction']:.1f} % masked, "
-        f"-{100 * achieved['slim_flops_reduction']:.1f} % slim"
+        f"params -{100 * achieved.params:.1f} %, "
+        f"FLOPs -{100 * achieved.flops:.1f} % masked, "
+        f"-{100 * achieved.slim_flops:.1f} % slim"
         + ("" if record.target_met else f"; TARGET MISSED: {record.target_miss_reason}")
     )
 

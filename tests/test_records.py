@@ -12,7 +12,13 @@ from snacs.pipeline.evaluate import run_evaluate
 from snacs.pipeline.finetune import DENSE_REFERENCE, run_dense_reference, run_finetune
 from snacs.pipeline.oneshot import OneShotJob, run_one_shot
 from snacs.pipeline.prune import run_prune
-from snacs.pruning.records import ReferenceRecord, RunRecord
+from snacs.pruning.records import (
+    PruneRecord,
+    Reductions,
+    ReferenceRecord,
+    RunRecord,
+    TargetRecord,
+)
 from snacs.pruning.target import Target
 
 CPU = torch.device("cpu")
@@ -61,16 +67,14 @@ def test_prune_and_run_records_carry_the_accounting(digits, method):
         progress=False,
     )
     achieved = summary.achieved
-    assert set(achieved) == {
-        "params_reduction",
-        "flops_reduction",
-        "slim_params_reduction",
-        "slim_flops_reduction",
-    }
-    assert achieved["flops_reduction"] >= achieved["slim_flops_reduction"] - 1e-12
-    assert summary.target_met == (abs(achieved["flops_reduction"] - 0.4) <= 0.01)
+    assert PruneRecord.load(out / "prune.json") == summary  # typed reductions and target
+    assert achieved == Reductions.between(summary.dense, summary.masked, summary.slim)
+    assert achieved.flops >= achieved.slim_flops - 1e-12
+    # Judged on the reductions the record reports (the one count), within ±1 pp.
+    assert summary.target_met == (abs(achieved.flops - 0.4) <= 0.01)
     assert summary.target_met == (summary.target_miss_reason == "")
-    assert summary.target["count"] == "masked"
+    assert summary.plan_info["target_met"] == summary.target_met
+    assert summary.target == TargetRecord("flops40-layerwise", 0.4, "flops", "layerwise", "masked")
     assert set(summary.layer_pruned_pct) == {"fc1", "fc2", "fc3"}
     run_finetune(
         step_spec(config, "digits", "finetune"),
@@ -102,6 +106,8 @@ def test_prune_and_run_records_carry_the_accounting(digits, method):
     assert row.to_dict() == read_json(out / "row.json")
     assert RunRecord.load(out / "row.json") == row
     assert row.slim_params_reduction_pct <= row.params_reduction_pct + 1e-9
+    assert row.flops_reduction_pct == pytest.approx(100 * achieved.flops)
+    assert row.slim_params_reduction_pct == pytest.approx(100 * achieved.slim_params)
     assert row.one_shot_top1 == one_shot.plans[0].top1 and 0 <= row.one_shot_top1 <= 100
     assert row.one_shot_baseline_top1 == one_shot.dense.top1
     assert row.bn_recalibration_batches == 0  # the MLP has no BatchNorm

@@ -11,16 +11,15 @@ from snacs.config import MATCH_PREFIX, parse_matched_label
 from snacs.engine import seed_everything
 from snacs.errors import ConfigError
 from snacs.layout import PruneFiles
-from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.provenance import provenance
 from snacs.pruning.benchmark import Spec, load_bundle, load_model, statistics_subset
 from snacs.pruning.context import PruneContext
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.pruner import PRUNERS, build_pruner, load_pruner_modules
-from snacs.pruning.records import PruneRecord
+from snacs.pruning.records import PruneRecord, TargetRecord
 from snacs.pruning.run import run_pruner
 from snacs.pruning.scores import save_scores
-from snacs.pruning.target import TARGET_TOLERANCE, Target, target_miss_reason
+from snacs.pruning.target import TARGET_TOLERANCE, Target
 
 
 def _context(
@@ -79,10 +78,7 @@ def resolve_target(
     resource, scope, _ = parse_matched_label(label)
     if reference_json is None:
         raise ConfigError(f"target {label} needs the reference run's prune record (--reference)")
-    key = f"{resource}_reduction" if count == "masked" else f"slim_{resource}_reduction"
-    achieved = PruneRecord.load(reference_json).achieved.get(key)
-    if achieved is None:
-        raise ConfigError(f"{reference_json} has no achieved.{key}; rerun the reference prune step")
+    achieved = PruneRecord.load(reference_json).achieved.of(resource, count)  # type: ignore[arg-type]
     return Target(min(max(achieved, 0.0), 0.99), resource, scope, count)  # type: ignore[arg-type]
 
 
@@ -114,16 +110,12 @@ def run_prune(
     plan = outcome.plan
     plan.info.update(seed=seed, pruner_options=spec.get("method_options", {}))
     save_scores(outcome.scores, out.scores)
-    counts = plan_counts(ctx.model, ctx.graph, plan.masks, ctx.input_shape)
-    achieved = counts["achieved"]
-    on_target = _target_reduction(achieved, target)
-    reason = target_miss_reason(target, on_target, pruner.granularity)
-    plan.info.update(target_met=not reason, target_miss_reason=reason)
-    if reason:
+    verdict = outcome.verdict
+    if not verdict.met:
         print(
             f"WARNING target {label or target.label} missed: {target.count} {target.resource} "
-            f"reduction {on_target:.1%} for a target of {target.fraction:.1%} "
-            f"(± {TARGET_TOLERANCE:.0%}): {reason}",
+            f"reduction {verdict.achieved:.1%} for a target of {target.fraction:.1%} "
+            f"(± {TARGET_TOLERANCE:.0%}): {verdict.miss_reason}",
             file=sys.stderr,
         )
     plan.save(out.plan)
@@ -133,31 +125,24 @@ def run_prune(
         pruner=pruner.name,
         granularity=pruner.granularity,
         citation=pruner.citation,
-        target={"label": label or target.label, **target.__dict__},
+        target=TargetRecord.of(target, label),
         seed=seed,
         timings=outcome.timings,
         activations_cached=pruner.needs_activations and activations_path is not None,
-        dense=counts["dense"],
-        masked=counts["masked"],
-        slim=counts["slim"],
-        achieved=achieved,
+        dense=outcome.counts.dense,
+        masked=outcome.counts.masked,
+        slim=outcome.counts.slim,
+        achieved=outcome.counts.reductions,
         layer_pruned_pct=layer_pruned_pct(plan, ctx.graph.names),
         plan_info={k: v for k, v in plan.info.items() if k != "timings"},
         provenance=provenance(device),
         score_timings=dict(plan.info.get("score_timings", {})),
-        target_met=not reason,
-        target_miss_reason=reason,
+        target_met=verdict.met,
+        target_miss_reason=verdict.miss_reason,
         target_tolerance=TARGET_TOLERANCE,
     )
     record.save(out.record)
     return record
-
-
-def _target_reduction(achieved: dict[str, float], target: Target) -> float:
-    """The achieved reduction in the target's own resource and count (share: masked FLOPs)."""
-    resource = "flops" if target.resource == "share" else target.resource
-    prefix = "slim_" if target.count == "slim" else ""
-    return achieved[f"{prefix}{resource}_reduction"]
 
 
 def layer_pruned_pct(plan: PruningPlan, layers: list[str]) -> dict[str, float]:

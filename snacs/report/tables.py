@@ -428,7 +428,7 @@ def load_timings(paths: Iterable[str | Path]) -> pd.DataFrame:
                 "method": run.method,
                 "pruner": run.pruner,
                 "granularity": run.granularity,
-                "target": run.target["label"],
+                "target": run.target.label,
                 "seed": run.seed,
                 **{k: run.timings.get(k, 0.0) for k in TIMINGS},
                 "device": hardware.get("device", ""),

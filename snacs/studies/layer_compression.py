@@ -50,9 +50,9 @@ def layer_compression(
             records.append(
                 {
                     "method": run.method,
-                    "target": run.target["label"],
+                    "target": run.target.label,
                     "seed": run.seed,
-                    "params_reduction": run.achieved["params_reduction"],
+                    "params_reduction": run.achieved.params,
                     "shares": run.layer_pruned_pct,
                 }
             )
