@@ -142,29 +142,39 @@ def cmd_activations(args: argparse.Namespace) -> None:
 
 def cmd_prune(args: argparse.Namespace) -> None:
     from snacs.layout import PruneFiles
-    from snacs.pipeline.prune import resolve_target, run_prune
+    from snacs.pipeline.prune import PruneTarget, resolve_target, run_prune
 
+    counts = {len(getattr(args, name)) for name in ("target", "plan", "scores", "out")}
+    if len(counts) > 1:
+        raise SnacsError(
+            f"{len(args.target)} --target, {len(args.plan)} --plan, {len(args.scores)} "
+            f"--scores and {len(args.out)} --out: give the four once per target, in order"
+        )
     spec = _spec(args, "prune")
-    record = run_prune(
+    count = spec.get("matched_budget_count", "slim")
+    targets = [
+        PruneTarget(resolve_target(label, args.reference, count), PruneFiles(*files), label)
+        for label, *files in zip(args.target, args.plan, args.scores, args.out, strict=True)
+    ]
+    records = run_prune(
         spec,
         args.method,
-        resolve_target(args.target, args.reference, spec.get("matched_budget_count", "slim")),
         args.seed,
         args.dense,
-        PruneFiles(args.plan, args.scores, args.out),
+        targets,
         _device(args),
         activations_path=args.activations,
         progress=not args.no_progress,
-        label=args.target,
     )
-    achieved = record.achieved
-    print(
-        f"{args.method} {args.target}: scoring {record.timings['score_seconds']:.3f} s, "
-        f"params -{100 * achieved.params:.1f} %, "
-        f"FLOPs -{100 * achieved.flops:.1f} % masked, "
-        f"-{100 * achieved.slim_flops:.1f} % slim"
-        + ("" if record.target_met else f"; TARGET MISSED: {record.target_miss_reason}")
-    )
+    print(f"{args.method}: scoring {records[0].timings['score_seconds']:.3f} s")
+    for label, record in zip(args.target, records, strict=True):
+        achieved = record.achieved
+        print(
+            f"{args.method} {label}: params -{100 * achieved.params:.1f} %, "
+            f"FLOPs -{100 * achieved.flops:.1f} % masked, "
+            f"-{100 * achieved.slim_flops:.1f} % slim"
+            + ("" if record.target_met else f"; TARGET MISSED: {record.target_miss_reason}")
+        )
 
 
 def cmd_control(args: argparse.Namespace) -> None:
@@ -468,16 +478,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("activations", cmd_activations, "collect pooled pre-BN activations", True)
     sub.add_argument("--dense", required=True, help="dense checkpoint")
     sub.add_argument("--out", required=True, help="activation cache file")
-    sub = command("prune", cmd_prune, "score and plan with one pruner (timed)", True)
+    sub = command("prune", cmd_prune, "score once with one pruner (timed), plan each target", True)
     sub.add_argument("--method", required=True)
-    sub.add_argument("--target", required=True, help="target label, e.g. flops50-layerwise")
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--dense", required=True, help="dense checkpoint")
     sub.add_argument("--activations", help="activation cache file (shared by pruners)")
     sub.add_argument("--reference", help="prune record of the reference run (match-* targets)")
-    sub.add_argument("--plan", required=True, help="pruning plan to write")
-    sub.add_argument("--scores", required=True, help="the pruner's scores to write")
-    sub.add_argument("--out", required=True, help="prune record (JSON) to write")
+    # --target, --plan, --scores and --out: once per target, in the same order.
+    sub.add_argument("--target", action="append", required=True, help="e.g. flops50-layerwise")
+    sub.add_argument("--plan", action="append", required=True, help="pruning plan to write")
+    sub.add_argument("--scores", action="append", required=True, help="scores to write")
+    sub.add_argument("--out", action="append", required=True, help="prune record to write")
     sub = command(
         "control",
         cmd_control,

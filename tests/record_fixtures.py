@@ -48,6 +48,8 @@ def prune_record(
     achieved=None,
     control="",
     control_seed=None,
+    plan=0.1,
+    scored_with=(),
 ) -> Path:
     PruneRecord(
         benchmark=benchmark,
@@ -57,7 +59,7 @@ def prune_record(
         citation="",
         target=TargetRecord.of(Target.parse(target)),
         seed=seed,
-        timings={"score_seconds": score, "activation_seconds": 2.0, "plan_seconds": 0.1},
+        timings={"score_seconds": score, "activation_seconds": 2.0, "plan_seconds": plan},
         activations_cached=True,
         dense=COUNTS,
         masked=COUNTS,
@@ -70,6 +72,7 @@ def prune_record(
         target_met=target_met,
         control=control,
         control_seed=control_seed,
+        scored_with=list(scored_with),
     ).save(path)
     return path
 

@@ -90,15 +90,19 @@ def test_step_rows_compare_the_slowest_snacs_variant_and_whole_rows_use_runs():
     (row,) = c.step_speed_rows(raw).itertuples()
     assert (row.scope, row.network, row.reruns) == ("step", "conv8 -> conv9 pair", 2)
     assert row.ratio == pytest.approx(10.5)  # against phi = weight, the slower one
+    # Seed 0 planned two targets from one scoring: one measurement; seed 1 is a rerun.
+    shared, alone = "flops30-layerwise flops50-layerwise", "flops30-layerwise"
     timings = pd.DataFrame(
         {
-            "benchmark": ["b1"] * 4,
-            "method": ["snacs", "snacs", "mint", "l1"],
-            "score_seconds": [2.0, 2.0, 60.0, 0.1],
+            "benchmark": ["b1"] * 7,
+            "method": ["snacs"] * 3 + ["mint"] * 3 + ["l1"],
+            "seed": [0, 0, 1, 0, 0, 1, 0],
+            "scoring": [shared, shared, alone, shared, shared, alone, alone],
+            "score_seconds": [2.0, 2.0, 4.0, 60.0, 60.0, 90.0, 0.1],
         }
     )
     (row,) = c.whole_speed_rows(timings, _config()).itertuples()
-    assert (row.scope, row.network, row.reruns, row.ratio) == ("whole", "b1", 1, 30.0)
+    assert (row.scope, row.network, row.reruns, row.ratio) == ("whole", "b1", 2, 25.0)
 
 
 def _curve(xs, accs, sd=0.0, seeds=1):

@@ -95,6 +95,15 @@ def test_bad_arguments_end_in_one_line_naming_the_argument(capsys, argv, culprit
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_prune_targets_and_their_files_must_pair_up(capsys, tmp_path):
+    argv = ["prune", "--spec", "{}", "--method", "l1", "--dense", "d"]
+    argv += ["--target", "flops30-layerwise", "--target", "flops50-layerwise"]
+    argv += ["--plan", "p1", "--plan", "p2", "--scores", "s1", "--scores", "s2"]
+    code, _, err = run(capsys, *argv, "--out", str(tmp_path / "r1.json"))
+    assert code == 2 and "2 --target" in err and "1 --out" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_input_shape_the_model_cannot_take_names_the_shape(capsys):
     code, _, err = run(capsys, "count", "--arch", "vgg16_cifar", "--input-shape", "3,16")
     assert code == 2 and "input shape 3,16 does not fit vgg16_cifar" in err

@@ -126,6 +126,25 @@ def _prune_json(root, benchmark, method, seed, score, parts=None):
     )
 
 
+def test_targets_planned_from_one_scoring_count_it_once(tmp_path):
+    """Seed 0's two targets share one scoring (1 s, copied in both records); seed 1 is a
+    rerun (3 s). Scoring is summarised over the two scorings, planning over the three runs."""
+    shared = ("flops30-layerwise", "flops50-layerwise")
+    paths = [
+        prune_record(tmp_path / f"{t}-0.json", "snacs", t, 0, plan=p, scored_with=shared)
+        for t, p in zip(shared, (0.1, 0.3), strict=True)
+    ]
+    paths.append(prune_record(tmp_path / "alone-1.json", "snacs", shared[0], 1, score=3.0))
+    (row,) = write_timing_tables(paths, tmp_path / "timings").itertuples()
+    assert (row.runs, row.scorings) == (3, 2)
+    assert row.score_seconds_mean == pytest.approx(2.0)
+    assert row.score_seconds_std == pytest.approx(np.sqrt(2.0))
+    assert row.plan_seconds_mean == pytest.approx(0.5 / 3)
+    markdown = (tmp_path / "timings.md").read_text()
+    assert "| snacs | snacs | connection | 3 | 2 | 2.000 ± 1.414 |" in markdown
+    assert "planned from that scoring" in markdown
+
+
 def test_timing_tables_per_benchmark_and_pruner(tmp_path):
     paths = [
         _prune_json(tmp_path, "b1", "snacs", 0, 1.0, {"acmi_seconds": 0.2, "svm_seconds": 0.8}),
@@ -141,7 +160,8 @@ def test_timing_tables_per_benchmark_and_pruner(tmp_path):
     assert np.isnan(table[table["method"] == "mint"].iloc[0]["part_acmi_seconds"])
     markdown = (tmp_path / "tables" / "timings.md").read_text()
     assert "| 0.100 ± 0.000 | acmi 0.300 · svm 1.700 | cpu | 2 |" in markdown
-    assert "### b2" in markdown and "| mint | mint | connection | 1 | 40.000 | 2.000 |" in markdown
+    assert "### b2" in markdown
+    assert "| mint | mint | connection | 1 | 1 | 40.000 | 2.000 |" in markdown
     assert "| 0.100 | – | cpu | 2 |" in markdown  # no parts timed
     tex = (tmp_path / "tables" / "timings.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 2 and r"2.000 $\pm$ 1.414" in tex

@@ -18,6 +18,7 @@ GPU_RULES = {
     "dense",
     "activations",
     "prune",
+    "prune_matched",
     "finetune",
     "dense_reference",
     "oneshot",

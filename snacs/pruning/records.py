@@ -168,6 +168,10 @@ class PruneRecord(Record):
     #: choice), "" for the pruner's own run; ``control_seed`` numbers random controls
     control: str = ""
     control_seed: int | None = None
+    #: target labels of the runs planned from this run's one scoring, its own included
+    #: (one label when scored alone; empty for a control, which scores nothing): their
+    #: activation, loading and scoring seconds are one measurement, copied, not reruns
+    scored_with: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "record") -> Self:

@@ -408,15 +408,19 @@ TIMINGS = {
     "prepare_seconds": "Code loading (s)",
     "plan_seconds": "Planning (s)",
 }
+#: the timings measured once per scoring (shared by the targets planned from it)
+SCORING_TIMINGS = ("score_seconds", "activation_seconds", "prepare_seconds")
 PART_PREFIX = "part_"  # columns of the parts a pruner times inside its scoring
 
 
 def load_timings(paths: Iterable[str | Path]) -> pd.DataFrame:
     """One row per pruning run: its activation, scoring and planning seconds and machine.
 
-    A pruner that times the parts of its scoring (``score_timings``, e.g. SNACS's
-    ACMI, operating constraints and sensitivity) adds one ``part_<name>`` column per part,
-    so a reader sees where a total goes (the speed study times only the ACMI part).
+    ``scoring`` names the run's scoring: the targets planned from it (``scored_with``), so
+    runs that share one scoring can be told from reruns (:func:`one_per_scoring`). A
+    pruner that times the parts of its scoring (``score_timings``, e.g. SNACS's ACMI,
+    operating constraints and sensitivity) adds one ``part_<name>`` column per part, so
+    a reader sees where a total goes (the speed study times only the ACMI part).
     """
     records = []
     for path in paths:
@@ -430,32 +434,59 @@ def load_timings(paths: Iterable[str | Path]) -> pd.DataFrame:
                 "granularity": run.granularity,
                 "target": run.target.label,
                 "seed": run.seed,
+                # a record without the field (an older run) was scored for itself alone
+                "scoring": " ".join(run.scored_with or [run.target.label]),
                 **{k: run.timings.get(k, 0.0) for k in TIMINGS},
                 "device": hardware.get("device", ""),
                 "threads": hardware.get("torch_threads"),
                 **{f"{PART_PREFIX}{name}": t for name, t in run.score_timings.items()},
             }
         )
-    columns = ["benchmark", "method", "pruner", "granularity", "target", "seed", *TIMINGS]
+    columns = ["benchmark", "method", "pruner", "granularity", "target", "seed", "scoring"]
     frame = pd.DataFrame.from_records(records)
     part_columns = sorted(c for c in frame.columns if c.startswith(PART_PREFIX))
-    return frame.reindex(columns=[*columns, "device", "threads", *part_columns])
+    return frame.reindex(columns=[*columns, *TIMINGS, "device", "threads", *part_columns])
+
+
+def one_per_scoring(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per scoring of :func:`load_timings`'s frame.
+
+    The targets of a method and seed are planned from one scoring, and each of their
+    records carries a copy of its activation, loading and scoring seconds: one
+    measurement, not one per target. Different seeds are reruns.
+    """
+    return runs.drop_duplicates(["benchmark", "method", "seed", "scoring"])
 
 
 def summarise_timings(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per benchmark and method: mean and std of each timing over all its targets and seeds.
+    """Per benchmark and method: mean and std of each timing over its measurements.
 
-    Scoring does not depend on the target, so every run of a method repeats the same
-    work and the spread shows the timing noise.
+    Scoring (with activations and code loading) is measured once per seed, whatever the
+    number of targets planned from it, so its statistics are over scorings; planning is
+    measured per run (targets x seeds). The spread over seeds shows the timing noise.
     """
     keys = ["benchmark", "method", "pruner", "granularity"]
-    grouped = runs.groupby(keys, sort=False)
-    means = grouped[list(TIMINGS)].mean().add_suffix("_mean")
-    stds = grouped[list(TIMINGS)].std(ddof=1).fillna(0.0).add_suffix("_std")
-    parts = grouped[[c for c in runs.columns if c.startswith(PART_PREFIX)]].mean()
-    machine = grouped[["device", "threads"]].first()
-    counts = grouped["seed"].count().rename("runs")
-    return pd.concat([counts, means, stds, machine, parts], axis=1).reset_index()
+    per_run = runs.groupby(keys, sort=False)
+    per_scoring = one_per_scoring(runs).groupby(keys, sort=False)
+    scoring, planning = list(SCORING_TIMINGS), [k for k in TIMINGS if k not in SCORING_TIMINGS]
+    means = pd.concat([per_scoring[scoring].mean(), per_run[planning].mean()], axis=1)
+    stds = pd.concat([per_scoring[scoring].std(ddof=1), per_run[planning].std(ddof=1)], axis=1)
+    parts = per_scoring[[c for c in runs.columns if c.startswith(PART_PREFIX)]].mean()
+    machine = per_run[["device", "threads"]].first()
+    counts = [
+        per_run["seed"].count().rename("runs"),
+        per_scoring["seed"].count().rename("scorings"),
+    ]
+    return pd.concat(
+        [
+            *counts,
+            means[list(TIMINGS)].add_suffix("_mean"),
+            stds[list(TIMINGS)].fillna(0.0).add_suffix("_std"),
+            machine,
+            parts,
+        ],
+        axis=1,
+    ).reset_index()
 
 
 def _parts_cell(row: pd.Series) -> str:
@@ -468,8 +499,13 @@ def _parts_cell(row: pd.Series) -> str:
     return " · ".join(parts) or "–"
 
 
+def _measured(row: pd.Series, timing: str) -> int:
+    """How many measurements a summary row's mean of ``timing`` is over."""
+    return row["scorings"] if timing in SCORING_TIMINGS else row["runs"]
+
+
 def timing_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    headers = ["Method", "Pruner", "Granularity", "Runs", *TIMINGS.values()]
+    headers = ["Method", "Pruner", "Granularity", "Runs", "Scorings", *TIMINGS.values()]
     headers += ["Scoring parts (s, mean)", "Device", "Threads"]
     rows = [
         [
@@ -477,7 +513,8 @@ def timing_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
             r["pruner"],
             r["granularity"],
             str(r["runs"]),
-            *(_cell(r[f"{k}_mean"], r[f"{k}_std"], r["runs"], 3) for k in TIMINGS),
+            str(r["scorings"]),
+            *(_cell(r[f"{k}_mean"], r[f"{k}_std"], _measured(r, k), 3) for k in TIMINGS),
             _parts_cell(r),
             str(r["device"]),
             str(r["threads"]),
@@ -488,8 +525,12 @@ def timing_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 TIMING_NOTE = (
-    "Scoring and planning seconds of every pruner, mean ± std over its runs (targets x "
-    "seeds). Activation seconds are the one-off collection of the shared activation cache, "
+    "Scoring and planning seconds of every pruner. A pruner's scores do not depend on the "
+    "target, so each seed is scored once and every target of the method is planned from "
+    "that scoring (a matched-budget run, which waits for its reference, is scored on its "
+    "own): scoring, activation and code-loading seconds are mean ± std over scorings, "
+    "planning seconds over runs (targets x seeds). Activation seconds are the one-off "
+    "collection of the shared activation cache, "
     "reported by every pruner that reads it and 0 for pruners that do not. Scoring parts "
     "split a pruner's scoring where it times them: SNACS's ACMI scores are what the speed "
     "study compares with MINT's estimator (gmi); its operating constraints (per-layer SVM "
@@ -513,7 +554,8 @@ def write_timing_tables(paths: Iterable[str | Path], stem: str | Path) -> pd.Dat
         [
             latex.table(
                 *timing_cells(block),
-                caption=f"{name}: pruner timings (seconds, mean ± std over runs).",
+                caption=f"{name}: pruner timings (seconds, mean ± std; scoring over seeds, "
+                "planning over runs).",
                 label=f"tab:timings-{latex.label_key(str(name))}",
             )
             for name, block in blocks
