@@ -49,7 +49,7 @@ def landing_rows(seeds: int, fraction: float) -> list[dict]:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         target = Target(fraction, resource, scope)
-                        _, masks, _ = select_filters(scores, target, model, graph, cost, caps)
+                        _, masks = select_filters(scores, target, model, graph, cost, caps)
                     gaps.append(100 * (cost.achieved(masks, target) - fraction))
                 rows.append(
                     {

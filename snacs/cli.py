@@ -85,15 +85,17 @@ def _says_data(check, call: Mapping[str, Any]) -> str:
     )
 
 
-def _says_prune(record, call: Mapping[str, Any]) -> str:
-    achieved = record.achieved
-    return (
-        f"{call['method']} {call['label']}: scoring {record.timings['score_seconds']:.3f} s, "
-        f"params -{100 * achieved['params_reduction']:.1f} %, "
-        f"FLOPs -{100 * achieved['flops_reduction']:.1f} % masked, "
-        f"-{100 * achieved['slim_flops_reduction']:.1f} % slim"
-        + ("" if record.target_met else f"; TARGET MISSED: {record.target_miss_reason}")
-    )
+def _says_prune(records, call: Mapping[str, Any]) -> str:
+    lines = [f"{call['method']}: scoring {records[0].timings['score_seconds']:.3f} s"]
+    for each, record in zip(call["targets"], records, strict=True):
+        achieved = record.achieved
+        lines.append(
+            f"{call['method']} {each.run_label}: params -{100 * achieved.params:.1f} %, "
+            f"FLOPs -{100 * achieved.flops:.1f} % masked, "
+            f"-{100 * achieved.slim_flops:.1f} % slim"
+            + ("" if record.target_met else f"; TARGET MISSED: {record.target_miss_reason}")
+        )
+    return "\n".join(lines)
 
 
 def _says_control(row, call: Mapping[str, Any]) -> str:
@@ -157,7 +159,7 @@ STEP_COMMANDS = (
     StepCommand(
         "prune",
         "snacs.pipeline.prune:run_prune",
-        "score and plan with one pruner (timed)",
+        "score once with one pruner (timed), plan each target",
         _says_prune,
     ),
     StepCommand(

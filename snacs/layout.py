@@ -104,6 +104,10 @@ class PruneFiles:
     scores: str
     record: str
 
+    @property
+    def files(self) -> list[str]:
+        return [self.plan, self.scores, self.record]
+
 
 @dataclass(frozen=True)
 class ControlFiles:
@@ -279,3 +283,7 @@ class ResultsLayout:
             if name is None
             else (f"{self.results}/logs/{step}/{name}.log")
         )
+
+    def prune_log(self, benchmark: str, method: str, seed: int | str) -> str:
+        """The log of the one prune job that scores a method once and plans its targets."""
+        return self.log("prune", f"{benchmark}/{method}/seed{seed}")

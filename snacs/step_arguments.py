@@ -10,9 +10,11 @@ sequence of those (one or more values), a ``bool`` (a flag that flips its defaul
 field (``out: PruneFiles`` -> ``--out-plan``, ``--out-scores``, ``--out-record``); a
 sequence of records one flag per field with a value per record, or one value for all.
 What is not one value on a command line has a converter: the config part a step reads
-(``spec``, a study's ``section``, the report's ``config``), the ``device``, a pruning
-``Target`` (from its label). A parameter that fits none is an error when the parser is
-built, naming the parameter, so no step can gain an argument the command line leaves out.
+(``spec``, a study's ``section``, the report's ``config``), the ``device``, the prune
+step's targets (``targets`` -> ``--targets`` with their labels, ``--targets-plan``,
+``--targets-scores``, ``--targets-record`` with a file per label). A parameter that fits
+none is an error when the parser is built, naming the parameter, so no step can gain an
+argument the command line leaves out.
 
 Parameters (and record fields) annotated ``Written`` name what the step writes: the
 command line locks them before the step starts (one writer per output).
@@ -242,8 +244,12 @@ def converter(found: Param, step: Step) -> Converter:
 
 
 def qualified_name(hint: Any) -> str | None:
-    """``module.Class`` of a class annotation (the converters need not import it)."""
-    return f"{hint.__module__}.{hint.__qualname__}" if isinstance(hint, type) else None
+    """``module.Class`` of a class annotation, ``Sequence[module.Class]`` of a sequence of
+    one (the converters need not import it)."""
+    if isinstance(hint, type):
+        return f"{hint.__module__}.{hint.__qualname__}"
+    element = _element(hint)
+    return f"Sequence[{qualified_name(element)}]" if isinstance(element, type) else None
 
 
 PATH_TYPES = {str, Path}
@@ -473,28 +479,59 @@ def _device(parser: argparse.ArgumentParser, found: Param, step: Step) -> Bindin
     return Binding((found.name,), ("--device",), (), build)
 
 
-def _target(parser: argparse.ArgumentParser, found: Param, step: Step) -> Binding:
-    """A pruning target from its label; a ``label`` parameter beside it gets the label.
+def _prune_targets(parser: argparse.ArgumentParser, found: Param, step: Step) -> Binding:
+    """A prune step's targets: their labels (``--targets``) and each one's files, one flag
+    per field of its record of files with a value per label, in the same order.
 
-    A matched-budget label (``match-...``) reads the reference run's prune record, and
-    the matched run counts its budget as the spec's ``matched_budget_count`` says.
+    A matched-budget label (``match-...``) reads the reference run's prune record
+    (``--reference``), and the matched run counts its budget as the spec's
+    ``matched_budget_count`` says. Each target keeps the label it was given, under which
+    its run's results group.
     """
+    element = _element(found.hint)
+    files = param("files", typing.get_type_hints(element, include_extras=True)["files"])
+    fields = _fields(files.hint, found.name, files.written)
     parser.add_argument(
-        found.flag, dest=found.name, required=True, help="target label, e.g. flops50-layerwise"
+        found.flag,
+        dest=found.name,
+        nargs="+",
+        required=True,
+        help="target labels, e.g. flops30-layerwise flops50-layerwise",
     )
     parser.add_argument("--reference", help="prune record of the reference run (match-* targets)")
-    with_label = "label" in step.names
+    for item, flag, dest in fields:
+        kwargs = {**_value_kwargs(item.hint), "nargs": "+"}
+        parser.add_argument(flag, dest=dest, required=True, help=item.help(), **kwargs)
 
     def build(args: argparse.Namespace, values: Mapping[str, Any]) -> dict[str, Any]:
         from snacs.pipeline.prune import resolve_target
 
-        label = getattr(args, found.name)
+        labels = getattr(args, found.name)
+        columns = {item.name: getattr(args, dest) for item, _, dest in fields}
+        unpaired = [
+            f"{len(columns[item.name])} {flag}"
+            for item, flag, _ in fields
+            if len(columns[item.name]) != len(labels)
+        ]
+        if unpaired:
+            raise SnacsError(
+                f"{len(labels)} {found.flag} but {', '.join(unpaired)}: give each file once "
+                "per target, in the order of the targets"
+            )
         count = values.get("spec", {}).get("matched_budget_count", "slim")
-        target = resolve_target(label, args.reference, count)
-        return {found.name: target, **({"label": label} if with_label else {})}
+        targets = [
+            element(
+                target=resolve_target(label, args.reference, count),
+                files=files.hint(**{name: column[i] for name, column in columns.items()}),
+                label=label,
+            )
+            for i, label in enumerate(labels)
+        ]
+        return {found.name: targets}
 
-    names = (found.name, "label") if with_label else (found.name,)
-    return Binding(names, (found.flag, "--reference"), (), build)
+    outputs = tuple(dest for item, _, dest in fields if item.written)
+    flags = (found.flag, "--reference", *(flag for _, flag, _ in fields))
+    return Binding((found.name,), flags, outputs, build)
 
 
 def _in_process(parser: argparse.ArgumentParser, found: Param, step: Step) -> Binding:
@@ -515,7 +552,7 @@ BY_NAME: Mapping[str, Converter] = {
 #: Parameters that are not one value, by type (module.Class: nothing is imported to look).
 BY_TYPE: Mapping[str, Converter] = {
     "torch.device": _device,
-    "snacs.pruning.target.Target": _target,
+    "Sequence[snacs.pipeline.prune.PruneTarget]": _prune_targets,
     # the control chain hands evaluate the one-shot accuracy it measured itself
     "snacs.pruning.records.OneShotAccuracy": _in_process,
 }

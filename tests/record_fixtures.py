@@ -2,7 +2,15 @@
 
 from pathlib import Path
 
-from snacs.pruning.records import DenseRecord, PruneRecord, ReferenceRecord, RunRecord
+from snacs.pruning.records import (
+    DenseRecord,
+    PruneRecord,
+    Reductions,
+    ReferenceRecord,
+    RunRecord,
+    TargetRecord,
+)
+from snacs.pruning.target import Target
 
 COUNTS = {"params": 1000, "macs": 10000}
 SLIM_LATENCY = {"median_ms": 0.5, "mean_ms": 0.52, "std_ms": 0.05}
@@ -40,6 +48,8 @@ def prune_record(
     achieved=None,
     control="",
     control_seed=None,
+    plan=0.1,
+    scored_with=(),
 ) -> Path:
     PruneRecord(
         benchmark=benchmark,
@@ -47,14 +57,14 @@ def prune_record(
         pruner=method,
         granularity="connection",
         citation="",
-        target={"label": target},
+        target=TargetRecord.of(Target.parse(target)),
         seed=seed,
-        timings={"score_seconds": score, "activation_seconds": 2.0, "plan_seconds": 0.1},
+        timings={"score_seconds": score, "activation_seconds": 2.0, "plan_seconds": plan},
         activations_cached=True,
         dense=COUNTS,
         masked=COUNTS,
         slim=COUNTS,
-        achieved=achieved or {"params_reduction": reduction, "flops_reduction": reduction},
+        achieved=achieved or Reductions(reduction, reduction, reduction, reduction),
         layer_pruned_pct=shares or {},
         plan_info={},
         provenance={"hardware": {"device": "cpu", "torch_threads": 2}},
@@ -62,6 +72,7 @@ def prune_record(
         target_met=target_met,
         control=control,
         control_seed=control_seed,
+        scored_with=list(scored_with),
     ).save(path)
     return path
 

@@ -14,10 +14,12 @@ import torch
 from snacs.cli import STEP_COMMANDS, build_parser, main
 from snacs.errors import CheckpointError, SnacsError
 from snacs.io import save_checkpoint
-from snacs.layout import PruneFiles, StudyTables, Written
+from snacs.layout import ControlFiles, PruneFiles, StudyTables, Written
 from snacs.pipeline.finetune import FinetuneMember
 from snacs.pipeline.oneshot import OneShotJob
+from snacs.pipeline.prune import PruneTarget
 from snacs.pruning.benchmark import Spec, load_model
+from snacs.pruning.target import Target
 from snacs.step_arguments import (
     BY_TYPE,
     Arguments,
@@ -111,6 +113,16 @@ def test_bad_arguments_end_in_one_line_naming_the_argument(capsys, argv, culprit
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_prune_targets_and_their_files_must_pair_up(capsys, tmp_path):
+    argv = ["prune", "--spec", "{}", "--method", "l1", "--seed", "0", "--dense-checkpoint", "d"]
+    argv += ["--targets", "flops30-layerwise", "flops50-layerwise"]
+    argv += ["--targets-plan", str(tmp_path / "p1"), str(tmp_path / "p2")]
+    argv += ["--targets-scores", str(tmp_path / "s1"), str(tmp_path / "s2")]
+    code, _, err = run(capsys, *argv, "--targets-record", str(tmp_path / "r1.json"))
+    assert code == 2 and "2 --targets but 1 --targets-record" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_input_shape_the_model_cannot_take_names_the_shape(capsys):
     code, _, err = run(capsys, "count", "--arch", "vgg16_cifar", "--input-shape", "3,16")
     assert code == 2 and "input shape 3,16 does not fit vgg16_cifar" in err
@@ -126,11 +138,11 @@ def test_missing_and_damaged_input_files_name_the_file(capsys, tmp_path):
     assert code == 2 and str(missing) in err and len(err.strip().splitlines()) == 1
     broken = tmp_path / "prune.json"
     broken.write_text('{"achieved": ')
-    argv = ["prune", "--spec", "{}", "--method", "l1", "--target", "match-params-layerwise-of-x"]
+    argv = ["prune", "--spec", "{}", "--method", "l1", "--targets", "match-params-layerwise-of-x"]
     out = str(tmp_path / "o")
     argv += ["--reference", str(broken), "--dense-checkpoint", "d", "--seed", "0"]
-    argv += ["--out-plan", str(tmp_path / "p"), "--out-scores", str(tmp_path / "s")]
-    code, _, err = run(capsys, *argv, "--out-record", out)
+    argv += ["--targets-plan", str(tmp_path / "p"), "--targets-scores", str(tmp_path / "s")]
+    code, _, err = run(capsys, *argv, "--targets-record", out)
     assert code == 2 and str(broken) in err and "not valid JSON" in err
     code, _, err = run(capsys, "validate", str(tmp_path / "absent.yaml"))
     assert code == 2 and "absent.yaml" in err
@@ -209,13 +221,15 @@ def _values(name: str, *argv: str) -> tuple[dict, list[str]]:
 
 
 def test_records_of_files_come_from_one_flag_per_field():
-    argv = ["--spec", "{}", "--method", "l1", "--target", "flops50-layerwise", "--seed", "2"]
-    argv += ["--dense-checkpoint", "d.pt", "--device", "cpu", "--out-plan", "p.pt"]
-    values, outputs = _values("prune", *argv, "--out-scores", "s.pt", "--out-record", "r.json")
-    assert values["out"] == PruneFiles("p.pt", "s.pt", "r.json") and values["seed"] == 2
-    assert values["target"].label == values["label"] == "flops50-layerwise"
-    assert values["progress"] and values["activations_path"] is None
-    assert sorted(outputs) == ["p.pt", "r.json", "s.pt"]  # every file it writes is locked
+    argv = ["--spec", "{}", "--run-files-plan", "p.pt", "--run-files-scores", "s.pt"]
+    argv += ["--run-files-record", "r.json", "--label", "magnitude", "--dense-checkpoint", "d"]
+    argv += ["--dense-json", "d.json", "--out-plan", "cp.pt", "--out-record", "cr.json"]
+    argv += ["--train-dir", "T", "--metrics-out", "m.json", "--one-shot", "o.json"]
+    values, outputs = _values("control", *argv, "--device", "cpu")
+    assert values["run_files"] == PruneFiles("p.pt", "s.pt", "r.json")
+    assert values["out"] == ControlFiles("cp.pt", "cr.json") and values["label"] == "magnitude"
+    assert values["progress"]
+    assert sorted(outputs) == ["T", "cp.pt", "cr.json", "m.json"]  # what it writes is locked
     argv = ["--raw", "r.csv", "--paper", "p.csv", "--figure", "f.png", "f.pdf"]
     argv += ["--tables-summary", "t.csv", "--tables-markdown", "t.md", "--tables-latex", "t.tex"]
     values, outputs = _values("speed-report", *argv)
@@ -228,6 +242,37 @@ def test_records_of_files_come_from_one_flag_per_field():
         _values("speed-report", *argv, "--whole-tables-summary", "w.csv")
 
 
+def test_a_prune_step_takes_its_target_labels_and_a_file_of_each_per_label():
+    argv = ["--spec", "{}", "--method", "l1", "--seed", "2", "--dense-checkpoint", "d.pt"]
+    argv += ["--device", "cpu", "--targets", "flops30-layerwise", "params50-global"]
+    argv += ["--targets-plan", "p1", "p2", "--targets-scores", "s1", "s2"]
+    values, outputs = _values("prune", *argv, "--targets-record", "r1", "r2")
+    assert values["targets"] == [
+        PruneTarget(
+            Target.parse("flops30-layerwise"), PruneFiles("p1", "s1", "r1"), "flops30-layerwise"
+        ),
+        PruneTarget(
+            Target.parse("params50-global"), PruneFiles("p2", "s2", "r2"), "params50-global"
+        ),
+    ]
+    assert values["seed"] == 2 and values["progress"] and values["activations_path"] is None
+    assert sorted(outputs) == ["p1", "p2", "r1", "r2", "s1", "s2"]  # every file it writes
+    with pytest.raises(SnacsError, match="2 --targets but 1 --targets-plan, 3 --targets-scores"):
+        _values(
+            "prune",
+            *argv[:-6],
+            "--targets-plan",
+            "p",
+            "--targets-scores",
+            "a",
+            "b",
+            "c",
+            "--targets-record",
+            "r1",
+            "r2",
+        )
+
+
 def test_a_sequence_of_records_takes_a_value_per_record_or_one_for_all():
     argv = ["--spec", "{}", "--device", "cpu", "--members-plan", "a.pt", "b.pt"]
     argv += ["--members-out-dir", "A", "B", "--members-dense-checkpoint", "d.pt"]
@@ -238,9 +283,9 @@ def test_a_sequence_of_records_takes_a_value_per_record_or_one_for_all():
     ]
     assert sorted(outputs) == ["A", "B"]
     argv = ["--spec", "{}", "--device", "cpu", "--dense-checkpoint", "d.pt", "--out", "o.json"]
-    with pytest.raises(SnacsError, match="--jobs-prune-record gives 1 values for 3 jobs"):
+    with pytest.raises(SnacsError, match="--jobs-prune-record gives 2 values for 3 jobs"):
         values, _ = _values(
-            "oneshot", *argv, "--jobs-plan", "a", "b", "c", "--jobs-prune-record", "x"
+            "oneshot", *argv, "--jobs-plan", "a", "b", "c", "--jobs-prune-record", "x", "y"
         )
     argv += ["--jobs-plan", "a", "b", "--jobs-prune-record", "x", "y"]
     assert _values("oneshot", *argv)[0]["jobs"] == [OneShotJob("a", "x"), OneShotJob("b", "y")]
@@ -274,7 +319,7 @@ def test_a_new_steps_parameters_become_flags():
     args = parser.parse_args(
         [*argv, "p", "--out-scores", "s", "--out-record", "r", "--no-progress"]
     )
-    assert (args.batches, args.scale, args.layers, args.progress) == (3, "log", None, False)
+    assert (args.batches, args.scale, args.layers, args.progress) == (3, "log", (), False)
     with pytest.raises(SystemExit):
         parser.parse_args([*argv, "p", "--out-scores", "s", "--out-record", "r", "--scale", "x"])
     assert arguments.outputs(args) == ["p", "s", "r"]

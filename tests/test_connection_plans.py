@@ -64,7 +64,6 @@ def test_guard_keeps_every_output_class_connected(target):
     # the class keeps exactly its best parent group (the last one: highest score)
     assert kept.any() and kept[-(64 // 16) :].all() and not kept[: -(64 // 16)].any()
     if target.resource == "flops":
-        assert guarded.info["target_met"]
         assert abs(cost.reduction(guarded.masks, "flops") - 0.4) <= TARGET_TOLERANCE
 
 

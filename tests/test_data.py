@@ -9,6 +9,8 @@ import os
 import pickle
 import shutil
 import struct
+import subprocess
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -312,6 +314,29 @@ def test_digits_split_is_stratified_standardised_and_seeded(tmp_path):
     assert not torch.equal(other.test.tensors[0], bundle.test.tensors[0])
     with pytest.raises(ConfigError, match="test_fraction"):
         load_dataset("digits", tmp_path, test_fraction=1.0)
+
+
+def test_digits_split_is_kept_and_read_back_without_scikit_learn(tmp_path):
+    """The second load reads the kept split, in a process that never imports
+    scikit-learn, and gives the same tensors; a root where nothing can be written still
+    loads, only without keeping the split."""
+    first = load_dataset("digits", tmp_path, seed=3)
+    assert len(list((tmp_path / "digits").glob("split-*-0.25-3.npz"))) == 1
+    code = (
+        "import sys, torch; from snacs.data import load_dataset; "
+        f"b = load_dataset('digits', {str(tmp_path)!r}, seed=3); "
+        "assert not any(m.startswith('sklearn') for m in sys.modules), 'sklearn imported'; "
+        f"torch.save([*b.train.tensors, *b.test.tensors], {str(tmp_path / 'again.pt')!r})"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    again = torch.load(tmp_path / "again.pt")
+    for a, b in zip([*first.train.tensors, *first.test.tensors], again, strict=True):
+        assert torch.equal(a, b)
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    bundle = load_dataset("digits", not_a_folder, seed=3)
+    assert torch.equal(bundle.test.tensors[0], first.test.tensors[0])
 
 
 # --- class-balanced subset ------------------------------------------------------------

@@ -7,9 +7,11 @@ from record_fixtures import prune_record
 from snacs.config import matched_label, parse_matched_label, runs
 from snacs.config_file import validate_config
 from snacs.errors import ConfigError
+from snacs.io import read_json, write_json
 from snacs.models import build_model
 from snacs.pipeline.prune import resolve_target
 from snacs.pruning.graph import trace_layer_graph
+from snacs.pruning.records import RecordError, Reductions
 from snacs.pruning.target import CostModel, select_filters
 
 
@@ -52,7 +54,7 @@ def test_matched_target_reads_the_reference_result(tmp_path):
         "snacs",
         "share60-global",
         0,
-        achieved={"params_reduction": 0.4321, "slim_params_reduction": 0.05},
+        achieved=Reductions(params=0.4321, flops=0.5, slim_params=0.05, slim_flops=0.06),
     )
     label = "match-params-global-of-share60-global"
     target = resolve_target(label, reference, count="masked")
@@ -60,8 +62,11 @@ def test_matched_target_reads_the_reference_result(tmp_path):
     # By default the deployable (slim) reduction is matched, and searched on the slim count.
     slim = resolve_target(label, reference)
     assert (slim.fraction, slim.count) == (0.05, "slim")
-    prune_record(reference, "snacs", "share60-global", 0, achieved={"params_reduction": 0.4321})
-    with pytest.raises(ConfigError, match="slim_params_reduction"):
+    # A reference written before reductions were typed is refused, not misread.
+    old = read_json(reference)
+    old["achieved"] = {"params_reduction": 0.4321, "slim_params_reduction": 0.05}
+    write_json(reference, old)
+    with pytest.raises(RecordError, match=r"\(achieved\) lacks flops, params, slim_flops"):
         resolve_target(label, reference)
     with pytest.raises(ConfigError, match="--reference"):
         resolve_target("match-params-global-of-share60-global")
@@ -76,14 +81,15 @@ def test_filter_pruners_land_within_one_point_of_a_matched_budget(resource, tmp_
     scores = {
         n: torch.rand(graph[n].out_channels, generator=generator) for n in graph.filter_prunable()
     }
+    slim = {"params": 0.0, "flops": 0.0} | {resource: 0.6173}
     reference = prune_record(
         tmp_path / "prune.json",
         "snacs",
         "share60-global",
         0,
-        achieved={f"slim_{resource}_reduction": 0.6173},
+        achieved=Reductions(0.0, 0.0, slim["params"], slim["flops"]),
     )
     target = resolve_target(f"match-{resource}-global-of-share60-global", reference)
-    _, masks, met = select_filters(scores, target, model, graph, cost)
+    _, masks = select_filters(scores, target, model, graph, cost)
     achieved = cost.reduction(masks, resource, "slim")
-    assert met and 0.6173 <= achieved < 0.6173 + 0.01
+    assert 0.6173 <= achieved < 0.6173 + 0.01

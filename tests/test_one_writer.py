@@ -37,11 +37,11 @@ def _prune(capsys, out: Path) -> tuple[int, str]:
     spec = json.dumps(
         {"name": "b", "dataset": dataset, "model": model, "statistics": statistics, "workers": 0}
     )
-    argv = ["prune", "--spec", spec, "--method", "l1", "--target", "flops50-layerwise"]
-    files = ["--out-plan", str(out.parent / "plan.pt")]
-    files += ["--out-scores", str(out.parent / "scores.pt"), "--seed", "0"]
+    argv = ["prune", "--spec", spec, "--method", "l1", "--targets", "flops50-layerwise"]
+    files = ["--targets-plan", str(out.parent / "plan.pt")]
+    files += ["--targets-scores", str(out.parent / "scores.pt"), "--seed", "0"]
     dense = ["--dense-checkpoint", str(out.parent / "missing.pt")]
-    code = main([*argv, *dense, *files, "--out-record", str(out)])
+    code = main([*argv, *dense, *files, "--targets-record", str(out)])
     return code, capsys.readouterr().err
 
 

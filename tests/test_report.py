@@ -1,5 +1,6 @@
 """Table, figure and report builders on small hand-made result files."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -50,10 +51,10 @@ def test_summary_averages_seeds_and_reports_spread(result_files):
 
 def test_selection_picks_most_compressed_run_within_tolerance(result_files):
     summary = summarise(load_rows(result_files))
-    picked = select_operating_points(summary, tolerance_pp=0.5, compression="flops")
+    picked = select_operating_points(summary, 0.5, "flops", "masked")
     assert list(picked["method"]) == ["l1"]  # random loses 2 pp, l1 at 60 % loses 5 pp
     assert picked.iloc[0]["target"] == "flops30-layerwise"
-    loose = select_operating_points(summary, tolerance_pp=6.0, compression="flops")
+    loose = select_operating_points(summary, 6.0, "flops", "masked")
     assert dict(zip(loose["method"], loose["target"], strict=True)) == {
         "l1": "flops60-layerwise",
         "random": "flops30-layerwise",
@@ -106,6 +107,16 @@ def test_latex_tables_and_published_rows_beside_ours(result_files, tmp_path):
     assert "### Bench One" in markdown and "### elsewhere (not run here)" in markdown
     assert "| MINT | reported, not reproduced | – | 83.46 | – | 93.43 | 93.98 | 9.020 |" in markdown
     assert (out / "selected.tex").is_file() and (out / "reported.tex").is_file()
+    selected = pd.read_csv(out / "selected.csv")  # one pick per count; reported: the masked
+    assert list(zip(selected["count"], selected["method"], strict=True)) == [
+        ("masked", "l1"),
+        ("slim", "l1"),
+    ]
+    markdown = (out / "selected.md").read_text()
+    assert "### Bench One: masked counts, as the paper reports them" in markdown
+    assert "### Bench One: slim counts: what removing dead channels saves" in markdown
+    labels = re.findall(r"\\label\{([^}]*)\}", (out / "selected.tex").read_text())
+    assert len(labels) == len(set(labels)) == 2 and labels[1].endswith("-b1-slim")
 
 
 def _prune_json(root, benchmark, method, seed, score, parts=None):
@@ -113,6 +124,25 @@ def _prune_json(root, benchmark, method, seed, score, parts=None):
     return prune_record(
         path, method, "flops50-layerwise", seed, benchmark=benchmark, score=score, parts=parts
     )
+
+
+def test_targets_planned_from_one_scoring_count_it_once(tmp_path):
+    """Seed 0's two targets share one scoring (1 s, copied in both records); seed 1 is a
+    rerun (3 s). Scoring is summarised over the two scorings, planning over the three runs."""
+    shared = ("flops30-layerwise", "flops50-layerwise")
+    paths = [
+        prune_record(tmp_path / f"{t}-0.json", "snacs", t, 0, plan=p, scored_with=shared)
+        for t, p in zip(shared, (0.1, 0.3), strict=True)
+    ]
+    paths.append(prune_record(tmp_path / "alone-1.json", "snacs", shared[0], 1, score=3.0))
+    (row,) = write_timing_tables(paths, tmp_path / "timings").itertuples()
+    assert (row.runs, row.scorings) == (3, 2)
+    assert row.score_seconds_mean == pytest.approx(2.0)
+    assert row.score_seconds_std == pytest.approx(np.sqrt(2.0))
+    assert row.plan_seconds_mean == pytest.approx(0.5 / 3)
+    markdown = (tmp_path / "timings.md").read_text()
+    assert "| snacs | snacs | connection | 3 | 2 | 2.000 ± 1.414 |" in markdown
+    assert "planned from that scoring" in markdown
 
 
 def test_timing_tables_per_benchmark_and_pruner(tmp_path):
@@ -130,7 +160,8 @@ def test_timing_tables_per_benchmark_and_pruner(tmp_path):
     assert np.isnan(table[table["method"] == "mint"].iloc[0]["part_acmi_seconds"])
     markdown = (tmp_path / "tables" / "timings.md").read_text()
     assert "| 0.100 ± 0.000 | acmi 0.300 · svm 1.700 | cpu | 2 |" in markdown
-    assert "### b2" in markdown and "| mint | mint | connection | 1 | 40.000 | 2.000 |" in markdown
+    assert "### b2" in markdown
+    assert "| mint | mint | connection | 1 | 1 | 40.000 | 2.000 |" in markdown
     assert "| 0.100 | – | cpu | 2 |" in markdown  # no parts timed
     tex = (tmp_path / "tables" / "timings.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 2 and r"2.000 $\pm$ 1.414" in tex
@@ -271,8 +302,12 @@ def test_report_holds_every_study_section(result_files, tmp_path):
     whole = page[page.index("Whole-network scoring") :]
     assert "Step ratio (ACMI)" in whole and "Whole ratio, CPU seconds" in whole
     assert "30.0× [30.0, 30.0]" in whole and "15.0× [15.0, 15.0]" in whole  # step, CPU
-    # claims, selected, misses, reference, all runs, reported, timings, speed, whole, estimator
-    assert page.count("<table") == 10
+    selected = page[page.index("<h2 id='selected'>") : page.index("<h2 id='runs'>")]
+    assert "Bench One: masked counts, as the paper reports them</h3>" in selected
+    assert "Bench One: slim counts: what removing dead channels saves" in selected
+    # claims, selected (masked, slim), misses, reference, all runs, reported, timings, speed,
+    # whole, estimator
+    assert page.count("<table") == 11
 
 
 def test_every_method_keeps_one_style_and_unknown_names_get_a_stable_one():
@@ -378,6 +413,6 @@ def test_one_shot_columns_for_runs_and_controls(tmp_path):
 def test_nothing_selected_and_nothing_published_is_an_empty_table(result_files):
     """No run within the tolerance and no published row: an empty table, not a crash."""
     summary = summarise(load_rows(result_files))
-    nothing = select_operating_points(summary, 0.5, "params").iloc[0:0]
+    nothing = select_operating_points(summary, 0.5, "params", "masked").iloc[0:0]
     table = reported_beside_reproduced(nothing, read_published(None))
     assert table.empty and "status" in table.columns

@@ -2,11 +2,13 @@
 it belongs (downloads on the login node, CPU rules without a GPU, runtimes from the work)."""
 
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from snacs.cli import build_parser
 from snacs.config_file import load_config
 from snacs.pipeline.resources import speed_study_minutes, training_minutes
 from tests.conftest import snakemake_command
@@ -18,6 +20,7 @@ GPU_RULES = {
     "dense",
     "activations",
     "prune",
+    "prune_matched",
     "finetune",
     "dense_reference",
     "oneshot",
@@ -105,3 +108,34 @@ def test_speed_study_runtime_follows_its_size():
     }
     assert speed_study_minutes(small) < 40 < 2 * 60 < speed_study_minutes(paper)
     assert speed_study_minutes({**paper, "mint_groups": []}) < speed_study_minutes(paper) / 5
+
+
+def _step_commands(dry_run: str) -> list[list[str]]:
+    """The ``snacs`` command line (after ``snacs [--log FILE]``) of every planned job."""
+    commands = []
+    for line in re.findall(r"^Shell command: (.*)$", dry_run, re.M):
+        for part in line.split("&&"):
+            words = shlex.split(part)
+            at = [i for i, word in enumerate(words) if word == "snacs" or word.endswith("/snacs")]
+            if at:
+                words = words[at[0] + 1 :]
+                commands.append(words[2:] if words[0] == "--log" else words)
+    return commands
+
+
+@pytest.mark.parametrize(
+    ("config", "extra"),
+    [("ci.yaml", ()), ("demo.yaml", ("--config", "stack_k=6")), ("config.yaml", ())],
+)
+def test_every_planned_step_command_takes_its_rules_flags(tmp_path, config, extra):
+    """A rule's shell line spells its step function's derived flags: each planned command
+    parses (the matched prune, stacked fine-tunes and one-shot included)."""
+    result = snakemake(tmp_path, REPO / "config" / config, "-n", "-p", "results/all", *extra)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    commands = _step_commands(result.stdout)
+    assert {"prune", "oneshot", "evaluate", "report"} <= {words[0] for words in commands}
+    for words in commands:
+        try:
+            build_parser(steps=(words[0],)).parse_args(words)
+        except SystemExit:
+            pytest.fail(f"snacs {' '.join(words)[:400]}: flags its command does not take")

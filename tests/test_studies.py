@@ -296,8 +296,13 @@ def test_layer_compression_reads_the_chosen_runs_records(tmp_path):
         _prune_run(tmp_path, "mint", "share80-global", 0, {"fc2": 50.0}, 0.3),
         _prune_run(tmp_path, "l1", "share80-global", 0, {"fc2": 50.0}, 0.3),
     ]
-    selected = pd.DataFrame(
-        {"benchmark": ["b", "other"], "method": ["snacs", "mint"], "target": ["share50-global"] * 2}
+    selected = pd.DataFrame(  # the figure follows the masked pick, not the slim one
+        {
+            "benchmark": ["b", "b", "other"],
+            "method": ["snacs", "snacs", "mint"],
+            "target": ["share50-global", "share80-global", "share50-global"],
+            "count": ["masked", "slim", "masked"],
+        }
     )
     table = layer_compression(paths, selected, dense, ["snacs", "mint"])
     snacs = table[table["method"] == "snacs"]

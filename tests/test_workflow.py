@@ -226,8 +226,16 @@ def test_make_demo_runs_a_snakemake_command_that_plans_the_demo(tmp_path):
 
 @pytest.mark.slow
 def test_stacked_fine_tunes_write_what_single_runs_wrote(finished_run, tmp_path):
-    """``--config stack_k=3`` trains synth_vgg's three runs as one stacked job whose files
-    match those the single runs wrote (float tolerance; the members share one batch order)."""
+    """``--config stack_k=3`` trains synth_vgg's three runs as one stacked job that writes
+    each run's files where its single run wrote them, with the single run's numbers.
+
+    Numbers, not bits: the grouped kernels sum in another order, and training a VGG carries
+    last-bit differences on chaotically (tests/test_stack.py holds one stacked step to
+    1e-4 and a ResNet's whole runs to 1e-4). Here every stacked member must land within 2 %
+    of the distance its single run's fine-tune travelled from the dense weights, and its
+    per-epoch losses within 1 %; a wrong batch order, learning rate or mask moves a member
+    by a good share of that distance.
+    """
     import shutil
 
     import torch
@@ -245,15 +253,23 @@ def test_stacked_fine_tunes_write_what_single_runs_wrote(finished_run, tmp_path)
     assert len(members) == 3 and "rule finetune:" not in plan.stdout
     done = snakemake(copy, *targets, "--config", "stack_k=3")
     assert done.returncode == 0, done.stderr[-4000:]
+    dense = load_checkpoint(finished_run / "results/synth_vgg/dense/best.pt")["model"]
     for run in runs:
         single = load_checkpoint(finished_run / f"results/finetuned/{run}/best.pt")
         stacked = load_checkpoint(copy / f"results/finetuned/{run}/best.pt")
         assert stacked["epoch"] == single["epoch"]
+        assert stacked["model"].keys() == single["model"].keys()
+        apart = travelled = 0.0
         for name, tensor in single["model"].items():
             if tensor.is_floating_point():
-                torch.testing.assert_close(stacked["model"][name], tensor, atol=1e-4, rtol=1e-4)
+                kept = tensor != 0  # pruned entries: zero in both runs
+                mine = stacked["model"][name]
+                assert torch.all(mine[~kept] == 0), name
+                apart += float((mine - tensor)[kept].square().sum())
+                travelled += float((tensor - dense[name])[kept].square().sum())
+        assert apart**0.5 <= 0.02 * travelled**0.5, (run, apart**0.5, travelled**0.5)
         single_log = pd.read_csv(finished_run / f"results/finetuned/{run}/log.csv")
         stacked_log = pd.read_csv(copy / f"results/finetuned/{run}/log.csv")
         assert stacked_log["train_loss"].to_numpy() == pytest.approx(
-            single_log["train_loss"].to_numpy(), abs=1e-4
+            single_log["train_loss"].to_numpy(), rel=0.01
         )

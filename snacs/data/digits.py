@@ -4,8 +4,13 @@
 dataset for tests and the smallest demo: real labels and real structure, available on
 any machine. Pixels (0..16) are scaled to [0, 1] and then standardised with statistics
 of the training part only, so nothing about the held-out part leaks into training.
+
+Importing scikit-learn costs more CPU time than a small digits job spends computing, and a
+workflow runs dozens of such jobs, so the split is kept under ``root`` after the first load
+(one file per split and scikit-learn version) and later jobs read it back.
 """
 
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +20,7 @@ from torch.utils.data import TensorDataset
 from snacs.data.bundle import DATASETS, DatasetBundle
 from snacs.data.device_data import TensorSplits
 from snacs.errors import ConfigError
+from snacs.io import atomic_path
 
 
 @DATASETS.register("digits")
@@ -23,22 +29,13 @@ def load_digits_dataset(
 ) -> DatasetBundle:
     """Seeded stratified train/test split of the digits as flat 64-feature vectors.
 
-    ``root`` and ``download`` are ignored: the data is bundled with scikit-learn, so
-    there is nothing to find or fetch; they are accepted so that every dataset is
-    loaded through the same call.
+    The data is bundled with scikit-learn, so there is nothing to fetch (``download`` is
+    accepted so that every dataset is loaded through the same call); ``root`` is where the
+    split is kept for the next load.
     """
     if not 0.0 < test_fraction < 1.0:
         raise ConfigError(f"test_fraction: must lie strictly between 0 and 1, got {test_fraction}")
-    # scikit-learn is imported here, not at module level: every workflow job imports the
-    # dataset registry, and only digits jobs need it (it adds about a second per job).
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    features, labels = load_digits(return_X_y=True)
-    features = features / 16.0
-    train_x, test_x, train_y, test_y = train_test_split(
-        features, labels, test_size=test_fraction, stratify=labels, random_state=seed
-    )
+    train_x, test_x, train_y, test_y = _split(Path(root), test_fraction, seed)
     mean = train_x.mean(axis=0)
     std = train_x.std(axis=0)
     std[std < 1e-8] = 1.0  # border pixels that are blank in every training image
@@ -55,6 +52,35 @@ def load_digits_dataset(
         class_names=[str(digit) for digit in range(10)],
         tensors=TensorSplits(*train.tensors, *test.tensors),
     )
+
+
+SPLIT_PARTS = ("train_x", "test_x", "train_y", "test_y")
+
+
+def _split(root: Path, test_fraction: float, seed: int) -> list[np.ndarray]:
+    """(train_x, test_x, train_y, test_y) with pixels in [0, 1], read back when kept.
+
+    The file is named by scikit-learn's version too: the split is scikit-learn's, and a
+    new version could split differently.
+    """
+    kept = root / "digits" / f"split-{version('scikit-learn')}-{test_fraction}-{seed}.npz"
+    if kept.exists():
+        with np.load(kept) as arrays:
+            return [arrays[name] for name in SPLIT_PARTS]
+    # Imported only here: every workflow job imports the dataset registry.
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    features, labels = load_digits(return_X_y=True)
+    parts = train_test_split(
+        features / 16.0, labels, test_size=test_fraction, stratify=labels, random_state=seed
+    )
+    try:
+        with atomic_path(kept) as tmp, open(tmp, "wb") as file:
+            np.savez(file, **dict(zip(SPLIT_PARTS, parts, strict=True)))
+    except OSError as error:  # a read-only root: the next job splits again, nothing lost
+        print(f"digits split not kept ({error.strerror}: {kept})")
+    return parts
 
 
 def _tensors(features: np.ndarray, labels: np.ndarray) -> TensorDataset:

@@ -14,12 +14,12 @@ from pathlib import Path
 import torch
 
 from snacs.layout import ControlFiles, PruneFiles, Written, training_files
-from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.evaluate import run_evaluate
 from snacs.pipeline.finetune import run_finetune
 from snacs.pipeline.oneshot import OneShotEvaluator
 from snacs.pipeline.provenance import provenance
 from snacs.pipeline.prune import layer_pruned_pct
+from snacs.pruning.accounting import plan_counts
 from snacs.pruning.benchmark import Spec, load_bundle, load_model
 from snacs.pruning.controls import control_plan
 from snacs.pruning.graph import trace_layer_graph
@@ -65,10 +65,10 @@ def run_control(
         # The control's choice is not a pruner's scoring: nothing of it is timed.
         timings=dict.fromkeys(run.timings, 0.0),
         activations_cached=False,
-        dense=counts["dense"],
-        masked=counts["masked"],
-        slim=counts["slim"],
-        achieved=counts["achieved"],
+        dense=counts.dense,
+        masked=counts.masked,
+        slim=counts.slim,
+        achieved=counts.reductions,
         layer_pruned_pct=layer_pruned_pct(control, graph.names),
         plan_info=control.info,
         provenance=provenance(device),

@@ -1,4 +1,7 @@
-"""Parameter, FLOP and latency summaries of one model, computed the same way for every row."""
+"""Latency of a model and the per-layer counts ``snacs count`` prints of an architecture.
+
+A plan's counts and reductions are the pruning core's (``snacs.pruning.accounting``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
 from snacs.errors import ConfigError
@@ -14,52 +16,10 @@ from snacs.metrics import (
     LayerCount,
     count_macs,
     count_params,
-    credited_masks,
     layer_counts,
     measure_latency,
 )
 from snacs.models import build_model, model_info
-from snacs.pruning.graph import LayerGraph
-from snacs.pruning.slim import slim_model
-
-
-def model_counts(
-    model: nn.Module,
-    input_shape: tuple[int, ...],
-    masks: Mapping[str, torch.Tensor] | None = None,
-) -> dict[str, int]:
-    """Parameters and conv+linear MACs at batch 1 (bias excluded, the literature's convention).
-
-    Under ``masks`` the weights they leave dead are credited too (``credited_masks``).
-    """
-    masks = credited_masks(model, masks) if masks else None
-    return {
-        "params": count_params(model, masks),
-        "macs": count_macs(model, input_shape, masks),
-    }
-
-
-def plan_counts(
-    model: nn.Module,
-    graph: LayerGraph,
-    masks: Mapping[str, torch.Tensor],
-    input_shape: tuple[int, ...],
-) -> dict[str, dict]:
-    """Dense, masked and slim counts of a plan, and the reductions they achieve.
-
-    Every pruning record (a pruner's run or one of its controls) reports these alike.
-    """
-    dense = model_counts(model, input_shape)
-    masked = model_counts(model, input_shape, masks)
-    slim, _ = slim_model(model, graph, masks, input_shape)
-    slimmed = model_counts(slim, input_shape)
-    achieved = {
-        "params_reduction": 1 - masked["params"] / dense["params"],
-        "flops_reduction": 1 - masked["macs"] / dense["macs"],
-        "slim_params_reduction": 1 - slimmed["params"] / dense["params"],
-        "slim_flops_reduction": 1 - slimmed["macs"] / dense["macs"],
-    }
-    return {"dense": dense, "masked": masked, "slim": slimmed, "achieved": achieved}
 
 
 def latency(model: nn.Module, input_shape: tuple[int, ...], spec: Mapping, device) -> dict:

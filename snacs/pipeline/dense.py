@@ -14,8 +14,9 @@ from snacs.io import fingerprint, save_checkpoint
 from snacs.layout import Written, training_files
 from snacs.models.published import PublishedCheckpoint
 from snacs.pipeline.batches import eval_batches, train_batches
-from snacs.pipeline.counts import latency, model_counts
+from snacs.pipeline.counts import latency
 from snacs.pipeline.provenance import DataOrigin, provenance
+from snacs.pruning.accounting import model_counts
 from snacs.pruning.benchmark import Spec, load_bundle, load_model, new_model, published_source
 from snacs.pruning.graph import trace_layer_graph
 from snacs.pruning.records import DenseRecord

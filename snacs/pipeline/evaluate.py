@@ -16,8 +16,9 @@ from snacs.errors import SnacsError
 from snacs.io import load_checkpoint
 from snacs.layout import Written
 from snacs.pipeline.batches import eval_batches
-from snacs.pipeline.counts import latency, model_counts
+from snacs.pipeline.counts import latency
 from snacs.pipeline.provenance import provenance
+from snacs.pruning.accounting import model_counts
 from snacs.pruning.benchmark import Spec, load_bundle, load_model
 from snacs.pruning.export import export_model
 from snacs.pruning.graph import trace_layer_graph
@@ -27,6 +28,7 @@ from snacs.pruning.records import (
     OneShotAccuracy,
     OneShotRecords,
     PruneRecord,
+    Reductions,
     RunRecord,
 )
 from snacs.pruning.slim import slim_model
@@ -81,16 +83,14 @@ def run_evaluate(
     dense_counts = dense_record.dense
     masked_counts = model_counts(model, shape, plan.masks)
     slim_counts = model_counts(slim, shape)
-
-    def reduction(counts: dict, key: str) -> float:
-        return 100.0 * (1 - counts[key] / dense_counts[key])
+    reductions = Reductions.between(dense_counts, masked_counts, slim_counts)
 
     record = RunRecord(
         benchmark=dense_record.benchmark,
         title=dense_record.title,
         method=prune_record.method,
         granularity=prune_record.granularity,
-        target=prune_record.target["label"],
+        target=prune_record.target.label,
         seed=prune_record.seed,
         control=prune_record.control,
         control_seed=prune_record.control_seed,
@@ -103,17 +103,17 @@ def run_evaluate(
         one_shot_top5=one_shot_run.top5,
         one_shot_baseline_top1=one_shot_records.dense.top1,
         bn_recalibration_batches=one_shot_records.bn_recalibration_batches,
-        target_count=prune_record.target.get("count", "masked"),
+        target_count=prune_record.target.count,
         target_met=prune_record.target_met,
         target_miss_reason=prune_record.target_miss_reason,
         target_tolerance=prune_record.target_tolerance,
         dense=dense_counts,
         masked=masked_counts,
         slim=slim_counts,
-        params_reduction_pct=reduction(masked_counts, "params"),
-        flops_reduction_pct=reduction(masked_counts, "macs"),
-        slim_params_reduction_pct=reduction(slim_counts, "params"),
-        slim_flops_reduction_pct=reduction(slim_counts, "macs"),
+        params_reduction_pct=100.0 * reductions.params,
+        flops_reduction_pct=100.0 * reductions.flops,
+        slim_params_reduction_pct=100.0 * reductions.slim_params,
+        slim_flops_reduction_pct=100.0 * reductions.slim_flops,
         channels_removed=removed,
         timings=prune_record.timings,
         latency_ms={

@@ -163,7 +163,7 @@ class OneShotEvaluator:
         )
         result = OneShotAccuracy(
             method=prune.method if prune else "",
-            target=prune.target["label"] if prune else "",
+            target=prune.target.label if prune else "",
             seed=prune.seed if prune else None,
             control=prune.control if prune else "",
             control_seed=prune.control_seed if prune else None,

@@ -1,8 +1,11 @@
-"""Steps ``activations`` and ``prune``: shared statistics, then one timed pruner run."""
+"""Steps ``activations`` and ``prune``: shared statistics, then one timed scoring of a
+pruner planned for each of its targets."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -11,16 +14,16 @@ from snacs.config import MATCH_PREFIX, parse_matched_label
 from snacs.engine import seed_everything
 from snacs.errors import ConfigError
 from snacs.layout import PruneFiles, Written
-from snacs.pipeline.counts import plan_counts
 from snacs.pipeline.provenance import provenance
+from snacs.pruning.accounting import TargetVerdict
 from snacs.pruning.benchmark import Spec, load_bundle, load_model, statistics_subset
 from snacs.pruning.context import PruneContext
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.pruner import PRUNERS, build_pruner, load_pruner_modules
-from snacs.pruning.records import PruneRecord
-from snacs.pruning.run import run_pruner
+from snacs.pruning.records import PruneRecord, TargetRecord
+from snacs.pruning.run import plan_target, score_pruner
 from snacs.pruning.scores import save_scores
-from snacs.pruning.target import TARGET_TOLERANCE, Target, target_miss_reason
+from snacs.pruning.target import TARGET_TOLERANCE, Target
 
 
 def _context(
@@ -79,85 +82,100 @@ def resolve_target(
     resource, scope, _ = parse_matched_label(label)
     if reference_json is None:
         raise ConfigError(f"target {label} needs the reference run's prune record (--reference)")
-    key = f"{resource}_reduction" if count == "masked" else f"slim_{resource}_reduction"
-    achieved = PruneRecord.load(reference_json).achieved.get(key)
-    if achieved is None:
-        raise ConfigError(f"{reference_json} has no achieved.{key}; rerun the reference prune step")
+    achieved = PruneRecord.load(reference_json).achieved.of(resource, count)  # type: ignore[arg-type]
     return Target(min(max(achieved, 0.0), 0.99), resource, scope, count)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class PruneTarget:
+    """One target of a prune step: the budget, where its run's files go, and its label.
+
+    ``label`` is the run's target label when it differs from ``target.label`` (matched
+    budgets), so results group under the label the config asked for.
+    """
+
+    target: Target
+    files: Written[PruneFiles]
+    label: str | None = None
+
+    @property
+    def run_label(self) -> str:
+        return self.label or self.target.label
 
 
 def run_prune(
     spec: Spec,
     method: str,
-    target: Target,
     seed: int,
     dense_checkpoint: str | Path,
-    out: Written[PruneFiles],
+    targets: Sequence[PruneTarget],
     device: torch.device,
     activations_path: str | Path | None = None,
     progress: bool = True,
-    label: str | None = None,
-) -> PruneRecord:
-    """Score and plan with one pruner; write the plan, the scores and the record to ``out``.
+) -> list[PruneRecord]:
+    """Score once with one pruner and plan every target; write each one's plan, scores, record.
 
-    The typed scores are kept beside the plan so that the inverted control can reverse
+    A pruner's scores do not depend on the target, so one process loads the data and the
+    model and scores once for all of a method's targets. Planning draws no global
+    randomness, so each plan is the one a run of that target alone makes. Every record
+    carries the shared scoring's timings and names the targets that share them
+    (``scored_with``), so a reader counts that scoring once.
+
+    The typed scores are kept beside each plan so that the inverted control can reverse
     the pruner's own ranking without scoring again.
-
-    ``label`` is the run's target label when it differs from ``target.label`` (matched
-    budgets), so results group under the label the config asked for.
     """
     load_pruner_modules(spec.get("pruner_modules", []))
     pruner = build_pruner(spec.get("pruner", method), spec.get("method_options", {}))
     seed_everything(seed)
     ctx = _context(spec, dense_checkpoint, device, seed, activations_path, progress)
-    outcome = run_pruner(pruner, ctx, target)
-    plan = outcome.plan
-    plan.info.update(seed=seed, pruner_options=spec.get("method_options", {}))
-    save_scores(outcome.scores, out.scores)
-    counts = plan_counts(ctx.model, ctx.graph, plan.masks, ctx.input_shape)
-    achieved = counts["achieved"]
-    on_target = _target_reduction(achieved, target)
-    reason = target_miss_reason(target, on_target, pruner.granularity)
-    plan.info.update(target_met=not reason, target_miss_reason=reason)
-    if reason:
-        print(
-            f"WARNING target {label or target.label} missed: {target.count} {target.resource} "
-            f"reduction {on_target:.1%} for a target of {target.fraction:.1%} "
-            f"(± {TARGET_TOLERANCE:.0%}): {reason}",
-            file=sys.stderr,
+    scored = score_pruner(pruner, ctx)
+    scored_with = [each.run_label for each in targets]
+    records = []
+    for each in targets:
+        outcome = plan_target(pruner, scored, each.target, ctx)
+        plan = outcome.plan
+        plan.info.update(seed=seed, pruner_options=spec.get("method_options", {}))
+        save_scores(outcome.scores, each.files.scores)
+        _warn_if_missed(each, outcome.verdict)
+        plan.save(each.files.plan)
+        record = PruneRecord(
+            benchmark=spec["name"],
+            method=method,
+            pruner=pruner.name,
+            granularity=pruner.granularity,
+            citation=pruner.citation,
+            target=TargetRecord.of(each.target, each.label),
+            seed=seed,
+            timings=outcome.timings,
+            activations_cached=pruner.needs_activations and activations_path is not None,
+            dense=outcome.counts.dense,
+            masked=outcome.counts.masked,
+            slim=outcome.counts.slim,
+            achieved=outcome.counts.reductions,
+            layer_pruned_pct=layer_pruned_pct(plan, ctx.graph.names),
+            plan_info={k: v for k, v in plan.info.items() if k != "timings"},
+            provenance=provenance(device),
+            score_timings=dict(plan.info.get("score_timings", {})),
+            target_met=outcome.verdict.met,
+            target_miss_reason=outcome.verdict.miss_reason,
+            target_tolerance=TARGET_TOLERANCE,
+            scored_with=scored_with,
         )
-    plan.save(out.plan)
-    record = PruneRecord(
-        benchmark=spec["name"],
-        method=method,
-        pruner=pruner.name,
-        granularity=pruner.granularity,
-        citation=pruner.citation,
-        target={"label": label or target.label, **target.__dict__},
-        seed=seed,
-        timings=outcome.timings,
-        activations_cached=pruner.needs_activations and activations_path is not None,
-        dense=counts["dense"],
-        masked=counts["masked"],
-        slim=counts["slim"],
-        achieved=achieved,
-        layer_pruned_pct=layer_pruned_pct(plan, ctx.graph.names),
-        plan_info={k: v for k, v in plan.info.items() if k != "timings"},
-        provenance=provenance(device),
-        score_timings=dict(plan.info.get("score_timings", {})),
-        target_met=not reason,
-        target_miss_reason=reason,
-        target_tolerance=TARGET_TOLERANCE,
+        record.save(each.files.record)
+        records.append(record)
+    return records
+
+
+def _warn_if_missed(each: PruneTarget, verdict: TargetVerdict) -> None:
+    if verdict.met:
+        return
+    target = each.target
+    print(
+        f"WARNING target {each.run_label} missed: {target.count} {target.resource} "
+        f"reduction {verdict.achieved:.1%} for a target of {target.fraction:.1%} "
+        f"(± {TARGET_TOLERANCE:.0%}): {verdict.miss_reason}",
+        file=sys.stderr,
     )
-    record.save(out.record)
-    return record
-
-
-def _target_reduction(achieved: dict[str, float], target: Target) -> float:
-    """The achieved reduction in the target's own resource and count (share: masked FLOPs)."""
-    resource = "flops" if target.resource == "share" else target.resource
-    prefix = "slim_" if target.count == "slim" else ""
-    return achieved[f"{prefix}{resource}_reduction"]
 
 
 def layer_pruned_pct(plan: PruningPlan, layers: list[str]) -> dict[str, float]:

@@ -20,13 +20,7 @@ from torch import nn
 from snacs.errors import ConfigError
 from snacs.pruning.plan import PruningPlan
 from snacs.pruning.scores import ConnectionScores, GroupScores
-from snacs.pruning.target import (
-    CostModel,
-    Resource,
-    Target,
-    step_within_tolerance,
-    target_miss_reason,
-)
+from snacs.pruning.target import CostModel, Resource, Target, step_within_tolerance
 
 NORMALISATIONS = ("none", "mean", "rank")
 
@@ -228,8 +222,7 @@ def connection_plan(
 ) -> PruningPlan:
     """The connection plan of a global share (fixed, or searched to meet ``target``)."""
     shapes = {name: model.get_submodule(name).weight.shape for name in scores.groups}
-    resource = "flops" if target.resource == "share" else target.resource
-    ranked = rank_scores(planning_scores(scores, options, shapes, cost, resource))
+    ranked = rank_scores(planning_scores(scores, options, shapes, cost, target.resource))
     caps = {
         name: min(scores.layer_caps.get(name, options.layer_cap), options.layer_cap)
         for name in scores.groups
@@ -247,17 +240,12 @@ def connection_plan(
         share = share_for_target(masks_at, cost, target)  # type: ignore[arg-type]
     decisions = decisions_at(share)
     masks = connection_masks(ranked, decisions, shapes)
-    met = target.resource == "share" or (
-        cost is not None
-        and not target_miss_reason(target, cost.achieved(masks, target), "connection")
-    )
     return PruningPlan(
         method=method,
         granularity="connection",
         masks=masks,
         info={
             "global_share": share,
-            "target_met": met,
             "layer_caps": caps,
             "layer_pruned_share": pruned_shares(masks),
             "layer_pruned_groups": {name: int(d.sum()) for name, d in decisions.items()},

@@ -79,7 +79,7 @@ class Pruner(ABC):
 
 
 class FilterPruner(Pruner):
-    """A pruner that ranks whole filters; meeting the target is shared harness logic.
+    """A pruner that ranks whole filters; searching for the target is shared harness logic.
 
     Subclasses return, from ``score``, ``Scores`` with one score per output channel for each
     layer in ``ctx.graph.filter_prunable()``; lower means less important. The scores'
@@ -92,7 +92,7 @@ class FilterPruner(Pruner):
 
     def plan(self, scores: Scores, target: Target, ctx: PruneContext) -> PruningPlan:
         caps = {name: scores.layer_caps.get(name, self.layer_cap) for name in scores.per_layer}
-        removed, masks, met = select_filters(
+        removed, masks = select_filters(
             scores.per_layer, target, ctx.model, ctx.graph, ctx.cost, caps, scores.protected
         )
         return PruningPlan(
@@ -101,7 +101,6 @@ class FilterPruner(Pruner):
             masks=masks,
             info={
                 "removed_filters": {k: len(v) for k, v in removed.items()},
-                "target_met": met,
                 "layer_caps": caps,
                 **scores.plan_info(),
             },

@@ -19,6 +19,7 @@ from typing import Any, Self
 
 from snacs.errors import SnacsError
 from snacs.io import read_json, write_json
+from snacs.pruning.target import Count, Resource, Scope, Target
 
 
 class RecordError(SnacsError):
@@ -76,6 +77,64 @@ class DenseRecord(Record):
     published_top1: float | None = None
 
 
+@dataclass(frozen=True)
+class TargetRecord(Record):
+    """A run's target: ``label`` as the config names it, and the budget it resolved to.
+
+    The label differs from the resolved target's own for matched budgets
+    (``match-params-global-of-share60-global``), so results group under the config's name.
+    """
+
+    label: str
+    fraction: float
+    resource: Resource
+    scope: Scope
+    count: Count
+
+    @classmethod
+    def of(cls, target: Target, label: str | None = None) -> TargetRecord:
+        return cls(
+            label or target.label, target.fraction, target.resource, target.scope, target.count
+        )
+
+
+@dataclass(frozen=True)
+class Reductions(Record):
+    """Fractions of the dense model's parameters and FLOPs a plan removes.
+
+    ``params`` and ``flops`` are the masked count (pruned weights and the weights they
+    leave dead), ``slim_params`` and ``slim_flops`` what physically removing dead
+    channels saves.
+    """
+
+    params: float
+    flops: float
+    slim_params: float
+    slim_flops: float
+
+    @classmethod
+    def between(
+        cls, dense: dict[str, int], masked: dict[str, int], slim: dict[str, int]
+    ) -> Reductions:
+        """The reductions from the dense to the masked and the slim counts (params, macs)."""
+        return cls(
+            params=1 - masked["params"] / dense["params"],
+            flops=1 - masked["macs"] / dense["macs"],
+            slim_params=1 - slim["params"] / dense["params"],
+            slim_flops=1 - slim["macs"] / dense["macs"],
+        )
+
+    def of(self, resource: Resource, count: Count) -> float:
+        """The reduction a target in ``resource`` on ``count`` is judged on.
+
+        A ``share`` target sets a connection pruner's global threshold rather than a
+        budget; what it achieves is read, like the paper's, on FLOPs.
+        """
+        if resource == "params":
+            return self.slim_params if count == "slim" else self.params
+        return self.slim_flops if count == "slim" else self.flops
+
+
 @dataclass
 class PruneRecord(Record):
     """One pruner run (benchmark, method, target, seed): counts, timings, per-layer shares."""
@@ -85,17 +144,15 @@ class PruneRecord(Record):
     pruner: str
     granularity: str
     citation: str
-    #: ``label`` (as the config names it) plus the resolved amount, resource and scope
-    target: dict[str, Any]
+    target: TargetRecord
     seed: int
     timings: dict[str, float]
     activations_cached: bool
     dense: dict[str, int]
     masked: dict[str, int]
     slim: dict[str, int]
-    #: achieved reductions as fractions, masked (``params_reduction``, ``flops_reduction``)
-    #: and slim (``slim_params_reduction``, ``slim_flops_reduction``)
-    achieved: dict[str, float]
+    #: achieved reductions, the numbers ``target_met`` was judged on
+    achieved: Reductions
     #: pruned share (%) of each conv/linear weight, keyed by layer name
     layer_pruned_pct: dict[str, float]
     plan_info: dict[str, Any]
@@ -111,11 +168,22 @@ class PruneRecord(Record):
     #: choice), "" for the pruner's own run; ``control_seed`` numbers random controls
     control: str = ""
     control_seed: int | None = None
+    #: target labels of the runs planned from this run's one scoring, its own included
+    #: (one label when scored alone; empty for a control, which scores nothing): their
+    #: activation, loading and scoring seconds are one measurement, copied, not reruns
+    scored_with: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "record") -> Self:
+        record = super().from_dict(data, source)
+        record.target = TargetRecord.from_dict(data["target"], f"{source} (target)")
+        record.achieved = Reductions.from_dict(data["achieved"], f"{source} (achieved)")
+        return record
 
 
 def run_name(prune: PruneRecord) -> str:
     """A run in words, e.g. ``snacs flops50-layerwise seed 0 [random control 1]``."""
-    name = f"{prune.method} {prune.target['label']} seed {prune.seed}"
+    name = f"{prune.method} {prune.target.label} seed {prune.seed}"
     if not prune.control:
         return name
     number = "" if prune.control_seed is None else f" {prune.control_seed}"
@@ -214,7 +282,7 @@ class OneShotAccuracy(Record):
         """Whether this is the one-shot accuracy of ``prune``'s plan."""
         return (self.method, self.target, self.seed, self.control, self.control_seed) == (
             prune.method,
-            prune.target["label"],
+            prune.target.label,
             prune.seed,
             prune.control,
             prune.control_seed,

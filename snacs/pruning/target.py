@@ -199,12 +199,12 @@ def select_filters(
     cost: CostModel,
     layer_cap: float | Mapping[str, float] = 0.9,
     protected: Mapping[str, torch.Tensor] | None = None,
-) -> tuple[dict[str, list[int]], Masks, bool]:
+) -> tuple[dict[str, list[int]], Masks]:
     """Remove the lowest-scoring filters until ``target`` is met.
 
-    Returns the removed filters per layer, their masks, and whether the target was met:
-    when the caps make it unreachable, the most the caps allow is removed and a warning
-    says so (the result tables show the achieved reduction).
+    Returns the removed filters per layer and their masks: when the caps make the target
+    unreachable, the most the caps allow is removed and a warning says so (whether the
+    plan met its target is judged once, on its counts: ``snacs.pruning.accounting``).
 
     ``layerwise`` removes the same share of filters from every scored layer (Li et al.'s
     uniform setting); ``global`` ranks all filters together after dividing each layer's
@@ -265,13 +265,13 @@ def select_filters(
             stacklevel=2,
         )
         chosen = {name: channels for name, channels in removal(steps).items() if channels}
-        return chosen, filter_masks(model, graph, chosen), False
+        return chosen, filter_masks(model, graph, chosen)
     step = first_step_meeting(lambda s: achieved(removal(s)), target.fraction, steps)
     chosen = _finest_removal(
         removal(max(step - 1, 0)), removal(step), scores, achieved, target.fraction
     )
     chosen = {name: channels for name, channels in chosen.items() if channels}
-    return chosen, filter_masks(model, graph, chosen), True
+    return chosen, filter_masks(model, graph, chosen)
 
 
 def _finest_removal(

@@ -9,7 +9,7 @@ reproduced ones, a per-pruner timing table, and the per-layer compression of cho
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +20,7 @@ from scipy import stats
 from snacs.io import write_text
 from snacs.layout import TableStems, Written
 from snacs.pruning.records import PruneRecord, RunRecord
+from snacs.pruning.target import COUNTS, Count
 from snacs.report.controls import control_label, pruner_rows, with_control_margins
 from snacs.tabular import latex, markdown_table, read_reference_csv
 
@@ -40,6 +41,16 @@ METRICS = {
     "activation_seconds": "Activation time (s)",
 }
 KEYS = ["benchmark", "title", "method", "granularity", "target", "control"]
+#: each count in words, wherever a pick or a verdict depends on which one is read
+COUNT_WORDS: dict[str, str] = {
+    "masked": "masked counts, as the paper reports them",
+    "slim": "slim counts: what removing dead channels saves, the deployable model",
+}
+
+
+def reduction_column(resource: str, count: Count) -> str:
+    """The summary column of a resource's mean reduction (%) on one count."""
+    return f"{'slim_' if count == 'slim' else ''}{resource}_reduction_pct_mean"
 
 
 def load_rows(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -98,7 +109,8 @@ def _cell(mean: float, std: float, seeds: int, digits: int) -> str:
     return f"{text} ± {std:.{digits}f}" if seeds > 1 else text
 
 
-#: a slim model saving less than this share of FLOPs (%) deploys as almost the dense cost
+#: a slim model saving less than this share (%) of FLOPs or parameters deploys at almost
+#: the dense cost
 SLIM_SAVING_PCT = 1.0
 
 
@@ -128,13 +140,28 @@ def summary_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+def table_blocks(summary: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    """(heading, label key, rows) per benchmark, and per count where the table has one.
+
+    The selected table picks once per count (:func:`select_operating_points`), so each of
+    its benchmarks shows the masked pick and the slim pick under their own headings.
+    """
+    for title, block in summary.groupby("title", sort=False):
+        key = latex.label_key(str(block["benchmark"].iloc[0]))
+        if "count" not in block:
+            yield str(title), key, block
+            continue
+        for count, rows in block.groupby("count", sort=False):
+            yield f"{title}: {COUNT_WORDS[count]}", f"{key}-{count}", rows
+
+
 def to_markdown(summary: pd.DataFrame) -> str:
     """One Markdown table per benchmark, values as mean ± 95 % t interval over seeds."""
     if summary.empty:
         return "No run meets the selection rule.\n"
     parts = [
-        f"### {title}\n\n" + markdown_table(*summary_cells(block))
-        for title, block in summary.groupby("title", sort=False)
+        f"### {heading}\n\n" + markdown_table(*summary_cells(block))
+        for heading, _, block in table_blocks(summary)
     ]
     return "\n\n".join(parts) + "\n"
 
@@ -146,26 +173,41 @@ def to_latex(summary: pd.DataFrame, what: str) -> str:
     tables = [
         latex.table(
             *summary_cells(block),
-            caption=f"{title}: {what}.",
-            label=f"tab:{latex.label_key(what)}-{latex.label_key(str(block['benchmark'].iloc[0]))}",
+            caption=f"{heading}: {what}.",
+            label=f"tab:{latex.label_key(what)}-{key}",
         )
-        for title, block in summary.groupby("title", sort=False)
+        for heading, key, block in table_blocks(summary)
     ]
     return latex.document(tables, f"snacs result tables: {what}.")
 
 
 def select_operating_points(
-    summary: pd.DataFrame, tolerance_pp: float, compression: str
+    summary: pd.DataFrame, tolerance_pp: float, compression: str, count: Count
 ) -> pd.DataFrame:
     """Per benchmark and method, the most compressed target within tolerance of the baseline.
 
-    This is the paper code's pick among its grid of global thresholds, applied
-    to every method alike. Methods with no run within tolerance are left out.
+    This is the paper code's pick among its grid of global thresholds, applied to every
+    method alike, with compression read on ``count``: masked (as the paper counts) or slim
+    (the deployable model). A connection pruner's two picks can differ. The rows carry
+    ``count``; methods with no run within tolerance are left out.
     """
-    column = f"{compression}_reduction_pct_mean"
+    column = reduction_column(compression, count)
     within = summary[summary["pruned_top1_mean"] >= summary["baseline_top1_mean"] - tolerance_pp]
     best = within.sort_values(column, ascending=False, kind="stable")
-    return best.groupby(["benchmark", "method"], sort=False).head(1).sort_index()
+    picked = best.groupby(["benchmark", "method"], sort=False).head(1).sort_index()
+    picked.insert(picked.columns.get_loc("target") + 1, "count", count)
+    return picked
+
+
+def select_per_count(summary: pd.DataFrame, tolerance_pp: float, compression: str) -> pd.DataFrame:
+    """The selected table: :func:`select_operating_points` on every count, per benchmark the
+    masked picks then the slim ones."""
+    picks = pd.concat(
+        [select_operating_points(summary, tolerance_pp, compression, c) for c in COUNTS]
+    )
+    order = list(dict.fromkeys(summary["benchmark"]))
+    rank = picks["benchmark"].map(order.index) * len(COUNTS) + picks["count"].map(COUNTS.index)
+    return picks.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 def selection_misses(summary: pd.DataFrame, tolerance_pp: float) -> pd.DataFrame:
@@ -294,7 +336,8 @@ def reported_markdown(table: pd.DataFrame) -> str:
         "Rows marked **reported, not reproduced** are transcribed from papers "
         "(`paper_figures/published_results.csv`): nobody ran them here, and their recipes, "
         "baselines and compression accounting differ from ours. Rows marked "
-        f"*{REPRODUCED}* are this workflow's selected operating points.\n"
+        f"*{REPRODUCED}* are this workflow's selected operating points, picked on masked "
+        "counts as the published rows count.\n"
     )
     if table.empty:
         return intro + "\nNo reproduced or published rows.\n"
@@ -341,7 +384,7 @@ def write_tables(
     """
     out = {name: Path(getattr(tables, name)) for name in ("main", "selected", "reported")}
     summary = with_control_margins(summarise(load_rows(results)))
-    selected = select_operating_points(pruner_rows(summary), tolerance_pp, compression)
+    selected = select_per_count(pruner_rows(summary), tolerance_pp, compression)
     misses = selection_misses(pruner_rows(summary), tolerance_pp)
     misses = {"main": "", "selected": misses_markdown(misses)}
     for name, frame, what in (
@@ -351,7 +394,8 @@ def write_tables(
         write_text(out[name].with_suffix(".csv"), frame.to_csv(index=False))
         write_text(out[name].with_suffix(".md"), to_markdown(frame) + misses[name])
         write_text(out[name].with_suffix(".tex"), to_latex(frame, what))
-    reported = reported_beside_reproduced(selected, read_published(published))
+    masked = selected[selected["count"] == "masked"]  # as the published rows count
+    reported = reported_beside_reproduced(masked, read_published(published))
     write_text(out["reported"].with_suffix(".csv"), reported.to_csv(index=False))
     write_text(out["reported"].with_suffix(".md"), reported_markdown(reported))
     write_text(out["reported"].with_suffix(".tex"), reported_latex(reported))
@@ -364,15 +408,19 @@ TIMINGS = {
     "prepare_seconds": "Code loading (s)",
     "plan_seconds": "Planning (s)",
 }
+#: the timings measured once per scoring (shared by the targets planned from it)
+SCORING_TIMINGS = ("score_seconds", "activation_seconds", "prepare_seconds")
 PART_PREFIX = "part_"  # columns of the parts a pruner times inside its scoring
 
 
 def load_timings(paths: Iterable[str | Path]) -> pd.DataFrame:
     """One row per pruning run: its activation, scoring and planning seconds and machine.
 
-    A pruner that times the parts of its scoring (``score_timings``, e.g. SNACS's
-    ACMI, operating constraints and sensitivity) adds one ``part_<name>`` column per part,
-    so a reader sees where a total goes (the speed study times only the ACMI part).
+    ``scoring`` names the run's scoring: the targets planned from it (``scored_with``), so
+    runs that share one scoring can be told from reruns (:func:`one_per_scoring`). A
+    pruner that times the parts of its scoring (``score_timings``, e.g. SNACS's ACMI,
+    operating constraints and sensitivity) adds one ``part_<name>`` column per part, so
+    a reader sees where a total goes (the speed study times only the ACMI part).
     """
     records = []
     for path in paths:
@@ -384,34 +432,61 @@ def load_timings(paths: Iterable[str | Path]) -> pd.DataFrame:
                 "method": run.method,
                 "pruner": run.pruner,
                 "granularity": run.granularity,
-                "target": run.target["label"],
+                "target": run.target.label,
                 "seed": run.seed,
+                # a record without the field (an older run) was scored for itself alone
+                "scoring": " ".join(run.scored_with or [run.target.label]),
                 **{k: run.timings.get(k, 0.0) for k in TIMINGS},
                 "device": hardware.get("device", ""),
                 "threads": hardware.get("torch_threads"),
                 **{f"{PART_PREFIX}{name}": t for name, t in run.score_timings.items()},
             }
         )
-    columns = ["benchmark", "method", "pruner", "granularity", "target", "seed", *TIMINGS]
+    columns = ["benchmark", "method", "pruner", "granularity", "target", "seed", "scoring"]
     frame = pd.DataFrame.from_records(records)
     part_columns = sorted(c for c in frame.columns if c.startswith(PART_PREFIX))
-    return frame.reindex(columns=[*columns, "device", "threads", *part_columns])
+    return frame.reindex(columns=[*columns, *TIMINGS, "device", "threads", *part_columns])
+
+
+def one_per_scoring(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per scoring of :func:`load_timings`'s frame.
+
+    The targets of a method and seed are planned from one scoring, and each of their
+    records carries a copy of its activation, loading and scoring seconds: one
+    measurement, not one per target. Different seeds are reruns.
+    """
+    return runs.drop_duplicates(["benchmark", "method", "seed", "scoring"])
 
 
 def summarise_timings(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per benchmark and method: mean and std of each timing over all its targets and seeds.
+    """Per benchmark and method: mean and std of each timing over its measurements.
 
-    Scoring does not depend on the target, so every run of a method repeats the same
-    work and the spread shows the timing noise.
+    Scoring (with activations and code loading) is measured once per seed, whatever the
+    number of targets planned from it, so its statistics are over scorings; planning is
+    measured per run (targets x seeds). The spread over seeds shows the timing noise.
     """
     keys = ["benchmark", "method", "pruner", "granularity"]
-    grouped = runs.groupby(keys, sort=False)
-    means = grouped[list(TIMINGS)].mean().add_suffix("_mean")
-    stds = grouped[list(TIMINGS)].std(ddof=1).fillna(0.0).add_suffix("_std")
-    parts = grouped[[c for c in runs.columns if c.startswith(PART_PREFIX)]].mean()
-    machine = grouped[["device", "threads"]].first()
-    counts = grouped["seed"].count().rename("runs")
-    return pd.concat([counts, means, stds, machine, parts], axis=1).reset_index()
+    per_run = runs.groupby(keys, sort=False)
+    per_scoring = one_per_scoring(runs).groupby(keys, sort=False)
+    scoring, planning = list(SCORING_TIMINGS), [k for k in TIMINGS if k not in SCORING_TIMINGS]
+    means = pd.concat([per_scoring[scoring].mean(), per_run[planning].mean()], axis=1)
+    stds = pd.concat([per_scoring[scoring].std(ddof=1), per_run[planning].std(ddof=1)], axis=1)
+    parts = per_scoring[[c for c in runs.columns if c.startswith(PART_PREFIX)]].mean()
+    machine = per_run[["device", "threads"]].first()
+    counts = [
+        per_run["seed"].count().rename("runs"),
+        per_scoring["seed"].count().rename("scorings"),
+    ]
+    return pd.concat(
+        [
+            *counts,
+            means[list(TIMINGS)].add_suffix("_mean"),
+            stds[list(TIMINGS)].fillna(0.0).add_suffix("_std"),
+            machine,
+            parts,
+        ],
+        axis=1,
+    ).reset_index()
 
 
 def _parts_cell(row: pd.Series) -> str:
@@ -424,8 +499,13 @@ def _parts_cell(row: pd.Series) -> str:
     return " · ".join(parts) or "–"
 
 
+def _measured(row: pd.Series, timing: str) -> int:
+    """How many measurements a summary row's mean of ``timing`` is over."""
+    return row["scorings"] if timing in SCORING_TIMINGS else row["runs"]
+
+
 def timing_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    headers = ["Method", "Pruner", "Granularity", "Runs", *TIMINGS.values()]
+    headers = ["Method", "Pruner", "Granularity", "Runs", "Scorings", *TIMINGS.values()]
     headers += ["Scoring parts (s, mean)", "Device", "Threads"]
     rows = [
         [
@@ -433,7 +513,8 @@ def timing_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
             r["pruner"],
             r["granularity"],
             str(r["runs"]),
-            *(_cell(r[f"{k}_mean"], r[f"{k}_std"], r["runs"], 3) for k in TIMINGS),
+            str(r["scorings"]),
+            *(_cell(r[f"{k}_mean"], r[f"{k}_std"], _measured(r, k), 3) for k in TIMINGS),
             _parts_cell(r),
             str(r["device"]),
             str(r["threads"]),
@@ -444,8 +525,12 @@ def timing_cells(block: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 TIMING_NOTE = (
-    "Scoring and planning seconds of every pruner, mean ± std over its runs (targets x "
-    "seeds). Activation seconds are the one-off collection of the shared activation cache, "
+    "Scoring and planning seconds of every pruner. A pruner's scores do not depend on the "
+    "target, so each seed is scored once and every target of the method is planned from "
+    "that scoring (a matched-budget run, which waits for its reference, is scored on its "
+    "own): scoring, activation and code-loading seconds are mean ± std over scorings, "
+    "planning seconds over runs (targets x seeds). Activation seconds are the one-off "
+    "collection of the shared activation cache, "
     "reported by every pruner that reads it and 0 for pruners that do not. Scoring parts "
     "split a pruner's scoring where it times them: SNACS's ACMI scores are what the speed "
     "study compares with MINT's estimator (gmi); its operating constraints (per-layer SVM "
@@ -471,7 +556,8 @@ def write_timing_tables(
         [
             latex.table(
                 *timing_cells(block),
-                caption=f"{name}: pruner timings (seconds, mean ± std over runs).",
+                caption=f"{name}: pruner timings (seconds, mean ± std; scoring over seeds, "
+                "planning over runs).",
                 label=f"tab:timings-{latex.label_key(str(name))}",
             )
             for name, block in blocks

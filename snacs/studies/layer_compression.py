@@ -35,11 +35,14 @@ def layer_compression(
 ) -> pd.DataFrame:
     """Per-layer pruned % of ``methods`` on one benchmark, averaged over the chosen run's seeds.
 
-    The run of a method is its selected operating point (looked up in ``selected`` under
-    the benchmark's name), like the paper's figure, or its most compressed target when no
-    target kept the accuracy. Layer order and shares come from the records.
+    The run of a method is its selected operating point on masked counts (looked up in
+    ``selected`` under the benchmark's name), like the paper's figure, or its most
+    compressed target when no target kept the accuracy. Layer order and shares come from
+    the records.
     """
-    selected = selected[selected["benchmark"] == dense.benchmark]
+    selected = selected[
+        (selected["benchmark"] == dense.benchmark) & (selected["count"] == "masked")
+    ]
     records = []
     for path in prune_records:
         run = PruneRecord.load(path)
@@ -47,9 +50,9 @@ def layer_compression(
             records.append(
                 {
                     "method": run.method,
-                    "target": run.target["label"],
+                    "target": run.target.label,
                     "seed": run.seed,
-                    "params_reduction": run.achieved["params_reduction"],
+                    "params_reduction": run.achieved.params,
                     "shares": run.layer_pruned_pct,
                 }
             )

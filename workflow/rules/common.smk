@@ -11,6 +11,7 @@ from snacs.config import (
     pruner_name,
     runs,
     step_spec,
+    targets_for,
 )
 from snacs.config_file import validate_config
 from snacs.errors import SnacsError
@@ -49,10 +50,16 @@ except WorkflowError:  # `snakemake --report` without --cores runs no job: any c
 TRAIN_THREADS = max(1, min(4, CORES // 2))
 
 
+# Target labels: a budget the config names, or a matched budget (what a reference run
+# reached at one of those).
+PLAIN_TARGET = r"(params|flops|share)\d+-(layerwise|global)"
+MATCHED_TARGET = rf"{MATCH_PREFIX}(params|flops)-(layerwise|global)-of-{PLAIN_TARGET}"
+
+
 wildcard_constraints:
     benchmark=r"[A-Za-z0-9_]+",
     method=r"[A-Za-z0-9_]+",
-    target=r"((match-(params|flops)-(layerwise|global)-of-)?(params|flops|share)\d+-(layerwise|global))",
+    target=rf"({MATCHED_TARGET}|{PLAIN_TARGET})",
     seed=r"\d+",
     control=r"random\d+|magnitude|inverted",
 
@@ -150,19 +157,68 @@ onerror:
     Path(L.report_page).unlink(missing_ok=True)
 
 
+# A pruner's scores do not depend on the target: one prune job per benchmark, method and
+# seed scores once and plans every target the config names for the method. Methods with
+# the top-level targets share rule `prune`; a method with targets of its own gets a rule
+# `prune_<method>` (a rule's outputs are one list for every method it serves). Matched
+# budgets wait for their reference run's record: one job each (rule prune_matched).
+def _prune_rules():
+    """(rule name, methods, plain target labels) of every prune rule."""
+    own = [m for m, entry in CFG["methods"].items() if "targets" in entry]
+    shared = [m for m in CFG["methods"] if m not in own]
+    groups = [("prune", shared)] if shared else []
+    groups += [(f"prune_{m}", [m]) for m in own]
+    return [
+        (name, methods, list(dict.fromkeys(t.label for t in targets_for(CFG, methods[0]))))
+        for name, methods in groups
+    ]
+
+
+PRUNE_RULES = _prune_rules()
+
+
+def prune_outputs(labels):
+    """The plan, scores and record of every target in ``labels`` (wildcard patterns)."""
+    return [
+        path
+        for label in labels
+        for path in L.prune(RunKey("{benchmark}", "{method}", label, "{seed}")).files
+    ]
+
+
+def prune_target_flags(labels):
+    """Params function: ``--targets`` with ``labels``, and each one's files in that order."""
+
+    def flags(wildcards):
+        w = wildcards
+        files = [L.prune(RunKey(w.benchmark, w.method, label, w.seed)) for label in labels]
+        return " ".join(
+            [f"--targets {' '.join(labels)}"]
+            + [
+                f"--targets-{field} {' '.join(getattr(each, field) for each in files)}"
+                for field in ("plan", "scores", "record")
+            ]
+        )
+
+    return flags
+
+
 def prune_inputs(wildcards):
     inputs = {"dense": L.dense(wildcards.benchmark).best}
     if needs_activations(pruner_name(CFG, wildcards.method), CFG["pruner_modules"]):
         inputs["activations"] = L.activations(wildcards.benchmark)
-    if wildcards.target.startswith(MATCH_PREFIX):
-        reference = RunKey(
-            wildcards.benchmark,
-            CFG["matched_budget"]["reference"],
-            parse_matched_label(wildcards.target)[2],
-            wildcards.seed,
-        )
-        inputs["reference"] = L.prune(reference).record
     return inputs
+
+
+def matched_prune_inputs(wildcards):
+    """A plain prune's inputs and the record of the reference run the budget matches."""
+    reference = RunKey(
+        wildcards.benchmark,
+        CFG["matched_budget"]["reference"],
+        parse_matched_label(wildcards.target)[2],
+        wildcards.seed,
+    )
+    return {**prune_inputs(wildcards), "reference": L.prune(reference).record}
 
 
 def one_shot_inputs(wildcards):

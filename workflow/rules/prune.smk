@@ -1,11 +1,45 @@
 # Pruning (timed, alone on the machine), fine-tuning under fixed masks, evaluation.
 
 
-rule prune:
+# One job per benchmark, method and seed scores once and plans each of the method's
+# targets (common.smk, PRUNE_RULES): every target's plan, scores and record are outputs of
+# that job, so a lost one reruns it. Every core, so no other job disturbs the measured
+# scoring time.
+for prune_rule, prune_methods, prune_labels in PRUNE_RULES:
+
+    rule:
+        name:
+            prune_rule
+        conda:
+            CONDA_ENV
+        wildcard_constraints:
+            method="|".join(prune_methods),
+        input:
+            unpack(prune_inputs),
+        output:
+            prune_outputs(prune_labels),
+        params:
+            spec=spec("prune"),
+            activations=optional_flag("--activations-path", "activations"),
+            targets=prune_target_flags(prune_labels),
+        threads: CORES
+        log:
+            L.prune_log("{benchmark}", "{method}", "{seed}"),
+        shell:
+            "snacs --log {log} prune --spec {params.spec:q} --method {wildcards.method} "
+            "--seed {wildcards.seed} --dense-checkpoint {input.dense} {params.activations} "
+            "{params.targets} --threads {threads} --no-progress"
+
+
+rule prune_matched:
+    """A matched-budget run: pruned to what its reference run reached, so it waits for
+    that run's record and scores on its own."""
     conda:
         CONDA_ENV
+    wildcard_constraints:
+        target=MATCHED_TARGET,
     input:
-        unpack(prune_inputs),
+        unpack(matched_prune_inputs),
     output:
         plan=L.prune(RUN).plan,
         scores=L.prune(RUN).scores,
@@ -13,17 +47,15 @@ rule prune:
     params:
         spec=spec("prune"),
         activations=optional_flag("--activations-path", "activations"),
-        reference=optional_flag("--reference", "reference"),
-    # Every core, so no other job disturbs the measured scoring time.
     threads: CORES
     log:
         L.log("prune", RUN.folder),
     shell:
         "snacs --log {log} prune --spec {params.spec:q} --method {wildcards.method} "
-        "--target {wildcards.target} --seed {wildcards.seed} --dense-checkpoint {input.dense} "
-        "{params.activations} {params.reference} --out-plan {output.plan} "
-        "--out-scores {output.scores} --out-record {output.summary} --threads {threads} "
-        "--no-progress"
+        "--targets {wildcards.target} --seed {wildcards.seed} --dense-checkpoint {input.dense} "
+        "{params.activations} --reference {input.reference} --targets-plan {output.plan} "
+        "--targets-scores {output.scores} --targets-record {output.summary} "
+        "--threads {threads} --no-progress"
 
 
 rule finetune:
@@ -123,7 +155,7 @@ rule oneshot:
     shell:
         "snacs --log {log} oneshot --spec {params.spec:q} --dense-checkpoint {input.dense} "
         "--jobs-plan {input.plans} --jobs-prune-record {input.records} --out {output} "
-        "--threads {threads} --no-progress"
+        "--threads {threads}"
 
 
 rule evaluate:
