@@ -501,7 +501,8 @@ def _prune_targets(parser: argparse.ArgumentParser, found: Param, step: Step) ->
     parser.add_argument("--reference", help="prune record of the reference run (match-* targets)")
     for item, flag, dest in fields:
         kwargs = {**_value_kwargs(item.hint), "nargs": "+"}
-        parser.add_argument(flag, dest=dest, required=True, help=item.help(), **kwargs)
+        each = f"{HELP.get(item.name, item.name)}, one per target in their order"
+        parser.add_argument(flag, dest=dest, required=True, help=item.help(each), **kwargs)
 
     def build(args: argparse.Namespace, values: Mapping[str, Any]) -> dict[str, Any]:
         from snacs.pipeline.prune import resolve_target
