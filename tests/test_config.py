@@ -298,10 +298,10 @@ def test_statistics_subset_must_fit_in_the_smallest_class(dataset, largest):
 
 
 @pytest.mark.parametrize("test_fraction", [0.1, 0.25, 0.5])
-def test_digits_subset_bound_is_at_most_one_above_the_real_split(test_fraction):
+def test_digits_subset_bound_is_at_most_one_above_the_real_split(test_fraction, tmp_path):
     """The bound is never below the real smallest class (no good config is refused)."""
     dataset = {"name": "digits", "options": {"test_fraction": test_fraction}}
-    counts = Counter(load_dataset("digits", ".", test_fraction=test_fraction).train_targets)
+    counts = Counter(load_dataset("digits", tmp_path, test_fraction=test_fraction).train_targets)
     smallest = min(counts.values())
     config = config_with(
         benchmarks__b__dataset=dataset, benchmarks__b__statistics={"samples_per_class": smallest}

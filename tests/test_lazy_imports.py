@@ -16,13 +16,13 @@ STEP_IMPORTS = (
 )
 
 
-def test_step_modules_and_digits_load_without_torchvision():
+def test_step_modules_and_digits_load_without_torchvision(tmp_path):
     code = (
         f"{STEP_IMPORTS}\n"
         "import sys\n"
         "from snacs.data import load_dataset\n"
         "from snacs.models import build_model\n"
-        "load_dataset('digits', root='.')\n"
+        f"load_dataset('digits', root={str(tmp_path)!r})\n"
         "build_model('mlp_mnist', 10, in_features=64, hidden=[32])\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'torchvision')\n"
         "assert not loaded, loaded\n"
